@@ -1,0 +1,338 @@
+//! The resource commands: thin wrappers over the core services.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tailor_core::data::summary::{summarize, Summary};
+use tailor_core::domain::{DatasetImportJob, ImportMode, ResourceType, Status};
+use tailor_core::schema::DatasetType;
+use tailor_core::{Error, Result, Tailor};
+
+use crate::progress;
+
+/// A name, or an ARN as is.
+pub fn group_arn(tailor: &Tailor, name_or_arn: &str) -> String {
+    if name_or_arn.starts_with("arn:") {
+        name_or_arn.to_string()
+    } else {
+        tailor.arns.arn(ResourceType::DatasetGroup, name_or_arn)
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: {e}"),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateDatasetGroup {
+    #[arg(long)]
+    name: String,
+}
+
+impl CreateDatasetGroup {
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let group = tailor.create_dataset_group(&self.name, None, None).await?;
+        print_json(&group);
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateSchema {
+    #[arg(long)]
+    name: String,
+    /// Avro schema JSON file.
+    #[arg(long)]
+    file: PathBuf,
+}
+
+impl CreateSchema {
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let json = read_text(&self.file)?;
+        let record = tailor.create_schema(&self.name, &json).await?;
+        print_json(&record);
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateDataset {
+    #[arg(long)]
+    name: String,
+    /// Dataset group name or ARN.
+    #[arg(long)]
+    dataset_group: String,
+    /// Schema name or ARN.
+    #[arg(long)]
+    schema: String,
+    /// Interactions, Items or Users.
+    #[arg(long = "type")]
+    dataset_type: DatasetType,
+}
+
+impl CreateDataset {
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let schema_arn = if self.schema.starts_with("arn:") {
+            self.schema.clone()
+        } else {
+            tailor.arns.arn(ResourceType::Schema, &self.schema)
+        };
+        let group = group_arn(tailor, &self.dataset_group);
+        let dataset = tailor
+            .create_dataset(&self.name, &schema_arn, &group, self.dataset_type)
+            .await?;
+        print_json(&dataset);
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Mode {
+    Full,
+    Incremental,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Import {
+    /// Dataset group name or ARN.
+    #[arg(long)]
+    dataset_group: String,
+    /// Interactions, Items or Users.
+    #[arg(long = "type")]
+    dataset_type: DatasetType,
+    /// Personalize CSV file.
+    #[arg(long)]
+    file: PathBuf,
+    #[arg(long, value_enum, default_value = "full")]
+    mode: Mode,
+    /// Import job name (default: generated).
+    #[arg(long)]
+    job_name: Option<String>,
+}
+
+impl Import {
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let bytes = std::fs::read(&self.file).map_err(|e| {
+            Error::InvalidInput(format!("cannot read {}: {e}", self.file.display()))
+        })?;
+        let mode = match self.mode {
+            Mode::Full => ImportMode::Full,
+            Mode::Incremental => ImportMode::Incremental,
+        };
+        let location = format!("file://{}", self.file.display());
+        let group = group_arn(tailor, &self.dataset_group);
+        let job = import_bytes(
+            tailor,
+            &group,
+            self.dataset_type,
+            &location,
+            &bytes,
+            mode,
+            self.job_name,
+        )
+        .await?;
+        Ok(if job.status == Status::Active {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+}
+
+/// Creates and runs an import job with a progress bar, then prints its outcome.
+pub async fn import_bytes(
+    tailor: &Tailor,
+    group_arn: &str,
+    dataset_type: DatasetType,
+    location: &str,
+    bytes: &[u8],
+    mode: ImportMode,
+    job_name: Option<String>,
+) -> Result<DatasetImportJob> {
+    let group = tailor.describe_dataset_group(group_arn).await?;
+    let dataset_arn = tailor.arns.dataset_arn(&group.name, dataset_type);
+    let job_name = job_name.unwrap_or_else(|| {
+        format!(
+            "{}-{}-{}",
+            group.name,
+            dataset_type.as_str().to_lowercase(),
+            &uuid_suffix()
+        )
+    });
+    let job = tailor
+        .create_dataset_import_job(&job_name, &dataset_arn, location, mode, None)
+        .await?;
+    let bar = progress::bytes(
+        &format!("importing {}", dataset_type.as_str().to_lowercase()),
+        bytes.len() as u64,
+    );
+    let started = std::time::Instant::now();
+    let outcome = tailor
+        .run_dataset_import_job(&job.dataset_import_job_arn, bytes, &mut |done, _| {
+            bar.set_position(done)
+        })
+        .await;
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    match outcome.job.status {
+        Status::Active => eprintln!(
+            "{}: ACTIVE, {} rows in {} after {:.2} s",
+            outcome.job.job_name,
+            outcome.rows,
+            dataset_type,
+            started.elapsed().as_secs_f64()
+        ),
+        status => {
+            eprintln!("{}: {status}", outcome.job.job_name);
+            match &outcome.errors {
+                Some(errs) => {
+                    eprintln!(
+                        "  {} error(s) in {location}; nothing was imported:",
+                        errs.total
+                    );
+                    for e in &errs.errors {
+                        eprintln!("  - {e}");
+                    }
+                    if errs.total > errs.errors.len() {
+                        eprintln!("  ... and {} more", errs.total - errs.errors.len());
+                    }
+                }
+                None => eprintln!(
+                    "  {}",
+                    outcome
+                        .job
+                        .failure_reason
+                        .as_deref()
+                        .unwrap_or("unknown failure")
+                ),
+            }
+        }
+    }
+    Ok(outcome.job)
+}
+
+fn uuid_suffix() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("{t:x}")
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Describe {
+    /// Dataset group name or ARN.
+    #[arg(long)]
+    dataset_group: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Describe {
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let group = group_arn(tailor, &self.dataset_group);
+        let summaries = describe_group(tailor, &group).await?;
+        if self.json {
+            print_json(&summaries);
+        } else {
+            print_summaries(&summaries);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Summaries of every imported dataset of a group.
+pub async fn describe_group(tailor: &Tailor, group_arn: &str) -> Result<Vec<Summary>> {
+    tailor.describe_dataset_group(group_arn).await?;
+    let mut out = Vec::new();
+    for dataset in tailor.list_datasets(Some(group_arn)).await? {
+        if let Some(table) = tailor.load_dataset(&dataset.dataset_arn).await? {
+            out.push(summarize(&table));
+        }
+    }
+    Ok(out)
+}
+
+pub fn print_summaries(summaries: &[Summary]) {
+    for s in summaries {
+        println!("{} dataset", s.dataset_type);
+        println!("  rows          {}", s.rows);
+        if let Some(u) = s.users {
+            println!("  users         {u}");
+        }
+        if let Some(i) = s.items {
+            println!("  items         {i}");
+        }
+        if let Some((from, to)) = s.time_range {
+            println!(
+                "  time range    {} .. {} ({:.1} days)",
+                iso(from),
+                iso(to),
+                (to - from) as f64 / 86_400.0
+            );
+        }
+        if !s.event_types.is_empty() {
+            let parts: Vec<String> = s
+                .event_types
+                .iter()
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect();
+            println!("  event types   {}", parts.join(", "));
+        }
+        println!("  columns       {}", s.columns.join(", "));
+    }
+}
+
+/// `YYYY-MM-DD` of an epoch second (UTC), without a date crate.
+fn iso(epoch: i64) -> String {
+    let days = epoch.div_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!("{:04}-{:02}-{:02}", if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Sample {
+    /// Directory to write interactions.csv, items.csv and users.csv into.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+impl Sample {
+    pub async fn run(self) -> Result<ExitCode> {
+        let data = tailor_core::sample::generate(self.seed, Default::default());
+        std::fs::create_dir_all(&self.out).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let write = |name: &str, bytes: &[u8]| {
+            std::fs::write(self.out.join(name), bytes)
+                .map_err(|e| Error::InvalidInput(format!("cannot write {name}: {e}")))
+        };
+        write("interactions.csv", &data.interactions)?;
+        if let Some(items) = &data.items {
+            write("items.csv", items)?;
+        }
+        if let Some(users) = &data.users {
+            write("users.csv", users)?;
+        }
+        println!("wrote the sample to {}", self.out.display());
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn read_text(path: &PathBuf) -> Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))
+}

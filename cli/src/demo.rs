@@ -1,0 +1,123 @@
+//! `tailor demo`: the one command that shows the product on a fresh machine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tailor_core::domain::{ImportMode, ResourceType, Status};
+use tailor_core::sample::{self, schemas};
+use tailor_core::schema::DatasetType;
+use tailor_core::{Error, Result, Tailor};
+
+use crate::commands::{describe_group, import_bytes, print_summaries};
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Use a MovieLens directory (ratings.csv, movies.csv) instead of the generated sample,
+    /// e.g. ../shared/data/movielens-small.
+    #[arg(long)]
+    movielens: Option<PathBuf>,
+    /// Seed of the generated sample.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+struct DemoData {
+    group: &'static str,
+    files: Vec<(DatasetType, &'static str, Vec<u8>, String)>,
+}
+
+fn load(args: &DemoArgs) -> Result<DemoData> {
+    if let Some(dir) = &args.movielens {
+        let read = |name: &str| {
+            std::fs::read(dir.join(name)).map_err(|e| {
+                Error::InvalidInput(format!("cannot read {}: {e}", dir.join(name).display()))
+            })
+        };
+        let loc = |name: &str| format!("file://{}", dir.join(name).display());
+        return Ok(DemoData {
+            group: "movielens",
+            files: vec![
+                (
+                    DatasetType::Interactions,
+                    schemas::MOVIELENS_INTERACTIONS,
+                    sample::movielens_ratings(&read("ratings.csv")?)?,
+                    loc("ratings.csv"),
+                ),
+                (
+                    DatasetType::Items,
+                    schemas::MOVIELENS_ITEMS,
+                    sample::movielens_movies(&read("movies.csv")?)?,
+                    loc("movies.csv"),
+                ),
+            ],
+        });
+    }
+    let data = sample::generate(args.seed, Default::default());
+    let mut files = vec![(
+        DatasetType::Interactions,
+        schemas::ECOMMERCE_INTERACTIONS,
+        data.interactions,
+        "sample:interactions".to_string(),
+    )];
+    if let Some(items) = data.items {
+        files.push((
+            DatasetType::Items,
+            schemas::ECOMMERCE_ITEMS,
+            items,
+            "sample:items".into(),
+        ));
+    }
+    if let Some(users) = data.users {
+        files.push((
+            DatasetType::Users,
+            schemas::ECOMMERCE_USERS,
+            users,
+            "sample:users".into(),
+        ));
+    }
+    Ok(DemoData {
+        group: "demo",
+        files,
+    })
+}
+
+/// Creates what is missing (group, schemas, datasets), then FULL-imports every file.
+pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
+    let data = load(&args)?;
+    let group_arn = tailor.arns.arn(ResourceType::DatasetGroup, data.group);
+    ignore_exists(tailor.create_dataset_group(data.group, None, None).await)?;
+    for (kind, schema_json, bytes, location) in &data.files {
+        let lower = kind.as_str().to_lowercase();
+        let schema_name = format!("{}-{lower}", data.group);
+        ignore_exists(tailor.create_schema(&schema_name, schema_json).await)?;
+        let schema_arn = tailor.arns.arn(ResourceType::Schema, &schema_name);
+        ignore_exists(
+            tailor
+                .create_dataset(&schema_name, &schema_arn, &group_arn, *kind)
+                .await,
+        )?;
+        let job = import_bytes(
+            tailor,
+            &group_arn,
+            *kind,
+            location,
+            bytes,
+            ImportMode::Full,
+            None,
+        )
+        .await?;
+        if job.status != Status::Active {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    println!("dataset group {group_arn}");
+    print_summaries(&describe_group(tailor, &group_arn).await?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ignore_exists<T>(r: Result<T>) -> Result<()> {
+    match r {
+        Ok(_) | Err(Error::AlreadyExists(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

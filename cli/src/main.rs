@@ -1,0 +1,115 @@
+//! `tailor`: Amazon Personalize's resources and recipes on this machine, on embedded storage.
+
+mod commands;
+mod demo;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tailor_core::domain::ArnBuilder;
+use tailor_core::{Stores, Tailor};
+
+/// Settings shared by every command, from flags or `TAILOR_*` environment variables.
+#[derive(Debug, clap::Args)]
+struct Settings {
+    /// Where local mode keeps its data.
+    #[arg(
+        long,
+        env = "TAILOR_DATA_DIR",
+        default_value = ".tailor",
+        global = true
+    )]
+    data_dir: PathBuf,
+    /// Region written into ARNs.
+    #[arg(
+        long,
+        env = "TAILOR_REGION",
+        default_value = "us-east-1",
+        global = true
+    )]
+    region: String,
+    /// Account id written into ARNs.
+    #[arg(
+        long,
+        env = "TAILOR_ACCOUNT_ID",
+        default_value = "000000000000",
+        global = true
+    )]
+    account_id: String,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tailor",
+    version,
+    about = "Amazon Personalize, self-hosted: local mode"
+)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Import a sample (generated, or MovieLens with --movielens) and describe it.
+    Demo(demo::DemoArgs),
+    /// Create a dataset group.
+    CreateDatasetGroup(commands::CreateDatasetGroup),
+    /// Register a dataset schema (Avro JSON) after checking Personalize's rules.
+    CreateSchema(commands::CreateSchema),
+    /// Create a dataset of a dataset group.
+    CreateDataset(commands::CreateDataset),
+    /// Import a CSV file into a dataset (FULL or INCREMENTAL).
+    Import(commands::Import),
+    /// Describe a dataset group's datasets: rows, users, items, time range, event types.
+    Describe(commands::Describe),
+    /// Write the generated sample's CSV files to a directory.
+    Sample(commands::Sample),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TAILOR_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}: {}", e.kind().name(), e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> tailor_core::Result<ExitCode> {
+    let s = &cli.settings;
+    let stores = Stores::embedded(&s.data_dir)?;
+    let tailor = Tailor::new(stores, ArnBuilder::new(&s.region, &s.account_id));
+    match cli.command {
+        Command::Demo(a) => demo::run(&tailor, a).await,
+        Command::CreateDatasetGroup(a) => a.run(&tailor).await,
+        Command::CreateSchema(a) => a.run(&tailor).await,
+        Command::CreateDataset(a) => a.run(&tailor).await,
+        Command::Import(a) => a.run(&tailor).await,
+        Command::Describe(a) => a.run(&tailor).await,
+        Command::Sample(a) => a.run().await,
+    }
+}

@@ -1,0 +1,95 @@
+use serde::{Deserialize, Serialize};
+
+/// Personalize's common status machine. The strings contain spaces, as on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    #[serde(rename = "CREATE PENDING")]
+    CreatePending,
+    #[serde(rename = "CREATE IN_PROGRESS")]
+    CreateInProgress,
+    #[serde(rename = "ACTIVE")]
+    Active,
+    #[serde(rename = "CREATE FAILED")]
+    CreateFailed,
+    #[serde(rename = "CREATE STOPPING")]
+    CreateStopping,
+    #[serde(rename = "CREATE STOPPED")]
+    CreateStopped,
+    #[serde(rename = "DELETE PENDING")]
+    DeletePending,
+    #[serde(rename = "DELETE IN_PROGRESS")]
+    DeleteInProgress,
+}
+
+impl Status {
+    /// Whether a resource may move from `self` to `next`.
+    pub fn can_become(self, next: Status) -> bool {
+        use Status::*;
+        matches!(
+            (self, next),
+            (CreatePending, CreateInProgress)
+                | (CreatePending, CreateFailed)
+                | (CreatePending, CreateStopping)
+                | (CreateInProgress, Active)
+                | (CreateInProgress, CreateFailed)
+                | (CreateInProgress, CreateStopping)
+                | (CreateStopping, CreateStopped)
+                | (Active, DeletePending)
+                | (CreateFailed, DeletePending)
+                | (CreateStopped, DeletePending)
+                | (DeletePending, DeleteInProgress)
+        )
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Status::Active | Status::CreateFailed | Status::CreateStopped
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        use Status::*;
+        match self {
+            CreatePending => "CREATE PENDING",
+            CreateInProgress => "CREATE IN_PROGRESS",
+            Active => "ACTIVE",
+            CreateFailed => "CREATE FAILED",
+            CreateStopping => "CREATE STOPPING",
+            CreateStopped => "CREATE STOPPED",
+            DeletePending => "DELETE PENDING",
+            DeleteInProgress => "DELETE IN_PROGRESS",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status::*;
+
+    #[test]
+    fn create_path_and_failures() {
+        assert!(CreatePending.can_become(CreateInProgress));
+        assert!(CreateInProgress.can_become(Active));
+        assert!(CreateInProgress.can_become(CreateFailed));
+        assert!(!Active.can_become(CreateInProgress));
+        assert!(!CreateFailed.can_become(Active));
+        assert!(!CreatePending.can_become(Active));
+    }
+
+    #[test]
+    fn wire_strings_have_spaces() {
+        assert_eq!(
+            serde_json::to_string(&CreateInProgress).unwrap(),
+            "\"CREATE IN_PROGRESS\""
+        );
+        let s: super::Status = serde_json::from_str("\"CREATE FAILED\"").unwrap();
+        assert_eq!(s, CreateFailed);
+    }
+}

@@ -1,0 +1,169 @@
+//! Dataset groups, schemas and datasets: create, describe, list, and reading a dataset's data.
+
+use std::sync::Arc;
+
+use super::catalog::tables;
+use super::Tailor;
+use crate::crypto;
+use crate::data::{avro, Table};
+use crate::domain::*;
+use crate::error::{Error, Result};
+use crate::schema::{DatasetSchema, DatasetType};
+
+impl Tailor {
+    pub async fn create_dataset_group(
+        &self,
+        name: &str,
+        kms_key_arn: Option<String>,
+        role_arn: Option<String>,
+    ) -> Result<DatasetGroup> {
+        validate_name("name", name)?;
+        if role_arn.is_some() && kms_key_arn.is_none() {
+            return Err(Error::InvalidInput(
+                "roleArn is only accepted together with kmsKeyArn".into(),
+            ));
+        }
+        let now = now_epoch();
+        let group = DatasetGroup {
+            name: name.into(),
+            dataset_group_arn: self.arns.arn(ResourceType::DatasetGroup, name),
+            status: Status::Active,
+            role_arn,
+            kms_key_arn,
+            domain: None,
+            creation_date_time: now,
+            last_updated_date_time: now,
+            failure_reason: None,
+        };
+        self.insert_record(tables::DATASET_GROUPS, &group.dataset_group_arn, &group)
+            .await?;
+        Ok(group)
+    }
+
+    pub async fn describe_dataset_group(&self, arn: &str) -> Result<DatasetGroup> {
+        Ok(self.require(tables::DATASET_GROUPS, arn).await?.0)
+    }
+
+    pub async fn list_dataset_groups(&self) -> Result<Vec<DatasetGroup>> {
+        self.list_records(tables::DATASET_GROUPS).await
+    }
+
+    /// Registers a schema after checking it against Personalize's rules.
+    pub async fn create_schema(
+        &self,
+        name: &str,
+        schema_json: &str,
+    ) -> Result<DatasetSchemaRecord> {
+        validate_name("name", name)?;
+        DatasetSchema::parse(schema_json)?;
+        let now = now_epoch();
+        let record = DatasetSchemaRecord {
+            name: name.into(),
+            schema_arn: self.arns.arn(ResourceType::Schema, name),
+            schema: schema_json.into(),
+            domain: None,
+            creation_date_time: now,
+            last_updated_date_time: now,
+        };
+        self.insert_record(tables::SCHEMAS, &record.schema_arn, &record)
+            .await?;
+        Ok(record)
+    }
+
+    pub async fn describe_schema(&self, arn: &str) -> Result<DatasetSchemaRecord> {
+        Ok(self.require(tables::SCHEMAS, arn).await?.0)
+    }
+
+    pub async fn list_schemas(&self) -> Result<Vec<DatasetSchemaRecord>> {
+        self.list_records(tables::SCHEMAS).await
+    }
+
+    /// Creates the group's dataset of `dataset_type` (one per type, as in Personalize).
+    pub async fn create_dataset(
+        &self,
+        name: &str,
+        schema_arn: &str,
+        dataset_group_arn: &str,
+        dataset_type: DatasetType,
+    ) -> Result<Dataset> {
+        validate_name("name", name)?;
+        let group = self.describe_dataset_group(dataset_group_arn).await?;
+        let schema = self.describe_schema(schema_arn).await?;
+        DatasetSchema::parse_for(dataset_type, &schema.schema)?;
+        let now = now_epoch();
+        let dataset = Dataset {
+            name: name.into(),
+            dataset_arn: self.arns.dataset_arn(&group.name, dataset_type),
+            dataset_group_arn: dataset_group_arn.into(),
+            dataset_type,
+            schema_arn: schema_arn.into(),
+            status: Status::Active,
+            creation_date_time: now,
+            last_updated_date_time: now,
+        };
+        self.insert_record(tables::DATASETS, &dataset.dataset_arn, &dataset)
+            .await
+            .map_err(|e| match e {
+                Error::AlreadyExists(_) => Error::AlreadyExists(format!(
+                    "dataset group {} already has a {} dataset",
+                    group.name, dataset_type
+                )),
+                e => e,
+            })?;
+        Ok(dataset)
+    }
+
+    pub async fn describe_dataset(&self, arn: &str) -> Result<Dataset> {
+        Ok(self.require(tables::DATASETS, arn).await?.0)
+    }
+
+    pub async fn list_datasets(&self, dataset_group_arn: Option<&str>) -> Result<Vec<Dataset>> {
+        let mut all: Vec<Dataset> = self.list_records(tables::DATASETS).await?;
+        if let Some(g) = dataset_group_arn {
+            all.retain(|d| d.dataset_group_arn == g);
+        }
+        Ok(all)
+    }
+
+    /// The checked schema of a dataset.
+    pub async fn dataset_schema(&self, dataset: &Dataset) -> Result<Arc<DatasetSchema>> {
+        let record = self.describe_schema(&dataset.schema_arn).await?;
+        Ok(Arc::new(DatasetSchema::parse_for(
+            dataset.dataset_type,
+            &record.schema,
+        )?))
+    }
+
+    /// The dataset's current bulk data, or `None` before its first import.
+    pub async fn load_dataset(&self, dataset_arn: &str) -> Result<Option<Table>> {
+        let dataset = self.describe_dataset(dataset_arn).await?;
+        let Some((pointer, _)) = self
+            .get_record::<DatasetData>(tables::DATASET_DATA, dataset_arn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let schema = self.dataset_schema(&dataset).await?;
+        Ok(Some(
+            self.read_data_file(&dataset, schema, &pointer.blob_key)
+                .await?,
+        ))
+    }
+
+    pub(crate) async fn read_data_file(
+        &self,
+        dataset: &Dataset,
+        schema: Arc<DatasetSchema>,
+        blob_key: &str,
+    ) -> Result<Table> {
+        let sealed = self.stores.blobs.get(blob_key).await?.ok_or_else(|| {
+            Error::Internal(format!(
+                "data file {blob_key} of {} is missing",
+                dataset.dataset_arn
+            ))
+        })?;
+        let context = crypto::group_context(&dataset.dataset_group_arn);
+        let bytes = crypto::open(self.stores.keys.as_ref(), &context, &sealed).await?;
+        avro::read(schema, &bytes).map_err(|e| Error::Internal(format!("{blob_key}: {e}")))
+    }
+}

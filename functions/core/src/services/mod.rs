@@ -1,0 +1,49 @@
+//! The application layer: what the doors (CLI, local server, Lambdas) call, written against the
+//! storage ports only.
+
+mod catalog;
+mod datasets;
+mod import;
+
+use std::sync::Arc;
+
+pub use catalog::tables;
+pub use import::ImportOutcome;
+
+use crate::domain::ArnBuilder;
+use crate::store::{fs::FsStores, BlobStore, EventStore, KeyService, MetaStore, StoreResult};
+
+/// The adapters a service runs on.
+#[derive(Clone)]
+pub struct Stores {
+    pub blobs: Arc<dyn BlobStore>,
+    pub meta: Arc<dyn MetaStore>,
+    pub events: Arc<dyn EventStore>,
+    pub keys: Arc<dyn KeyService>,
+}
+
+impl Stores {
+    /// The embedded adapters over one data directory.
+    pub fn embedded(root: impl Into<std::path::PathBuf>) -> StoreResult<Stores> {
+        let fs = FsStores::open(root)?;
+        Ok(Stores {
+            blobs: Arc::new(fs.blobs),
+            meta: Arc::new(fs.meta),
+            events: Arc::new(fs.events),
+            keys: Arc::new(fs.keys),
+        })
+    }
+}
+
+/// The product's services over a set of stores.
+#[derive(Clone)]
+pub struct Tailor {
+    pub stores: Stores,
+    pub arns: ArnBuilder,
+}
+
+impl Tailor {
+    pub fn new(stores: Stores, arns: ArnBuilder) -> Tailor {
+        Tailor { stores, arns }
+    }
+}

@@ -1,0 +1,298 @@
+//! One conformance suite per port. Every adapter runs these (the embedded ones in this crate's
+//! tests, the AWS ones against an emulator), so they behave the same wherever tailor runs.
+//! Each function panics with a message naming the broken promise.
+
+use super::*;
+
+/// Unique-per-run key prefix, so suites can share a bucket or table.
+fn prefix() -> String {
+    format!("conformance-{}", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn blob_store(store: &dyn BlobStore) {
+    let p = prefix();
+    let key = format!("{p}/a/one.bin");
+    assert_eq!(
+        store.get(&key).await.unwrap(),
+        None,
+        "missing key reads as None"
+    );
+    store.put(&key, b"first".to_vec()).await.unwrap();
+    assert_eq!(
+        store.get(&key).await.unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
+    store.put(&key, b"second".to_vec()).await.unwrap();
+    assert_eq!(
+        store.get(&key).await.unwrap().as_deref(),
+        Some(&b"second"[..]),
+        "put replaces"
+    );
+    store
+        .put(&format!("{p}/a/two.bin"), vec![0u8; 70_000])
+        .await
+        .unwrap();
+    store
+        .put(&format!("{p}/b/three:arn/x"), vec![1, 2, 3])
+        .await
+        .unwrap();
+    let listed = store.list(&format!("{p}/a/")).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![format!("{p}/a/one.bin"), format!("{p}/a/two.bin")],
+        "list by prefix, sorted"
+    );
+    assert_eq!(
+        store
+            .get(&format!("{p}/a/two.bin"))
+            .await
+            .unwrap()
+            .map(|b| b.len()),
+        Some(70_000)
+    );
+    assert_eq!(
+        store.get(&format!("{p}/b/three:arn/x")).await.unwrap(),
+        Some(vec![1, 2, 3])
+    );
+    store.delete(&key).await.unwrap();
+    assert_eq!(store.get(&key).await.unwrap(), None, "delete removes");
+    store.delete(&key).await.unwrap();
+    for k in store.list(&p).await.unwrap() {
+        store.delete(&k).await.unwrap();
+    }
+    assert!(store.list(&p).await.unwrap().is_empty());
+}
+
+pub async fn meta_store(store: &dyn MetaStore) {
+    let table = "conformance";
+    let key = format!("{}:arn/with/slashes", prefix());
+    assert_eq!(store.get(table, &key).await.unwrap(), None);
+    let v1 = store
+        .put(table, &key, b"one".to_vec(), Expect::Absent)
+        .await
+        .unwrap();
+    assert_eq!(v1, 1, "first version is 1");
+    assert!(
+        matches!(
+            store.put(table, &key, b"x".to_vec(), Expect::Absent).await,
+            Err(StoreError::ConditionFailed)
+        ),
+        "Absent fails when the record exists"
+    );
+    let v2 = store
+        .put(table, &key, b"two".to_vec(), Expect::Version(1))
+        .await
+        .unwrap();
+    assert_eq!(v2, 2);
+    assert!(
+        matches!(
+            store
+                .put(table, &key, b"stale".to_vec(), Expect::Version(1))
+                .await,
+            Err(StoreError::ConditionFailed)
+        ),
+        "a stale version loses"
+    );
+    let got = store.get(table, &key).await.unwrap().unwrap();
+    assert_eq!(
+        got,
+        Versioned {
+            value: b"two".to_vec(),
+            version: 2
+        },
+        "the losing write left no trace"
+    );
+    let v3 = store
+        .put(table, &key, b"three".to_vec(), Expect::Any)
+        .await
+        .unwrap();
+    assert_eq!(v3, 3);
+    let other = format!("{key}-other");
+    store
+        .put(table, &other, b"o".to_vec(), Expect::Any)
+        .await
+        .unwrap();
+    let listed: Vec<String> = store
+        .list(table)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with(&key))
+        .collect();
+    assert_eq!(listed, vec![key.clone(), other.clone()]);
+    assert!(matches!(
+        store.delete(table, &key, Expect::Version(2)).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    store.delete(table, &key, Expect::Version(3)).await.unwrap();
+    store.delete(table, &other, Expect::Any).await.unwrap();
+    assert_eq!(store.get(table, &key).await.unwrap(), None);
+}
+
+/// Many concurrent writers racing on one record: every successful write got a distinct version,
+/// and the record ends at the number of successes.
+pub async fn meta_store_race(store: std::sync::Arc<dyn MetaStore>) {
+    let key = prefix();
+    store
+        .put("conformance", &key, b"0".to_vec(), Expect::Absent)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut wins = 0;
+            for _ in 0..10 {
+                loop {
+                    let cur = store.get("conformance", &key).await.unwrap().unwrap();
+                    let n: u64 = String::from_utf8(cur.value).unwrap().parse().unwrap();
+                    match store
+                        .put(
+                            "conformance",
+                            &key,
+                            (n + 1).to_string().into_bytes(),
+                            Expect::Version(cur.version),
+                        )
+                        .await
+                    {
+                        Ok(_) => {
+                            wins += 1;
+                            break;
+                        }
+                        Err(StoreError::ConditionFailed) => continue,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            }
+            wins
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    let end = store.get("conformance", &key).await.unwrap().unwrap();
+    assert_eq!(total, 80);
+    assert_eq!(
+        String::from_utf8(end.value).unwrap(),
+        "80",
+        "no increment was lost"
+    );
+    store
+        .delete("conformance", &key, Expect::Any)
+        .await
+        .unwrap();
+}
+
+fn event(id: &str, session: &str, user: Option<&str>, item: &str, t: f64) -> StoredEvent {
+    StoredEvent {
+        event_id: id.into(),
+        session_id: session.into(),
+        user_id: user.map(Into::into),
+        item_id: Some(item.into()),
+        event_type: "click".into(),
+        event_value: None,
+        sent_at: t,
+        properties: None,
+        recommendation_id: None,
+        impression: vec![],
+    }
+}
+
+pub async fn event_store(store: &dyn EventStore) {
+    let g = prefix();
+    let batch = [
+        event("e1", "s1", None, "i1", 1.0),
+        event("e2", "s1", Some("u1"), "i2", 2.0),
+        event("e3", "s2", Some("u1"), "i3", 3.0),
+    ];
+    assert_eq!(store.append(&g, &batch).await.unwrap(), 3);
+    assert_eq!(
+        store.append(&g, &batch[1..2]).await.unwrap(),
+        0,
+        "a repeated eventId is skipped"
+    );
+    let dup_in_batch = [
+        event("e4", "s1", None, "i4", 4.0),
+        event("e4", "s1", None, "i4", 4.0),
+    ];
+    assert_eq!(store.append(&g, &dup_in_batch).await.unwrap(), 1);
+    let by_user: Vec<String> = store
+        .recent(&g, "u1", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    assert_eq!(by_user, ["e2", "e3"], "recent by user id, oldest first");
+    let by_session: Vec<String> = store
+        .recent(&g, "s1", 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect();
+    assert_eq!(
+        by_session,
+        ["e2", "e4"],
+        "recent by session id keeps the newest `limit`"
+    );
+    assert!(store.recent(&g, "nobody", 5).await.unwrap().is_empty());
+    let log = store.since(&g, 0, 100).await.unwrap();
+    assert_eq!(
+        log.iter()
+            .map(|(_, e)| e.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["e1", "e2", "e3", "e4"]
+    );
+    let after = store.since(&g, log[1].0, 100).await.unwrap();
+    assert_eq!(
+        after
+            .iter()
+            .map(|(_, e)| e.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["e3", "e4"]
+    );
+}
+
+pub async fn key_service(keys: &dyn KeyService) {
+    let ctx =
+        crate::crypto::group_context("arn:aws:personalize:us-east-1:000000000000:dataset-group/g");
+    let dk = keys.generate_data_key(&ctx).await.unwrap();
+    assert_ne!(
+        dk.ciphertext.as_slice(),
+        dk.plaintext.as_slice(),
+        "the stored key is wrapped"
+    );
+    assert_eq!(
+        keys.decrypt_data_key(&dk.ciphertext, &ctx).await.unwrap(),
+        dk.plaintext
+    );
+    let other =
+        crate::crypto::group_context("arn:aws:personalize:us-east-1:000000000000:dataset-group/h");
+    assert!(
+        keys.decrypt_data_key(&dk.ciphertext, &other).await.is_err(),
+        "context is bound"
+    );
+    let sealed = crate::crypto::seal(keys, &ctx, b"secret rows")
+        .await
+        .unwrap();
+    assert!(
+        !sealed.windows(11).any(|w| w == b"secret rows"),
+        "no plaintext in the sealed bytes"
+    );
+    assert_eq!(
+        crate::crypto::open(keys, &ctx, &sealed).await.unwrap(),
+        b"secret rows"
+    );
+    let mut tampered = sealed.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(
+        crate::crypto::open(keys, &ctx, &tampered).await.is_err(),
+        "tampering is detected"
+    );
+    assert!(crate::crypto::open(keys, &other, &sealed).await.is_err());
+}

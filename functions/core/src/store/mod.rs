@@ -1,0 +1,142 @@
+//! The storage ports, sized to capabilities, and the embedded filesystem adapters.
+//!
+//! Port signatures carry no adapter types, so the same services run on a directory (local mode)
+//! and on S3 / DynamoDB / KMS (the AWS adapters). Every adapter must pass the suites in
+//! [`conformance`].
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+pub mod fs;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: the record changed (or appeared, or vanished) since it was read.
+    #[error("the stored record changed since it was read")]
+    ConditionFailed,
+    #[error("invalid storage key '{0}'")]
+    BadKey(String),
+    #[error("storage I/O failed: {0}")]
+    Io(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("key service failed: {0}")]
+    Key(String),
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Whole objects by key: dataset files, model artifacts, batch input and output.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Stores `bytes` under `key`, replacing any previous object; readers never see a partial one.
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> StoreResult<()>;
+    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Removes `key`; removing a missing key is not an error.
+    async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// Keys under `prefix`, sorted.
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<String>>;
+}
+
+/// A stored record and its version (1 for the first write, +1 on every write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub value: Vec<u8>,
+    pub version: u64,
+}
+
+/// The condition a write requires of the record's current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Any,
+    Absent,
+    Version(u64),
+}
+
+/// Small records (resources, pointers) in named tables, with conditional writes.
+#[async_trait]
+pub trait MetaStore: Send + Sync {
+    async fn get(&self, table: &str, key: &str) -> StoreResult<Option<Versioned>>;
+    /// Writes if `expect` holds, returning the new version; `ConditionFailed` otherwise.
+    async fn put(&self, table: &str, key: &str, value: Vec<u8>, expect: Expect)
+        -> StoreResult<u64>;
+    async fn delete(&self, table: &str, key: &str, expect: Expect) -> StoreResult<()>;
+    /// Every record of `table`, sorted by key.
+    async fn list(&self, table: &str) -> StoreResult<Vec<(String, Versioned)>>;
+}
+
+/// One interaction event as PutEvents records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredEvent {
+    pub event_id: String,
+    pub session_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
+    pub event_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_value: Option<f32>,
+    /// sentAt, epoch seconds.
+    pub sent_at: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommendation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub impression: Vec<String>,
+}
+
+/// The streamed-event log of a dataset group: per-subject recent events for real-time fold-in
+/// and filters, and an ordered log for retraining.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Appends events; one whose eventId was stored before is skipped. Returns how many were new.
+    async fn append(&self, group: &str, events: &[StoredEvent]) -> StoreResult<usize>;
+    /// The newest `limit` events of a user id or session id, oldest first.
+    async fn recent(
+        &self,
+        group: &str,
+        subject: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredEvent>>;
+    /// Events with sequence numbers greater than `after`, in order, at most `limit`.
+    async fn since(
+        &self,
+        group: &str,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<(u64, StoredEvent)>>;
+}
+
+/// Key-value pairs bound into every data key (KMS's encryption context).
+pub type EncryptionContext = BTreeMap<String, String>;
+
+/// A data key: plaintext for use now, ciphertext to store beside the data.
+pub struct DataKey {
+    pub plaintext: [u8; 32],
+    pub ciphertext: Vec<u8>,
+}
+
+/// Envelope-encryption keys (KMS GenerateDataKey / Decrypt).
+#[async_trait]
+pub trait KeyService: Send + Sync {
+    async fn generate_data_key(&self, context: &EncryptionContext) -> StoreResult<DataKey>;
+    /// Fails unless `context` is the one the key was generated with.
+    async fn decrypt_data_key(
+        &self,
+        ciphertext: &[u8],
+        context: &EncryptionContext,
+    ) -> StoreResult<[u8; 32]>;
+}
