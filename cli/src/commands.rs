@@ -21,7 +21,7 @@ pub fn group_arn(tailor: &Tailor, name_or_arn: &str) -> String {
 
 fn print_json<T: serde::Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => say(&format!("{s}\n")),
         Err(e) => eprintln!("error: {e}"),
     }
 }
@@ -258,33 +258,37 @@ pub async fn describe_group(tailor: &Tailor, group_arn: &str) -> Result<Vec<Summ
 }
 
 pub fn print_summaries(summaries: &[Summary]) {
+    use std::fmt::Write;
+    let mut o = String::new();
     for s in summaries {
-        println!("{} dataset", s.dataset_type);
-        println!("  rows          {}", s.rows);
+        let _ = writeln!(o, "{} dataset", s.dataset_type);
+        let _ = writeln!(o, "  rows          {}", s.rows);
         if let Some(u) = s.users {
-            println!("  users         {u}");
+            let _ = writeln!(o, "  users         {u}");
         }
         if let Some(i) = s.items {
-            println!("  items         {i}");
+            let _ = writeln!(o, "  items         {i}");
         }
         if let Some((from, to)) = s.time_range {
-            println!(
-                "  time range    {} .. {} ({:.1} days)",
-                iso(from),
-                iso(to),
-                (to - from) as f64 / 86_400.0
-            );
+            let days = (to - from) as f64 / 86_400.0;
+            let _ = writeln!(o, "  time range    {} .. {} ({days:.1} days)", iso(from), iso(to));
         }
         if !s.event_types.is_empty() {
-            let parts: Vec<String> = s
-                .event_types
-                .iter()
-                .map(|(t, n)| format!("{t} {n}"))
-                .collect();
-            println!("  event types   {}", parts.join(", "));
+            let parts: Vec<String> =
+                s.event_types.iter().map(|(t, n)| format!("{t} {n}")).collect();
+            let _ = writeln!(o, "  event types   {}", parts.join(", "));
         }
-        println!("  columns       {}", s.columns.join(", "));
+        let _ = writeln!(o, "  columns       {}", s.columns.join(", "));
     }
+    say(&o);
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
+pub fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
 }
 
 /// `YYYY-MM-DD` of an epoch second (UTC), without a date crate.
@@ -327,7 +331,7 @@ impl Sample {
         if let Some(users) = &data.users {
             write("users.csv", users)?;
         }
-        println!("wrote the sample to {}", self.out.display());
+        say(&format!("wrote the sample to {}\n", self.out.display()));
         Ok(ExitCode::SUCCESS)
     }
 }

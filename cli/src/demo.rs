@@ -8,7 +8,7 @@ use tailor_core::sample::{self, schemas};
 use tailor_core::schema::DatasetType;
 use tailor_core::{Error, Result, Tailor};
 
-use crate::commands::{describe_group, import_bytes, print_summaries};
+use crate::commands::{describe_group, import_bytes, print_summaries, say};
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -110,7 +110,7 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     }
-    println!("dataset group {group_arn}");
+    say(&format!("dataset group {group_arn}\n"));
     print_summaries(&describe_group(tailor, &group_arn).await?);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! Data to try tailor with: a generated e-commerce sample (deterministic, with planted tastes,
 //! browsing sequences and several event types) and a converter from the MovieLens CSV layout.
 
+use crate::data::csv::write_row;
 use crate::error::{Error, Result};
 
 /// Schemas for the bundled examples, from `schemas/`.
@@ -244,8 +245,8 @@ struct Item {
 pub fn generate(seed: u64, size: SampleSize) -> SampleData {
     let mut rng = SplitMix::new(seed);
     let mut items = Vec::with_capacity(size.items);
-    let mut items_csv = csv::Writer::from_writer(Vec::new());
-    let _ = items_csv.write_record([
+    let mut items_csv = Vec::new();
+    write_row(&mut items_csv, [
         "ITEM_ID",
         "TITLE",
         "CATEGORY_L1",
@@ -285,7 +286,7 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
             SAMPLE_START + (rng.unit() * 80.0 * DAY as f64) as i64
         };
         let in_stock = if rng.unit() < 0.93 { "true" } else { "false" };
-        let _ = items_csv.write_record([
+        write_row(&mut items_csv, [
             id.as_str(),
             &title,
             cat.name,
@@ -312,10 +313,10 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
         })
         .collect();
 
-    let mut users_csv = csv::Writer::from_writer(Vec::new());
-    let _ = users_csv.write_record(["USER_ID", "MEMBERSHIP", "AGE"]);
-    let mut events_csv = csv::Writer::from_writer(Vec::new());
-    let _ = events_csv.write_record([
+    let mut users_csv = Vec::new();
+    write_row(&mut users_csv, ["USER_ID", "MEMBERSHIP", "AGE"]);
+    let mut events_csv = Vec::new();
+    write_row(&mut events_csv, [
         "USER_ID",
         "ITEM_ID",
         "TIMESTAMP",
@@ -332,7 +333,7 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
         } else {
             (18 + rng.below(55)).to_string()
         };
-        let _ = users_csv.write_record([user.as_str(), membership, &age]);
+        write_row(&mut users_csv, [user.as_str(), membership, &age]);
 
         // Distinct tastes: one to three favourite categories with falling weights.
         let n_fav = 1 + rng.below(3);
@@ -398,7 +399,7 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
     rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     for (t, user, item, event, value, device) in rows {
         let value = value.map(|v| format!("{v:.2}")).unwrap_or_default();
-        let _ = events_csv.write_record([
+        write_row(&mut events_csv, [
             user.as_str(),
             &items[item].id,
             &t.to_string(),
@@ -408,9 +409,9 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
         ]);
     }
     SampleData {
-        interactions: events_csv.into_inner().unwrap_or_default(),
-        items: Some(items_csv.into_inner().unwrap_or_default()),
-        users: Some(users_csv.into_inner().unwrap_or_default()),
+        interactions: events_csv,
+        items: Some(items_csv),
+        users: Some(users_csv),
     }
 }
 
@@ -418,16 +419,9 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
 /// interactions CSV (every rating an event of type `rating`, the rating its EVENT_VALUE).
 pub fn movielens_ratings(ratings_csv: &[u8]) -> Result<Vec<u8>> {
     let mut reader = csv::Reader::from_reader(ratings_csv);
-    let mut out = csv::Writer::from_writer(Vec::with_capacity(ratings_csv.len() * 2));
+    let mut out = Vec::with_capacity(ratings_csv.len() * 2);
     let io = |e: csv::Error| Error::InvalidInput(format!("ratings.csv: {e}"));
-    out.write_record([
-        "USER_ID",
-        "ITEM_ID",
-        "TIMESTAMP",
-        "EVENT_TYPE",
-        "EVENT_VALUE",
-    ])
-    .map_err(io)?;
+    write_row(&mut out, ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"]);
     for rec in reader.records() {
         let rec = rec.map_err(io)?;
         if rec.len() < 4 {
@@ -436,20 +430,18 @@ pub fn movielens_ratings(ratings_csv: &[u8]) -> Result<Vec<u8>> {
                 "ratings.csv line {line}: expected userId,movieId,rating,timestamp"
             )));
         }
-        out.write_record([&rec[0], &rec[1], &rec[3], "rating", &rec[2]])
-            .map_err(io)?;
+        write_row(&mut out, [&rec[0], &rec[1], &rec[3], "rating", &rec[2]]);
     }
-    out.into_inner().map_err(|e| Error::Internal(e.to_string()))
+    Ok(out)
 }
 
 /// Converts MovieLens `movies.csv` (movieId,title,genres) to a Personalize items CSV with the
 /// release year split out of the title.
 pub fn movielens_movies(movies_csv: &[u8]) -> Result<Vec<u8>> {
     let mut reader = csv::Reader::from_reader(movies_csv);
-    let mut out = csv::Writer::from_writer(Vec::with_capacity(movies_csv.len() * 2));
+    let mut out = Vec::with_capacity(movies_csv.len() * 2);
     let io = |e: csv::Error| Error::InvalidInput(format!("movies.csv: {e}"));
-    out.write_record(["ITEM_ID", "TITLE", "GENRES", "YEAR"])
-        .map_err(io)?;
+    write_row(&mut out, ["ITEM_ID", "TITLE", "GENRES", "YEAR"]);
     for rec in reader.records() {
         let rec = rec.map_err(io)?;
         if rec.len() < 3 {
@@ -470,8 +462,7 @@ pub fn movielens_movies(movies_csv: &[u8]) -> Result<Vec<u8>> {
         } else {
             &rec[2]
         };
-        out.write_record([&rec[0], title, genres, year])
-            .map_err(io)?;
+        write_row(&mut out, [&rec[0], title, genres, year]);
     }
-    out.into_inner().map_err(|e| Error::Internal(e.to_string()))
+    Ok(out)
 }
