@@ -1,0 +1,477 @@
+//! Import jobs through the services on the embedded store: FULL vs INCREMENTAL, all-or-nothing
+//! failures, races between importers, and encryption at rest.
+
+use tailor_core::data::csv::write_row;
+use tailor_core::domain::{ImportMode, ResourceType, Status};
+use tailor_core::schema::DatasetType;
+use tailor_core::{domain::ArnBuilder, Error, Stores, Tailor};
+
+const INTERACTIONS: &str = r#"{"type":"record","name":"Interactions","fields":[
+  {"name":"USER_ID","type":"string"},{"name":"ITEM_ID","type":"string"},
+  {"name":"TIMESTAMP","type":"long"},{"name":"EVENT_TYPE","type":"string"},
+  {"name":"EVENT_VALUE","type":["null","float"]}],"version":"1.0"}"#;
+const ITEMS: &str = r#"{"type":"record","name":"Items","fields":[
+  {"name":"ITEM_ID","type":"string"},{"name":"GENRES","type":"string","categorical":true},
+  {"name":"PRICE","type":["null","double"]}],"version":"1.0"}"#;
+
+struct Env {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    tailor: Tailor,
+    group: String,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let tailor = open(&root);
+    let group = tailor
+        .create_dataset_group("g", None, None)
+        .await
+        .unwrap()
+        .dataset_group_arn;
+    let si = tailor
+        .create_schema("si", INTERACTIONS)
+        .await
+        .unwrap()
+        .schema_arn;
+    let st = tailor.create_schema("st", ITEMS).await.unwrap().schema_arn;
+    tailor
+        .create_dataset("di", &si, &group, DatasetType::Interactions)
+        .await
+        .unwrap();
+    tailor
+        .create_dataset("dt", &st, &group, DatasetType::Items)
+        .await
+        .unwrap();
+    Env {
+        _dir: dir,
+        root,
+        tailor,
+        group,
+    }
+}
+
+fn open(root: &std::path::Path) -> Tailor {
+    Tailor::new(Stores::embedded(root).unwrap(), ArnBuilder::default())
+}
+
+fn interactions(rows: &[(&str, &str, i64)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_row(
+        &mut out,
+        [
+            "USER_ID",
+            "ITEM_ID",
+            "TIMESTAMP",
+            "EVENT_TYPE",
+            "EVENT_VALUE",
+        ],
+    );
+    for (u, i, t) in rows {
+        write_row(&mut out, [*u, *i, &t.to_string(), "click", ""]);
+    }
+    out
+}
+
+fn items(rows: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_row(&mut out, ["ITEM_ID", "GENRES", "PRICE"]);
+    for (i, g) in rows {
+        write_row(&mut out, [*i, *g, "9.5"]);
+    }
+    out
+}
+
+async fn import(
+    t: &Tailor,
+    kind: DatasetType,
+    name: &str,
+    mode: ImportMode,
+    csv: &[u8],
+) -> tailor_core::services::ImportOutcome {
+    let ds = t.arns.dataset_arn("g", kind);
+    let job = t
+        .create_dataset_import_job(name, &ds, "file://test.csv", mode, None)
+        .await
+        .unwrap();
+    assert_eq!(job.status, Status::CreatePending);
+    t.run_dataset_import_job(&job.dataset_import_job_arn, csv, &mut |_, _| {})
+        .await
+        .unwrap()
+}
+
+fn ids(table: &tailor_core::data::Table, field: &str) -> Vec<String> {
+    let (dict, codes) = table.codes(field).unwrap();
+    codes.iter().map(|&c| dict.name(c).to_string()).collect()
+}
+
+#[tokio::test]
+async fn full_replaces_and_incremental_appends_interactions() {
+    let e = env().await;
+    let ds = e.tailor.arns.dataset_arn("g", DatasetType::Interactions);
+    assert!(
+        e.tailor.load_dataset(&ds).await.unwrap().is_none(),
+        "no data before an import"
+    );
+    let out = import(
+        &e.tailor,
+        DatasetType::Interactions,
+        "j1",
+        ImportMode::Full,
+        &interactions(&[("u1", "a", 1), ("u2", "b", 2), ("u1", "c", 3)]),
+    )
+    .await;
+    assert_eq!(out.job.status, Status::Active);
+    assert_eq!(out.rows, 3);
+    let out = import(
+        &e.tailor,
+        DatasetType::Interactions,
+        "j2",
+        ImportMode::Incremental,
+        &interactions(&[("u3", "a", 4), ("u1", "a", 5)]),
+    )
+    .await;
+    assert_eq!((out.job.status, out.rows), (Status::Active, 5));
+    let table = e.tailor.load_dataset(&ds).await.unwrap().unwrap();
+    assert_eq!(ids(&table, "USER_ID"), ["u1", "u2", "u1", "u3", "u1"]);
+    assert_eq!(table.longs("TIMESTAMP").unwrap(), [1, 2, 3, 4, 5]);
+    let out = import(
+        &e.tailor,
+        DatasetType::Interactions,
+        "j3",
+        ImportMode::Full,
+        &interactions(&[("u9", "z", 9)]),
+    )
+    .await;
+    assert_eq!(out.rows, 1);
+    let table = e.tailor.load_dataset(&ds).await.unwrap().unwrap();
+    assert_eq!(
+        ids(&table, "ITEM_ID"),
+        ["z"],
+        "FULL replaced everything bulk-imported before"
+    );
+}
+
+#[tokio::test]
+async fn incremental_items_replace_records_with_the_same_id() {
+    let e = env().await;
+    import(
+        &e.tailor,
+        DatasetType::Items,
+        "j1",
+        ImportMode::Full,
+        &items(&[("a", "Drama"), ("b", "Comedy")]),
+    )
+    .await;
+    let out = import(
+        &e.tailor,
+        DatasetType::Items,
+        "j2",
+        ImportMode::Incremental,
+        &items(&[("b", "Horror|Thriller"), ("c", "Kids"), ("c", "Family")]),
+    )
+    .await;
+    assert_eq!(out.rows, 3);
+    let table = e
+        .tailor
+        .load_dataset(&e.tailor.arns.dataset_arn("g", DatasetType::Items))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(&table, "ITEM_ID"), ["a", "b", "c"]);
+    let Some(tailor_core::data::Values::Str(genres)) = table.column("GENRES") else {
+        panic!("GENRES is a string column")
+    };
+    let genres: Vec<&str> = genres.iter().map(|g| g.as_deref().unwrap()).collect();
+    assert_eq!(
+        genres,
+        ["Drama", "Horror|Thriller", "Family"],
+        "last record of an id wins"
+    );
+}
+
+#[tokio::test]
+async fn incremental_needs_a_prior_bulk_import() {
+    let e = env().await;
+    let out = import(
+        &e.tailor,
+        DatasetType::Items,
+        "j1",
+        ImportMode::Incremental,
+        &items(&[("a", "x")]),
+    )
+    .await;
+    assert_eq!(out.job.status, Status::CreateFailed);
+    assert!(out.job.failure_reason.unwrap().contains("FULL"));
+}
+
+#[tokio::test]
+async fn a_failed_import_leaves_the_previous_data_intact() {
+    let e = env().await;
+    let ds = e.tailor.arns.dataset_arn("g", DatasetType::Interactions);
+    import(
+        &e.tailor,
+        DatasetType::Interactions,
+        "good",
+        ImportMode::Full,
+        &interactions(&[("u1", "a", 1), ("u2", "b", 2)]),
+    )
+    .await;
+    let before = e.tailor.load_dataset(&ds).await.unwrap().unwrap();
+    let blobs_before = e.tailor.stores.blobs.list("").await.unwrap();
+
+    let mut bad = interactions(&[("u1", "a", 1)]);
+    bad.extend_from_slice(b"u2,b,notatime,click,\nu3,c,3,click,high\n");
+    for mode in [ImportMode::Full, ImportMode::Incremental] {
+        let name = format!("bad-{mode:?}").to_lowercase();
+        let out = import(&e.tailor, DatasetType::Interactions, &name, mode, &bad).await;
+        assert_eq!(out.job.status, Status::CreateFailed);
+        let reason = out.job.failure_reason.clone().unwrap();
+        assert!(reason.starts_with("2 errors"), "{reason}");
+        assert!(reason.contains("line 3, column TIMESTAMP"), "{reason}");
+        assert!(reason.contains("line 4, column EVENT_VALUE"), "{reason}");
+        let described = e
+            .tailor
+            .describe_dataset_import_job(&out.job.dataset_import_job_arn)
+            .await
+            .unwrap();
+        assert_eq!(
+            described.status,
+            Status::CreateFailed,
+            "the stored job says so too"
+        );
+        assert_eq!(out.errors.unwrap().total, 2);
+    }
+    let after = e.tailor.load_dataset(&ds).await.unwrap().unwrap();
+    assert_eq!(after, before, "the earlier data is unchanged and readable");
+    assert_eq!(
+        e.tailor.stores.blobs.list("").await.unwrap(),
+        blobs_before,
+        "nothing half-written left behind"
+    );
+}
+
+#[tokio::test]
+async fn a_job_runs_once() {
+    let e = env().await;
+    let out = import(
+        &e.tailor,
+        DatasetType::Items,
+        "j1",
+        ImportMode::Full,
+        &items(&[("a", "x")]),
+    )
+    .await;
+    let again = e
+        .tailor
+        .run_dataset_import_job(
+            &out.job.dataset_import_job_arn,
+            &items(&[("b", "y")]),
+            &mut |_, _| {},
+        )
+        .await;
+    assert!(matches!(again, Err(Error::InUse(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_incremental_imports_lose_no_rows() {
+    let e = env().await;
+    import(
+        &e.tailor,
+        DatasetType::Interactions,
+        "base",
+        ImportMode::Full,
+        &interactions(&[("u0", "i0", 1)]),
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for w in 0..5 {
+        // A separate adapter set per worker, as separate processes would have.
+        let t = open(&e.root);
+        tasks.push(tokio::spawn(async move {
+            let rows: Vec<(String, String, i64)> = (0..20)
+                .map(|k| (format!("w{w}"), format!("i{k}"), 10 + k))
+                .collect();
+            let refs: Vec<(&str, &str, i64)> = rows
+                .iter()
+                .map(|(u, i, t)| (u.as_str(), i.as_str(), *t))
+                .collect();
+            import(
+                &t,
+                DatasetType::Interactions,
+                &format!("w{w}"),
+                ImportMode::Incremental,
+                &interactions(&refs),
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().job.status, Status::Active);
+    }
+    let table = e
+        .tailor
+        .load_dataset(&e.tailor.arns.dataset_arn("g", DatasetType::Interactions))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(table.rows(), 1 + 5 * 20);
+    for w in 0..5 {
+        assert_eq!(
+            ids(&table, "USER_ID")
+                .iter()
+                .filter(|u| **u == format!("w{w}"))
+                .count(),
+            20
+        );
+    }
+}
+
+#[tokio::test]
+async fn datasets_are_encrypted_at_rest() {
+    let e = env().await;
+    import(
+        &e.tailor,
+        DatasetType::Interactions,
+        "j1",
+        ImportMode::Full,
+        &interactions(&[("secret-user-42", "item-x", 1)]),
+    )
+    .await;
+    let mut files = Vec::new();
+    let mut stack = vec![e.root.join("blobs")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                files.push(p)
+            }
+        }
+    }
+    assert_eq!(files.len(), 1);
+    let raw = std::fs::read(&files[0]).unwrap();
+    assert!(raw.starts_with(b"TLSE"));
+    assert!(
+        !raw.windows(14).any(|w| w == b"secret-user-42"),
+        "plaintext id found on disk"
+    );
+    assert!(
+        !raw.windows(3).any(|w| w == b"Obj"),
+        "the Avro container is inside the envelope"
+    );
+}
+
+#[tokio::test]
+async fn resource_rules() {
+    let e = env().await;
+    let t = &e.tailor;
+    assert!(matches!(
+        t.create_dataset_group("g", None, None).await,
+        Err(Error::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        t.create_dataset_group("bad name", None, None).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        t.create_dataset_group("h", None, Some("arn:role".into()))
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        t.create_schema("broken", "{not json").await,
+        Err(Error::Schema(_))
+    ));
+    let si = t.arns.arn(ResourceType::Schema, "si");
+    // A second interactions dataset in one group.
+    assert!(matches!(
+        t.create_dataset("x", &si, &e.group, DatasetType::Interactions)
+            .await,
+        Err(Error::AlreadyExists(_))
+    ));
+    // An interactions schema for a users dataset.
+    assert!(matches!(
+        t.create_dataset("y", &si, &e.group, DatasetType::Users)
+            .await,
+        Err(Error::Schema(_))
+    ));
+    let missing = t.arns.arn(ResourceType::DatasetGroup, "nope");
+    assert!(matches!(
+        t.create_dataset("z", &si, &missing, DatasetType::Users)
+            .await,
+        Err(Error::NotFound(_))
+    ));
+    let e404 = t
+        .describe_dataset("arn:aws:personalize:us-east-1:000000000000:dataset/nope/ITEMS")
+        .await
+        .unwrap_err();
+    assert_eq!(e404.kind().name(), "ResourceNotFoundException");
+    assert_eq!(e404.kind().http_status(), 404);
+    let ds = t.arns.dataset_arn("g", DatasetType::Items);
+    t.create_dataset_import_job("job", &ds, "s3://b/k.csv", ImportMode::Full, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.create_dataset_import_job("job", &ds, "s3://b/k.csv", ImportMode::Full, None)
+            .await,
+        Err(Error::AlreadyExists(_))
+    ));
+    assert_eq!(
+        t.list_dataset_import_jobs(Some(&ds)).await.unwrap().len(),
+        1
+    );
+    assert_eq!(t.list_datasets(Some(&e.group)).await.unwrap().len(), 2);
+    let json = serde_json::to_value(t.describe_dataset_group(&e.group).await.unwrap()).unwrap();
+    assert_eq!(json["datasetGroupArn"], e.group.as_str());
+    assert_eq!(json["status"], "ACTIVE");
+    assert!(json["creationDateTime"].is_f64());
+}
+
+#[tokio::test]
+async fn dataset_files_carry_a_format_version() {
+    let e = env().await;
+    import(
+        &e.tailor,
+        DatasetType::Items,
+        "j1",
+        ImportMode::Full,
+        &items(&[("a", "x")]),
+    )
+    .await;
+    let table = e
+        .tailor
+        .load_dataset(&e.tailor.arns.dataset_arn("g", DatasetType::Items))
+        .await
+        .unwrap()
+        .unwrap();
+    let schema = table.schema.clone();
+    let good = tailor_core::data::avro::write(&table).unwrap();
+    assert_eq!(
+        tailor_core::data::avro::read(schema.clone(), &good).unwrap(),
+        table
+    );
+    // A container without tailor's format tag (e.g. from a future or foreign writer).
+    let mut w = apache_avro::Writer::new(&schema.avro, Vec::new());
+    w.append(apache_avro::types::Value::Record(vec![
+        (
+            "ITEM_ID".into(),
+            apache_avro::types::Value::String("a".into()),
+        ),
+        (
+            "GENRES".into(),
+            apache_avro::types::Value::String("x".into()),
+        ),
+        (
+            "PRICE".into(),
+            apache_avro::types::Value::Union(0, Box::new(apache_avro::types::Value::Null)),
+        ),
+    ]))
+    .unwrap();
+    let foreign = w.into_inner().unwrap();
+    let err = tailor_core::data::avro::read(schema.clone(), &foreign).unwrap_err();
+    assert!(err.to_string().contains("format version"), "{err}");
+    assert!(tailor_core::data::avro::read(schema, b"not avro").is_err());
+}
