@@ -271,11 +271,19 @@ pub fn print_summaries(summaries: &[Summary]) {
         }
         if let Some((from, to)) = s.time_range {
             let days = (to - from) as f64 / 86_400.0;
-            let _ = writeln!(o, "  time range    {} .. {} ({days:.1} days)", iso(from), iso(to));
+            let _ = writeln!(
+                o,
+                "  time range    {} .. {} ({days:.1} days)",
+                iso(from),
+                iso(to)
+            );
         }
         if !s.event_types.is_empty() {
-            let parts: Vec<String> =
-                s.event_types.iter().map(|(t, n)| format!("{t} {n}")).collect();
+            let parts: Vec<String> = s
+                .event_types
+                .iter()
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect();
             let _ = writeln!(o, "  event types   {}", parts.join(", "));
         }
         let _ = writeln!(o, "  columns       {}", s.columns.join(", "));

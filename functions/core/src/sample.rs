@@ -246,16 +246,19 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
     let mut rng = SplitMix::new(seed);
     let mut items = Vec::with_capacity(size.items);
     let mut items_csv = Vec::new();
-    write_row(&mut items_csv, [
-        "ITEM_ID",
-        "TITLE",
-        "CATEGORY_L1",
-        "CATEGORY_L2",
-        "DESCRIPTION",
-        "PRICE",
-        "IN_STOCK",
-        "CREATION_TIMESTAMP",
-    ]);
+    write_row(
+        &mut items_csv,
+        [
+            "ITEM_ID",
+            "TITLE",
+            "CATEGORY_L1",
+            "CATEGORY_L2",
+            "DESCRIPTION",
+            "PRICE",
+            "IN_STOCK",
+            "CREATION_TIMESTAMP",
+        ],
+    );
     for i in 0..size.items {
         let category = i % CATEGORIES.len();
         let cat = &CATEGORIES[category];
@@ -286,16 +289,19 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
             SAMPLE_START + (rng.unit() * 80.0 * DAY as f64) as i64
         };
         let in_stock = if rng.unit() < 0.93 { "true" } else { "false" };
-        write_row(&mut items_csv, [
-            id.as_str(),
-            &title,
-            cat.name,
-            cat.subs[sub],
-            &description,
-            &format!("{price:.2}"),
-            in_stock,
-            &created.to_string(),
-        ]);
+        write_row(
+            &mut items_csv,
+            [
+                id.as_str(),
+                &title,
+                cat.name,
+                cat.subs[sub],
+                &description,
+                &format!("{price:.2}"),
+                in_stock,
+                &created.to_string(),
+            ],
+        );
         items.push(Item {
             id,
             category,
@@ -316,14 +322,17 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
     let mut users_csv = Vec::new();
     write_row(&mut users_csv, ["USER_ID", "MEMBERSHIP", "AGE"]);
     let mut events_csv = Vec::new();
-    write_row(&mut events_csv, [
-        "USER_ID",
-        "ITEM_ID",
-        "TIMESTAMP",
-        "EVENT_TYPE",
-        "EVENT_VALUE",
-        "DEVICE",
-    ]);
+    write_row(
+        &mut events_csv,
+        [
+            "USER_ID",
+            "ITEM_ID",
+            "TIMESTAMP",
+            "EVENT_TYPE",
+            "EVENT_VALUE",
+            "DEVICE",
+        ],
+    );
     let mut rows: Vec<(i64, String, usize, &'static str, Option<f64>, &'static str)> = Vec::new();
     for u in 0..size.users {
         let user = format!("U{:04}", u + 1);
@@ -399,14 +408,17 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
     rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     for (t, user, item, event, value, device) in rows {
         let value = value.map(|v| format!("{v:.2}")).unwrap_or_default();
-        write_row(&mut events_csv, [
-            user.as_str(),
-            &items[item].id,
-            &t.to_string(),
-            event,
-            &value,
-            device,
-        ]);
+        write_row(
+            &mut events_csv,
+            [
+                user.as_str(),
+                &items[item].id,
+                &t.to_string(),
+                event,
+                &value,
+                device,
+            ],
+        );
     }
     SampleData {
         interactions: events_csv,
@@ -421,7 +433,16 @@ pub fn movielens_ratings(ratings_csv: &[u8]) -> Result<Vec<u8>> {
     let mut reader = csv::Reader::from_reader(ratings_csv);
     let mut out = Vec::with_capacity(ratings_csv.len() * 2);
     let io = |e: csv::Error| Error::InvalidInput(format!("ratings.csv: {e}"));
-    write_row(&mut out, ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"]);
+    write_row(
+        &mut out,
+        [
+            "USER_ID",
+            "ITEM_ID",
+            "TIMESTAMP",
+            "EVENT_TYPE",
+            "EVENT_VALUE",
+        ],
+    );
     for rec in reader.records() {
         let rec = rec.map_err(io)?;
         if rec.len() < 4 {

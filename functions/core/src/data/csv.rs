@@ -360,7 +360,10 @@ pub fn write_row<'a>(out: &mut Vec<u8>, fields: impl IntoIterator<Item = &'a str
         if i > 0 {
             out.push(b',');
         }
-        if field.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r' | b'\\')) {
+        if field
+            .bytes()
+            .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r' | b'\\'))
+        {
             out.push(b'"');
             for b in field.bytes() {
                 match b {
@@ -383,7 +386,16 @@ mod tests {
 
     #[test]
     fn written_rows_read_back_verbatim() {
-        let tricky = ["plain", "a,b", "say \"hi\"", "two\nlines", "back\\slash", "C:\\dir\\", "|x|y|", ""];
+        let tricky = [
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            "back\\slash",
+            "C:\\dir\\",
+            "|x|y|",
+            "",
+        ];
         let mut out = Vec::new();
         write_row(&mut out, tricky);
         let mut reader = ::csv::ReaderBuilder::new()
