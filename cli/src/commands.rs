@@ -154,13 +154,10 @@ pub async fn import_bytes(
 ) -> Result<DatasetImportJob> {
     let group = tailor.describe_dataset_group(group_arn).await?;
     let dataset_arn = tailor.arns.dataset_arn(&group.name, dataset_type);
+    // Unique even for imports started in the same instant by different processes.
     let job_name = job_name.unwrap_or_else(|| {
-        format!(
-            "{}-{}-{}",
-            group.name,
-            dataset_type.as_str().to_lowercase(),
-            &uuid_suffix()
-        )
+        let lower = dataset_type.as_str().to_lowercase();
+        format!("{lower}-{}", uuid::Uuid::new_v4().simple())
     });
     let job = tailor
         .create_dataset_import_job(&job_name, &dataset_arn, location, mode, None)
@@ -212,14 +209,6 @@ pub async fn import_bytes(
         }
     }
     Ok(outcome.job)
-}
-
-fn uuid_suffix() -> String {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    format!("{t:x}")
 }
 
 #[derive(Debug, clap::Args)]

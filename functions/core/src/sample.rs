@@ -232,6 +232,9 @@ impl Default for SampleSize {
 pub const SAMPLE_START: i64 = 1_767_225_600;
 const DAY: i64 = 86_400;
 
+/// (timestamp, user, item index, event type, event value, device)
+type Event = (i64, String, usize, &'static str, Option<f64>, &'static str);
+
 struct Item {
     id: String,
     category: usize,
@@ -333,7 +336,7 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
             "DEVICE",
         ],
     );
-    let mut rows: Vec<(i64, String, usize, &'static str, Option<f64>, &'static str)> = Vec::new();
+    let mut rows: Vec<Event> = Vec::new();
     for u in 0..size.users {
         let user = format!("U{:04}", u + 1);
         let membership = *rng.pick(&["free", "free", "plus", "premium"]);

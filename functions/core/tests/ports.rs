@@ -44,7 +44,8 @@ async fn fs_meta_store_race_across_handles() {
         .unwrap();
     let metas: Vec<Arc<dyn MetaStore>> = vec![Arc::new(a.meta), Arc::new(b.meta)];
     let mut tasks = Vec::new();
-    for m in metas.iter().cycle().take(6).cloned() {
+    for k in 0..6 {
+        let m = metas[k % 2].clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..10 {
                 loop {

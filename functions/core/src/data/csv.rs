@@ -78,6 +78,40 @@ impl std::fmt::Display for ImportErrors {
 
 impl std::error::Error for ImportErrors {}
 
+/// Line numbers from byte offsets. The csv crate's own line count is off after CRLF endings and
+/// blank lines, so lines are counted here, moving forward only (records arrive in order).
+struct LineCounter<'a> {
+    input: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        LineCounter {
+            input,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of the record starting at `byte` (blank lines before it skipped).
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut start = (byte as usize).min(self.input.len());
+        while start < self.input.len() && matches!(self.input[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start >= self.offset {
+            self.line += self.input[self.offset..start]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            self.offset = start;
+        }
+        self.line
+    }
+}
+
 /// A parsed cell, borrowed from the record until the whole row is known to be good.
 enum Cell<'a> {
     Null,
@@ -93,7 +127,10 @@ pub fn parse(
     input: &[u8],
     progress: &mut dyn FnMut(u64),
 ) -> Result<Table, ImportErrors> {
+    let total = input.len() as u64;
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+    let skipped = total - input.len() as u64;
+    let mut lines = LineCounter::new(input);
     if input.iter().all(u8::is_ascii_whitespace) {
         return Err(ImportErrors::one(
             1,
@@ -113,7 +150,7 @@ pub fn parse(
     };
 
     let header_line = match reader.read_byte_record(&mut record) {
-        Ok(true) => record.position().map_or(1, |p| p.line()),
+        Ok(true) => lines.line_at(record.position().map_or(0, |p| p.byte())),
         Ok(false) => return Err(ImportErrors::one(1, None, "the file has no header row")),
         Err(e) => {
             return Err(ImportErrors::one(
@@ -132,7 +169,7 @@ pub fn parse(
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = lines.line_at(e.position().map_or(0, |p| p.byte()));
                 errors.push(RowError {
                     line,
                     column: None,
@@ -142,9 +179,10 @@ pub fn parse(
             }
         }
         rows += 1;
-        let line = record.position().map_or(0, |p| p.line());
-        if rows % 4096 == 0 {
-            progress(record.position().map_or(0, |p| p.byte()));
+        let start = record.position().map_or(0, |p| p.byte());
+        let line = lines.line_at(start);
+        if rows.is_multiple_of(4096) {
+            progress(skipped + start);
         }
         if record.len() != columns.len() {
             errors.push(RowError {
@@ -182,7 +220,7 @@ pub fn parse(
             }
         }
     }
-    progress(input.len() as u64);
+    progress(total);
     if errors.total > 0 {
         return Err(errors);
     }
@@ -273,7 +311,7 @@ fn parse_cell<'a>(kind: DatasetType, field: &Field, raw: &'a [u8]) -> Result<Cel
     match field.ty {
         FieldType::String => {
             let chars = text.chars().count();
-            let is_id = Values::encodes(&field.name, kind) && field.name != "EVENT_TYPE";
+            let is_id = Values::encodes(field, kind) && field.name != "EVENT_TYPE";
             if is_id && chars > MAX_ID_CHARS {
                 return Err(format!(
                     "id is {chars} characters; the limit is {MAX_ID_CHARS}"

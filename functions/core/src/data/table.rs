@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::IdDict;
-use crate::schema::{DatasetSchema, DatasetType, FieldType};
+use crate::schema::{DatasetSchema, DatasetType, Field, FieldType};
 
 /// The values of one column. Numeric and boolean columns keep a validity vector only when the
 /// field is nullable (empty otherwise), so non-null columns read as plain slices.
@@ -28,16 +28,23 @@ pub enum Values {
 }
 
 impl Values {
-    /// Whether the field is stored dictionary-encoded.
-    pub fn encodes(name: &str, kind: DatasetType) -> bool {
-        matches!(
-            (kind, name),
-            (_, "USER_ID") | (_, "ITEM_ID") | (DatasetType::Interactions, "EVENT_TYPE")
-        )
+    /// Whether the field is stored dictionary-encoded: the dataset's own non-null id and
+    /// event-type columns.
+    pub fn encodes(field: &Field, kind: DatasetType) -> bool {
+        !field.nullable
+            && matches!(
+                (kind, field.name.as_str()),
+                (
+                    DatasetType::Interactions,
+                    "USER_ID" | "ITEM_ID" | "EVENT_TYPE"
+                ) | (DatasetType::Items, "ITEM_ID")
+                    | (DatasetType::Users, "USER_ID")
+            )
     }
 
-    fn empty_for(name: &str, ty: FieldType, kind: DatasetType) -> Values {
-        if Self::encodes(name, kind) {
+    fn empty_for(field: &Field, kind: DatasetType) -> Values {
+        let ty = field.ty;
+        if Self::encodes(field, kind) {
             return Values::Codes {
                 dict: IdDict::new(),
                 codes: Vec::new(),
@@ -169,7 +176,7 @@ impl Table {
         let columns = schema
             .fields
             .iter()
-            .map(|f| Values::empty_for(&f.name, f.ty, kind))
+            .map(|f| Values::empty_for(f, kind))
             .collect();
         Table { schema, columns }
     }

@@ -226,7 +226,7 @@ impl Tailor {
             return;
         };
         for key in keys {
-            if key != current && Some(key.as_str()) != previous && key < current.to_string() {
+            if key != current && Some(key.as_str()) != previous && key.as_str() < current {
                 if let Err(e) = self.stores.blobs.delete(&key).await {
                     tracing::warn!(dataset = %dataset.dataset_arn, key, error = %e, "could not delete an old data file");
                 }
