@@ -3,6 +3,7 @@
 mod commands;
 mod demo;
 mod progress;
+mod recipes;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,8 @@ enum Command {
     Describe(commands::Describe),
     /// Write the generated sample's CSV files to a directory.
     Sample(commands::Sample),
+    /// Evaluate recipes offline on an interactions file (QUALITY.md split) or a train/test pair.
+    Evaluate(recipes::Evaluate),
 }
 
 fn main() -> ExitCode {
@@ -111,5 +114,6 @@ async fn run(cli: Cli) -> tailor_core::Result<ExitCode> {
         Command::Import(a) => a.run(&tailor).await,
         Command::Describe(a) => a.run(&tailor).await,
         Command::Sample(a) => a.run().await,
+        Command::Evaluate(a) => a.run().await,
     }
 }

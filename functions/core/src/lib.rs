@@ -5,7 +5,10 @@
 pub mod crypto;
 pub mod data;
 pub mod domain;
+pub mod engine;
 pub mod error;
+pub mod evaluation;
+pub mod recipes;
 pub mod sample;
 pub mod schema;
 pub mod services;

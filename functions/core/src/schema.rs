@@ -495,3 +495,30 @@ fn parse_field(rf: &RecordField) -> Result<Field, SchemaError> {
         textual: flag("textual")?,
     })
 }
+
+impl DatasetSchema {
+    /// A schema for a CSV header, for files evaluated outside a dataset group: reserved fields
+    /// get their prescribed types, any other column is a nullable categorical string.
+    pub fn infer(kind: DatasetType, header: &[&str]) -> Result<DatasetSchema, SchemaError> {
+        let fields: Vec<serde_json::Value> = header
+            .iter()
+            .map(|name| {
+                let name = name.trim();
+                let upper = name.to_ascii_uppercase();
+                match reserved_fields(kind).iter().find(|r| r.name == upper) {
+                    Some(r) if r.may_be_null => serde_json::json!({"name": r.name, "type": ["null", r.ty.as_str()]}),
+                    Some(r) => serde_json::json!({"name": r.name, "type": r.ty.as_str()}),
+                    None => serde_json::json!({"name": name, "type": ["null", "string"], "categorical": true}),
+                }
+            })
+            .collect();
+        let json = serde_json::json!({
+            "type": "record",
+            "name": kind.record_name(),
+            "namespace": "com.amazonaws.personalize.schema",
+            "fields": fields,
+            "version": "1.0",
+        });
+        DatasetSchema::parse(&json.to_string())
+    }
+}

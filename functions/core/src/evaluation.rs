@@ -1,0 +1,209 @@
+//! Offline evaluation: the QUALITY.md split (temporal, per user) and Personalize's metric names.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use crate::engine::{top_k, ItemSet};
+use crate::recipes::{Model, TrainingData};
+
+/// Training data plus each held-out user's ground truth (item codes).
+#[derive(Debug, Clone)]
+pub struct Split {
+    pub train: TrainingData,
+    pub truth: Vec<(u32, Vec<u32>)>,
+}
+
+/// For each user with at least `min_events`, the newest ceil(`fraction`) of their events (at
+/// least one) become ground truth and the rest training; other users stay whole in training.
+pub fn temporal_split(data: &TrainingData, min_events: usize, fraction: f64) -> Split {
+    let mut train = data.clone();
+    let mut truth = Vec::new();
+    for (u, h) in train.histories.iter_mut().enumerate() {
+        if h.len() >= min_events {
+            let k = ((fraction * h.len() as f64).ceil() as usize).max(1);
+            let held: Vec<u32> = h
+                .split_off(h.len() - k)
+                .into_iter()
+                .map(|e| e.item)
+                .collect();
+            truth.push((u as u32, held));
+        }
+    }
+    Split { train, truth }
+}
+
+/// The protocol's split: 5 events minimum, newest 20% held out.
+pub fn quality_split(data: &TrainingData) -> Split {
+    temporal_split(data, 5, 0.2)
+}
+
+/// Metrics under Personalize's names (plus recall, which QUALITY.md reports).
+pub type Metrics = BTreeMap<String, f64>;
+
+/// One held-out user's figures at K = 5, 10, 25.
+struct UserResult {
+    precision: [f64; 3],
+    recall: [f64; 3],
+    ndcg: [f64; 3],
+    rr: f64,
+    top10: Vec<u32>,
+}
+
+/// Asks the model for every held-out user's top 25, excluding their training items.
+pub fn evaluate(model: &Model, split: &Split) -> Metrics {
+    const KS: [usize; 3] = [5, 10, 25];
+    let n_items = model.items.len();
+    let per_user: Vec<UserResult> = split
+        .truth
+        .par_iter()
+        .map(|(u, truth)| {
+            let history: Vec<u32> = split.train.histories[*u as usize]
+                .iter()
+                .map(|e| e.item)
+                .collect();
+            let mut scores = Vec::with_capacity(n_items);
+            model.score_history(&history, &mut scores);
+            let mut seen = ItemSet::new(n_items);
+            history.iter().for_each(|&i| seen.insert(i));
+            let top = top_k(&scores, 25, |i| !seen.contains(i));
+            let mut relevant = ItemSet::new(n_items);
+            truth.iter().for_each(|&i| relevant.insert(i));
+            let mut distinct = truth.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let hits: Vec<bool> = top.iter().map(|s| relevant.contains(s.item)).collect();
+            let (mut precision, mut recall, mut ndcg) = ([0.0; 3], [0.0; 3], [0.0; 3]);
+            for (slot, &k) in KS.iter().enumerate() {
+                let h = &hits[..k.min(hits.len())];
+                let n_hits = h.iter().filter(|&&x| x).count() as f64;
+                let ideal_n = distinct.len().min(k);
+                let dcg: f64 = h
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &x)| x)
+                    .map(|(r, _)| 1.0 / ((r + 2) as f64).log2())
+                    .sum();
+                let idcg: f64 = (0..ideal_n).map(|r| 1.0 / ((r + 2) as f64).log2()).sum();
+                precision[slot] = n_hits / k as f64;
+                recall[slot] = n_hits / ideal_n.max(1) as f64;
+                ndcg[slot] = if idcg > 0.0 { dcg / idcg } else { 0.0 };
+            }
+            let rr = hits
+                .iter()
+                .position(|&x| x)
+                .map_or(0.0, |r| 1.0 / (r + 1) as f64);
+            let top10: Vec<u32> = top.iter().take(10).map(|s| s.item).collect();
+            UserResult {
+                precision,
+                recall,
+                ndcg,
+                rr,
+                top10,
+            }
+        })
+        .collect();
+    let users = per_user.len().max(1) as f64;
+    let mut m = Metrics::new();
+    for (slot, k) in KS.iter().enumerate() {
+        m.insert(
+            format!("precision_at_{k}"),
+            per_user.iter().map(|r| r.precision[slot]).sum::<f64>() / users,
+        );
+        m.insert(
+            format!("recall_at_{k}"),
+            per_user.iter().map(|r| r.recall[slot]).sum::<f64>() / users,
+        );
+        m.insert(
+            format!("normalized_discounted_cumulative_gain_at_{k}"),
+            per_user.iter().map(|r| r.ndcg[slot]).sum::<f64>() / users,
+        );
+    }
+    m.insert(
+        "mean_reciprocal_rank_at_25".into(),
+        per_user.iter().map(|r| r.rr).sum::<f64>() / users,
+    );
+    let mut covered = ItemSet::new(n_items);
+    let mut distinct = 0usize;
+    for r in &per_user {
+        for &i in &r.top10 {
+            if !covered.contains(i) {
+                covered.insert(i);
+                distinct += 1;
+            }
+        }
+    }
+    m.insert("coverage".into(), distinct as f64 / n_items.max(1) as f64);
+    m
+}
+
+/// One evaluation: the metrics and how long the fit took.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub recipe: String,
+    pub metrics: Metrics,
+    pub fit_seconds: f64,
+    pub users_evaluated: usize,
+    pub catalogue: usize,
+}
+
+/// Fits `recipe` on the split's training part and evaluates it.
+pub fn run(
+    recipe: crate::recipes::Recipe,
+    hp: &crate::recipes::Hyperparameters,
+    split: &Split,
+    progress: &mut dyn FnMut(f64),
+) -> crate::Result<Report> {
+    let started = std::time::Instant::now();
+    let model = Model::fit(recipe, &split.train, hp, progress)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    Ok(Report {
+        recipe: recipe.name().to_string(),
+        metrics: evaluate(&model, split),
+        fit_seconds,
+        users_evaluated: split.truth.len(),
+        catalogue: model.items.len(),
+    })
+}
+
+/// A split from two files: `test` rows are each user's ground truth, `train` everything known.
+/// Both must share the catalogue, so test-only items join it (they cannot be recommended).
+pub fn pre_split(train: &TrainingData, test: &TrainingData) -> Split {
+    let mut train = train.clone();
+    let mut truth = Vec::new();
+    for (u, h) in test.histories.iter().enumerate() {
+        if h.is_empty() {
+            continue;
+        }
+        let user = train.users.intern(test.users.name(u as u32));
+        if train.histories.len() <= user as usize {
+            train.histories.resize(user as usize + 1, Vec::new());
+        }
+        let items: Vec<u32> = h
+            .iter()
+            .map(|e| train.items.intern(test.items.name(e.item)))
+            .collect();
+        truth.push((user, items));
+    }
+    Split { train, truth }
+}
+
+/// Reads a Personalize CSV outside any dataset group, with a schema inferred from its header.
+pub fn read_csv(
+    kind: crate::schema::DatasetType,
+    bytes: &[u8],
+) -> crate::Result<crate::data::Table> {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = body.split(|&b| b == b'\n').next().unwrap_or_default();
+    let header = std::str::from_utf8(first)
+        .map_err(|_| crate::Error::InvalidInput("the header row is not UTF-8".into()))?
+        .trim_end_matches('\r');
+    let names: Vec<&str> = header
+        .split(',')
+        .map(|s| s.trim().trim_matches('"'))
+        .collect();
+    let schema = crate::schema::DatasetSchema::infer(kind, &names)?;
+    crate::data::csv::parse(std::sync::Arc::new(schema), bytes, &mut |_| {})
+        .map_err(|e| crate::Error::InvalidInput(e.to_string()))
+}

@@ -1,0 +1,197 @@
+//! `aws-sims`: item-to-item collaborative filtering on co-occurrence in user histories.
+//!
+//! score(i → j) = co(i, j) / users(j)^popularity_discount_factor, where co counts users who
+//! interacted with both: at 0 the most popular co-occurring items win, at 1 the items most
+//! specific to i. Pairs seen together by fewer than `min_cointeraction_count` users are dropped;
+//! users and items outside the history-length / interaction-count percentiles are left out of
+//! training. Each item keeps its best `MAX_NEIGHBOURS`.
+
+use rayon::prelude::*;
+
+use super::{Hyperparameters, TrainingData};
+use crate::error::Result;
+
+pub const KNOWN: &[&str] = &[
+    "popularity_discount_factor",
+    "min_cointeraction_count",
+    "min_user_history_length_percentile",
+    "max_user_history_length_percentile",
+    "min_item_interaction_count_percentile",
+    "max_item_interaction_count_percentile",
+];
+
+const MAX_NEIGHBOURS: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SimsParams {
+    pub popularity_discount_factor: f64,
+    pub min_cointeraction_count: u32,
+    pub min_user_history_length_percentile: f64,
+    pub max_user_history_length_percentile: f64,
+    pub min_item_interaction_count_percentile: f64,
+    pub max_item_interaction_count_percentile: f64,
+}
+
+impl SimsParams {
+    pub fn from_hp(hp: &Hyperparameters) -> Result<SimsParams> {
+        hp.only("aws-sims", KNOWN)?;
+        Ok(SimsParams {
+            popularity_discount_factor: hp.number("popularity_discount_factor", 0.5, 0.0, 1.0)?,
+            min_cointeraction_count: hp.number("min_cointeraction_count", 3, 0, 10)?,
+            min_user_history_length_percentile: hp.number(
+                "min_user_history_length_percentile",
+                0.005,
+                0.0,
+                1.0,
+            )?,
+            max_user_history_length_percentile: hp.number(
+                "max_user_history_length_percentile",
+                0.995,
+                0.0,
+                1.0,
+            )?,
+            min_item_interaction_count_percentile: hp.number(
+                "min_item_interaction_count_percentile",
+                0.01,
+                0.0,
+                1.0,
+            )?,
+            max_item_interaction_count_percentile: hp.number(
+                "max_item_interaction_count_percentile",
+                1.0,
+                0.0,
+                1.0,
+            )?,
+        })
+    }
+}
+
+/// Neighbour lists in CSR form: item i's neighbours are `items[offsets[i]..offsets[i+1]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sims {
+    pub offsets: Vec<u32>,
+    pub items: Vec<u32>,
+    pub scores: Vec<f32>,
+}
+
+impl Sims {
+    pub fn neighbours(&self, item: u32) -> impl Iterator<Item = (u32, f32)> + '_ {
+        let (a, b) = match (
+            self.offsets.get(item as usize),
+            self.offsets.get(item as usize + 1),
+        ) {
+            (Some(&a), Some(&b)) => (a as usize, b as usize),
+            _ => (0, 0),
+        };
+        self.items[a..b]
+            .iter()
+            .copied()
+            .zip(self.scores[a..b].iter().copied())
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((p.clamp(0.0, 1.0) * (sorted.len() - 1) as f64).round()) as usize]
+}
+
+pub fn fit(data: &TrainingData, p: &SimsParams) -> Sims {
+    let mut data = data.clone();
+    data.filter_history_percentiles(
+        p.min_user_history_length_percentile,
+        p.max_user_history_length_percentile,
+    );
+    let n = data.n_items();
+    // Distinct items per user, and the inverted index.
+    let baskets: Vec<Vec<u32>> = data
+        .histories
+        .iter()
+        .map(|h| {
+            let mut items: Vec<u32> = h.iter().map(|e| e.item).collect();
+            items.sort_unstable();
+            items.dedup();
+            items
+        })
+        .collect();
+    let mut users_of: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (u, b) in baskets.iter().enumerate() {
+        for &i in b {
+            users_of[i as usize].push(u as u32);
+        }
+    }
+    let counts: Vec<u32> = users_of.iter().map(|u| u.len() as u32).collect();
+    let mut sorted: Vec<u32> = counts.iter().copied().filter(|&c| c > 0).collect();
+    sorted.sort_unstable();
+    let lo = if p.min_item_interaction_count_percentile > 0.0 {
+        percentile(&sorted, p.min_item_interaction_count_percentile)
+    } else {
+        0
+    };
+    let hi = if p.max_item_interaction_count_percentile < 1.0 {
+        percentile(&sorted, p.max_item_interaction_count_percentile)
+    } else {
+        u32::MAX
+    };
+    let eligible: Vec<bool> = counts
+        .iter()
+        .map(|&c| c > 0 && c >= lo && c <= hi)
+        .collect();
+    let discount: Vec<f32> = counts
+        .iter()
+        .map(|&c| (c.max(1) as f64).powf(p.popularity_discount_factor) as f32)
+        .collect();
+    let min_co = p.min_cointeraction_count.max(1);
+
+    let lists: Vec<Vec<(u32, f32)>> = (0..n)
+        .into_par_iter()
+        .map_init(
+            || (vec![0u32; n], Vec::<u32>::new()),
+            |(co, touched), i| {
+                for &u in &users_of[i] {
+                    for &j in &baskets[u as usize] {
+                        if j as usize != i && eligible[j as usize] {
+                            if co[j as usize] == 0 {
+                                touched.push(j);
+                            }
+                            co[j as usize] += 1;
+                        }
+                    }
+                }
+                let mut list: Vec<(u32, f32)> = touched
+                    .iter()
+                    .filter(|&&j| co[j as usize] >= min_co)
+                    .map(|&j| (j, co[j as usize] as f32 / discount[j as usize]))
+                    .collect();
+                for &j in touched.iter() {
+                    co[j as usize] = 0;
+                }
+                touched.clear();
+                let keep = MAX_NEIGHBOURS.min(list.len());
+                if list.len() > keep {
+                    list.select_nth_unstable_by(keep, |a, b| {
+                        b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+                    });
+                    list.truncate(keep);
+                }
+                list.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                list
+            },
+        )
+        .collect();
+    let mut sims = Sims {
+        offsets: Vec::with_capacity(n + 1),
+        items: Vec::new(),
+        scores: Vec::new(),
+    };
+    sims.offsets.push(0);
+    for list in lists {
+        for (j, s) in list {
+            sims.items.push(j);
+            sims.scores.push(s);
+        }
+        sims.offsets.push(sims.items.len() as u32);
+    }
+    sims
+}
