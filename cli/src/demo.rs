@@ -8,7 +8,12 @@ use tailor_core::sample::{self, schemas};
 use tailor_core::schema::DatasetType;
 use tailor_core::{Error, Result, Tailor};
 
+use tailor_core::domain::TrainingMode;
+use tailor_core::recipes::Recipe;
+use tailor_core::services::CreateSolution;
+
 use crate::commands::{describe_group, import_bytes, print_summaries, say};
+use crate::solutions::{self, train};
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -23,6 +28,9 @@ pub struct DemoArgs {
 
 struct DemoData {
     group: &'static str,
+    /// Whom to recommend for, and a title to find related items for.
+    user: &'static str,
+    title: &'static str,
     files: Vec<(DatasetType, &'static str, Vec<u8>, String)>,
 }
 
@@ -36,6 +44,8 @@ fn load(args: &DemoArgs) -> Result<DemoData> {
         let loc = |name: &str| format!("file://{}", dir.join(name).display());
         return Ok(DemoData {
             group: "movielens",
+            user: "1",
+            title: "Toy Story",
             files: vec![
                 (
                     DatasetType::Interactions,
@@ -77,6 +87,8 @@ fn load(args: &DemoArgs) -> Result<DemoData> {
     }
     Ok(DemoData {
         group: "demo",
+        user: "U0001",
+        title: "Tent",
         files,
     })
 }
@@ -112,6 +124,37 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
     }
     say(&format!("dataset group {group_arn}\n"));
     print_summaries(&describe_group(tailor, &group_arn).await?);
+
+    for (suffix, recipe) in [
+        ("personalization", Recipe::UserPersonalization),
+        ("sims", Recipe::Sims),
+    ] {
+        let name = format!("{}-{suffix}", data.group);
+        let request = CreateSolution {
+            name: name.clone(),
+            dataset_group_arn: group_arn.clone(),
+            recipe_arn: recipe.arn(),
+            ..Default::default()
+        };
+        ignore_exists(tailor.create_solution(request).await)?;
+        say(&format!("\nsolution {name} ({})\n", recipe.name()));
+        let arn = tailor.arns.arn(ResourceType::Solution, &name);
+        if train(tailor, &arn, TrainingMode::Full).await?.status != Status::Active {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let up = format!("{}-personalization", data.group);
+    say(&format!("\nrecommendations for user {}:\n", data.user));
+    solutions::Recommend::new(&up, data.user, 10)
+        .run(tailor)
+        .await?;
+    say(&format!(
+        "\nrelated to the first title containing '{}':\n",
+        data.title
+    ));
+    solutions::Similar::by_title(&format!("{}-sims", data.group), data.title, 10)
+        .run(tailor)
+        .await?;
     Ok(ExitCode::SUCCESS)
 }
 

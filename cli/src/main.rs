@@ -4,6 +4,7 @@ mod commands;
 mod demo;
 mod progress;
 mod recipes;
+mod solutions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +71,18 @@ enum Command {
     Describe(commands::Describe),
     /// Write the generated sample's CSV files to a directory.
     Sample(commands::Sample),
+    /// Create a solution: a recipe plus hyperparameters.
+    CreateSolution(solutions::CreateSolutionArgs),
+    /// Train a solution version (FULL, or UPDATE for user-personalization) and show its metrics.
+    Train(solutions::Train),
+    /// Recommend items for a user.
+    Recommend(solutions::Recommend),
+    /// Items related to an item (by id or title).
+    Similar(solutions::Similar),
+    /// Re-rank a list of items for a user.
+    Rank(solutions::Rank),
+    /// A solution version's offline metrics (GetSolutionMetrics).
+    Metrics(solutions::Metrics),
     /// Evaluate recipes offline on an interactions file (QUALITY.md split) or a train/test pair.
     Evaluate(recipes::Evaluate),
 }
@@ -115,5 +128,11 @@ async fn run(cli: Cli) -> tailor_core::Result<ExitCode> {
         Command::Describe(a) => a.run(&tailor).await,
         Command::Sample(a) => a.run().await,
         Command::Evaluate(a) => a.run().await,
+        Command::CreateSolution(a) => a.run(&tailor).await,
+        Command::Train(a) => a.run(&tailor).await,
+        Command::Recommend(a) => a.run(&tailor).await,
+        Command::Similar(a) => a.run(&tailor).await,
+        Command::Rank(a) => a.run(&tailor).await,
+        Command::Metrics(a) => a.run(&tailor).await,
     }
 }

@@ -164,17 +164,21 @@ pub fn table(reports: &[Report]) -> String {
         let v = |k: &str| r.metrics.get(k).copied().unwrap_or(f64::NAN);
         let _ = writeln!(
             o,
-            "{:<26} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8.2}",
+            "{:<26} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>8}",
             r.recipe,
             v(cols[0]),
             v(cols[1]),
             v(cols[2]),
             v(cols[3]),
             v(cols[4]),
-            r.fit_seconds
+            if r.fit_seconds.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{:.2}", r.fit_seconds)
+            }
         );
     }
-    if let Some(r) = reports.first() {
+    if let Some(r) = reports.first().filter(|r| r.users_evaluated > 0) {
         let _ = writeln!(
             o,
             "({} users evaluated, catalogue of {} items; columns are Personalize's {})",

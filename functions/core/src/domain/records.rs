@@ -97,3 +97,121 @@ pub struct DatasetData {
     /// The import job that produced this version.
     pub import_job_arn: String,
 }
+
+/// `eventsConfig.eventParametersList[]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventParameters {
+    pub event_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_value_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsConfig {
+    #[serde(default)]
+    pub event_parameters_list: Vec<EventParameters>,
+}
+
+/// CreateSolution's `solutionConfig` (the parts tailor uses; others are kept as given).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SolutionConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_value_threshold: Option<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub algorithm_hyper_parameters: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub feature_transformation_parameters: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_config: Option<EventsConfig>,
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Solution {
+    pub name: String,
+    pub solution_arn: String,
+    pub dataset_group_arn: String,
+    pub recipe_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    #[serde(default)]
+    pub solution_config: SolutionConfig,
+    #[serde(rename = "performHPO", default)]
+    pub perform_hpo: bool,
+    #[serde(rename = "performAutoML", default)]
+    pub perform_auto_ml: bool,
+    #[serde(default)]
+    pub perform_auto_training: bool,
+    pub status: Status,
+    pub creation_date_time: f64,
+    pub last_updated_date_time: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TrainingMode {
+    #[default]
+    Full,
+    Update,
+    Autotrain,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TunedHpoParams {
+    pub algorithm_hyper_parameters: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SolutionVersion {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub solution_version_arn: String,
+    pub solution_arn: String,
+    pub recipe_arn: String,
+    pub dataset_group_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    #[serde(default)]
+    pub solution_config: SolutionConfig,
+    pub training_mode: TrainingMode,
+    /// MANUAL or AUTOMATIC.
+    pub training_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_hours: Option<f64>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "tunedHPOParams"
+    )]
+    pub tuned_hpo_params: Option<TunedHpoParams>,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub creation_date_time: f64,
+    pub last_updated_date_time: f64,
+}
+
+/// GetSolutionMetrics' response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SolutionMetrics {
+    pub solution_version_arn: String,
+    pub metrics: std::collections::BTreeMap<String, f64>,
+}
+
+/// Where a trained version's artifact lives (not a Personalize shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelLocation {
+    pub blob_key: String,
+    pub bytes: u64,
+}

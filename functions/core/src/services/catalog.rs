@@ -15,6 +15,11 @@ pub mod tables {
     pub const IMPORT_JOBS: &str = "dataset-import-jobs";
     /// Pointer from a dataset ARN to its current data file.
     pub const DATASET_DATA: &str = "dataset-data";
+    pub const SOLUTIONS: &str = "solutions";
+    pub const SOLUTION_VERSIONS: &str = "solution-versions";
+    pub const SOLUTION_METRICS: &str = "solution-metrics";
+    /// Pointer from a solution version ARN to its model artifact.
+    pub const MODELS: &str = "models";
 }
 
 fn decode<T: DeserializeOwned>(table: &str, key: &str, bytes: &[u8]) -> Result<T> {

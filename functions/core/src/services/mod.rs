@@ -4,11 +4,14 @@
 mod catalog;
 mod datasets;
 mod import;
+pub mod recommend;
+mod solutions;
 
 use std::sync::Arc;
 
 pub use catalog::tables;
 pub use import::ImportOutcome;
+pub use solutions::CreateSolution;
 
 use crate::domain::ArnBuilder;
 use crate::store::{fs::FsStores, BlobStore, EventStore, KeyService, MetaStore, StoreResult};

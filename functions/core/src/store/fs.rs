@@ -342,9 +342,10 @@ impl FsEventStore {
     }
 
     fn log_path(&self, group: &str) -> StoreResult<PathBuf> {
-        if group.is_empty() || group.contains('/') {
+        if group.is_empty() {
             return Err(StoreError::BadKey(group.into()));
         }
+        // One directory per group; escaping makes an ARN a single safe name.
         Ok(self.root.join(escape(group)).join("log.jsonl"))
     }
 

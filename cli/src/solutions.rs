@@ -1,0 +1,349 @@
+//! Solutions, training and answers from a trained model.
+
+use std::process::ExitCode;
+
+use tailor_core::data::{Table, Values};
+use tailor_core::domain::{ResourceType, SolutionConfig, SolutionVersion, Status, TrainingMode};
+use tailor_core::evaluation::Report;
+use tailor_core::recipes::Model;
+use tailor_core::schema::DatasetType;
+use tailor_core::services::recommend::{self, PredictedItem};
+use tailor_core::services::CreateSolution;
+use tailor_core::{Error, Result, Tailor};
+
+use crate::commands::{group_arn, say};
+use crate::recipes::{parse_hp, table};
+
+fn solution_arn(tailor: &Tailor, name_or_arn: &str) -> String {
+    if name_or_arn.starts_with("arn:") {
+        name_or_arn.to_string()
+    } else {
+        tailor.arns.arn(ResourceType::Solution, name_or_arn)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CreateSolutionArgs {
+    #[arg(long)]
+    name: String,
+    /// Dataset group name or ARN.
+    #[arg(long)]
+    dataset_group: String,
+    /// Recipe name or ARN, e.g. aws-user-personalization.
+    #[arg(long)]
+    recipe: String,
+    /// Hyperparameter `key=value` (repeatable).
+    #[arg(long)]
+    hp: Vec<String>,
+    /// Train only on this event type.
+    #[arg(long)]
+    event_type: Option<String>,
+}
+
+impl CreateSolutionArgs {
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let solution = tailor.create_solution(self.request(tailor)?).await?;
+        say(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&solution).unwrap_or_default()
+        ));
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn request(&self, tailor: &Tailor) -> Result<CreateSolution> {
+        let hp = parse_hp(&self.hp)?;
+        Ok(CreateSolution {
+            name: self.name.clone(),
+            dataset_group_arn: group_arn(tailor, &self.dataset_group),
+            recipe_arn: self.recipe.clone(),
+            event_type: self.event_type.clone(),
+            solution_config: SolutionConfig {
+                algorithm_hyper_parameters: hp.0,
+                ..Default::default()
+            },
+            perform_hpo: false,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Mode {
+    Full,
+    Update,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Train {
+    /// Solution name or ARN.
+    #[arg(long)]
+    solution: String,
+    #[arg(long, value_enum, default_value = "full")]
+    mode: Mode,
+}
+
+impl Train {
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let mode = match self.mode {
+            Mode::Full => TrainingMode::Full,
+            Mode::Update => TrainingMode::Update,
+        };
+        let version = train(tailor, &solution_arn(tailor, &self.solution), mode).await?;
+        Ok(if version.status == Status::Active {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+}
+
+/// Creates and trains a version with a progress bar; prints its status and metrics.
+pub async fn train(
+    tailor: &Tailor,
+    solution_arn: &str,
+    mode: TrainingMode,
+) -> Result<SolutionVersion> {
+    let version = tailor
+        .create_solution_version(solution_arn, mode, None)
+        .await?;
+    let bar = crate::progress::fraction("training");
+    let started = std::time::Instant::now();
+    let done = tailor
+        .run_solution_version(&version.solution_version_arn, &mut |stage, f| {
+            bar.set_message(stage.to_string());
+            bar.set_position((f * 100.0) as u64);
+        })
+        .await;
+    bar.finish_and_clear();
+    let done = done?;
+    eprintln!(
+        "{}: {} after {:.2} s",
+        done.solution_version_arn,
+        done.status,
+        started.elapsed().as_secs_f64()
+    );
+    match done.status {
+        Status::Active => {
+            let metrics = tailor
+                .get_solution_metrics(&done.solution_version_arn)
+                .await?;
+            let report = Report {
+                recipe: done
+                    .recipe_arn
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                metrics: metrics.metrics,
+                fit_seconds: f64::NAN,
+                users_evaluated: 0,
+                catalogue: 0,
+            };
+            let text = table(std::slice::from_ref(&report));
+            say(&format!(
+                "offline metrics (QUALITY.md split of this dataset group's data):\n{}",
+                text.lines().take(2).collect::<Vec<_>>().join("\n") + "\n"
+            ));
+        }
+        _ => eprintln!(
+            "  {}",
+            done.failure_reason.as_deref().unwrap_or("unknown failure")
+        ),
+    }
+    Ok(done)
+}
+
+/// What a query runs against: the solution's newest ACTIVE version.
+struct Target {
+    model: Model,
+    group: String,
+}
+
+async fn target(tailor: &Tailor, solution: &str) -> Result<Target> {
+    let arn = solution_arn(tailor, solution);
+    let version = if solution.matches('/').count() >= 2 {
+        tailor.describe_solution_version(solution).await?
+    } else {
+        tailor
+            .latest_active_version(&arn)
+            .await?
+            .ok_or_else(|| Error::InvalidInput(format!("solution {solution} has no ACTIVE version; run `tailor train --solution {solution}`")))?
+    };
+    Ok(Target {
+        model: tailor.load_model(&version.solution_version_arn).await?,
+        group: version.dataset_group_arn,
+    })
+}
+
+/// Titles by item id, when the group's items dataset has a TITLE column.
+async fn titles(tailor: &Tailor, group: &str) -> Option<Table> {
+    let g = tailor.describe_dataset_group(group).await.ok()?;
+    let table = tailor
+        .load_dataset(&tailor.arns.dataset_arn(&g.name, DatasetType::Items))
+        .await
+        .ok()??;
+    table.column("TITLE").is_some().then_some(table)
+}
+
+fn title_of(items: Option<&Table>, id: &str) -> String {
+    let Some(t) = items else { return String::new() };
+    let (Some((dict, codes)), Some(Values::Str(titles))) = (t.codes("ITEM_ID"), t.column("TITLE"))
+    else {
+        return String::new();
+    };
+    dict.get(id)
+        .and_then(|c| codes.iter().position(|&x| x == c))
+        .and_then(|row| titles[row].as_deref())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn print_items(items: &[PredictedItem], titles: Option<&Table>) {
+    let mut o = String::new();
+    for (rank, p) in items.iter().enumerate() {
+        let score = p
+            .score
+            .map(|s| format!("{s:.4}"))
+            .unwrap_or_else(|| "-".into());
+        o.push_str(&format!(
+            "{:>3}. {:<12} {:>8}  {}\n",
+            rank + 1,
+            p.item_id,
+            score,
+            title_of(titles, &p.item_id)
+        ));
+    }
+    say(&o);
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Recommend {
+    /// Solution name or ARN (its newest ACTIVE version), or a solution version ARN.
+    #[arg(long)]
+    solution: String,
+    #[arg(long)]
+    user_id: String,
+    #[arg(long, default_value_t = 10)]
+    num_results: usize,
+}
+
+impl Recommend {
+    pub fn new(solution: &str, user_id: &str, num_results: usize) -> Self {
+        Recommend {
+            solution: solution.into(),
+            user_id: user_id.into(),
+            num_results,
+        }
+    }
+
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let t = target(tailor, &self.solution).await?;
+        let history = tailor.user_history(&t.group, &self.user_id).await?;
+        let recs = recommend::recommend(&t.model, &history, self.num_results);
+        print_items(&recs, titles(tailor, &t.group).await.as_ref());
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Similar {
+    #[arg(long)]
+    solution: String,
+    /// The item to find related items for.
+    #[arg(long, required_unless_present = "title")]
+    item_id: Option<String>,
+    /// Or the first item whose TITLE contains this text (case-insensitive).
+    #[arg(long)]
+    title: Option<String>,
+    #[arg(long, default_value_t = 10)]
+    num_results: usize,
+}
+
+/// The id of the first item whose title contains `needle`, ignoring case.
+fn find_title(items: Option<&Table>, needle: &str) -> Option<String> {
+    let t = items?;
+    let (Some((dict, codes)), Some(Values::Str(titles))) = (t.codes("ITEM_ID"), t.column("TITLE"))
+    else {
+        return None;
+    };
+    let needle = needle.to_lowercase();
+    titles
+        .iter()
+        .position(|title| {
+            title
+                .as_deref()
+                .is_some_and(|s| s.to_lowercase().contains(&needle))
+        })
+        .map(|row| dict.name(codes[row]).to_string())
+}
+
+impl Similar {
+    pub fn by_title(solution: &str, title: &str, num_results: usize) -> Self {
+        Similar {
+            solution: solution.into(),
+            item_id: None,
+            title: Some(title.into()),
+            num_results,
+        }
+    }
+
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let t = target(tailor, &self.solution).await?;
+        let items = titles(tailor, &t.group).await;
+        let id = match (&self.item_id, &self.title) {
+            (Some(id), _) => id.clone(),
+            (None, Some(text)) => find_title(items.as_ref(), text)
+                .ok_or_else(|| Error::NotFound(format!("no item title contains '{text}'")))?,
+            (None, None) => return Err(Error::InvalidInput("give --item-id or --title".into())),
+        };
+        say(&format!(
+            "related to {id} {}\n",
+            title_of(items.as_ref(), &id)
+        ));
+        print_items(
+            &recommend::related(&t.model, &id, self.num_results),
+            items.as_ref(),
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Rank {
+    #[arg(long)]
+    solution: String,
+    #[arg(long)]
+    user_id: String,
+    /// Item ids to re-rank, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    items: Vec<String>,
+}
+
+impl Rank {
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let t = target(tailor, &self.solution).await?;
+        let history = tailor.user_history(&t.group, &self.user_id).await?;
+        print_items(
+            &recommend::rank(&t.model, &history, &self.items),
+            titles(tailor, &t.group).await.as_ref(),
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Metrics {
+    /// Solution version ARN.
+    #[arg(long)]
+    solution_version: String,
+}
+
+impl Metrics {
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let m = tailor.get_solution_metrics(&self.solution_version).await?;
+        say(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&m).unwrap_or_default()
+        ));
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,430 @@
+//! Solutions (a recipe plus configuration) and solution versions (trained models with metrics).
+
+use std::collections::BTreeMap;
+
+use super::catalog::tables;
+use super::Tailor;
+use crate::crypto;
+use crate::domain::*;
+use crate::error::{Error, Result};
+use crate::evaluation;
+use crate::recipes::{EventConfig, Hyperparameters, Model, Recipe, TrainingData};
+use crate::schema::DatasetType;
+
+/// Personalize's training minimum: interactions, and users with two or more.
+const MIN_EVENTS: usize = 1000;
+const MIN_USERS: usize = 25;
+
+/// CreateSolution's input.
+#[derive(Debug, Clone, Default)]
+pub struct CreateSolution {
+    pub name: String,
+    pub dataset_group_arn: String,
+    pub recipe_arn: String,
+    pub event_type: Option<String>,
+    pub solution_config: SolutionConfig,
+    pub perform_hpo: bool,
+}
+
+fn hyperparameters(config: &SolutionConfig) -> Hyperparameters {
+    let mut hp = Hyperparameters::new();
+    for (k, v) in config
+        .algorithm_hyper_parameters
+        .iter()
+        .chain(&config.feature_transformation_parameters)
+    {
+        hp.0.insert(k.clone(), v.clone());
+    }
+    hp
+}
+
+fn event_config(event_type: Option<&str>, config: &SolutionConfig) -> Result<EventConfig> {
+    let threshold = match &config.event_value_threshold {
+        Some(s) => Some(s.trim().parse::<f64>().map_err(|_| {
+            Error::InvalidInput(format!(
+                "solutionConfig.eventValueThreshold '{s}' is not a number"
+            ))
+        })?),
+        None => None,
+    };
+    let mut per_type = std::collections::HashMap::new();
+    for p in config
+        .events_config
+        .iter()
+        .flat_map(|c| &c.event_parameters_list)
+    {
+        let weight = p.weight.unwrap_or(1.0);
+        if !(0.0..=1.0).contains(&weight) {
+            return Err(Error::InvalidInput(format!(
+                "eventsConfig weight {weight} for {} must be within [0, 1]",
+                p.event_type
+            )));
+        }
+        per_type.insert(
+            p.event_type.clone(),
+            (p.event_value_threshold, weight as f32),
+        );
+    }
+    if per_type.len() > 10 {
+        return Err(Error::InvalidInput(
+            "eventsConfig allows at most 10 event types".into(),
+        ));
+    }
+    Ok(EventConfig {
+        event_type: event_type.map(String::from),
+        event_value_threshold: threshold,
+        per_type,
+    })
+}
+
+/// Trains on a tiny dataset to surface bad hyperparameters at CreateSolution, not hours later.
+fn check_hyperparameters(recipe: Recipe, hp: &Hyperparameters) -> Result<()> {
+    let mut data = TrainingData::default();
+    data.users.intern("u");
+    data.items.intern("i");
+    data.histories.push(vec![crate::recipes::Event {
+        item: 0,
+        ts: 0,
+        weight: 1.0,
+    }]);
+    Model::fit(recipe, &data, hp, &mut |_| {}).map(|_| ())
+}
+
+impl Tailor {
+    pub async fn create_solution(&self, req: CreateSolution) -> Result<Solution> {
+        validate_name("name", &req.name)?;
+        self.describe_dataset_group(&req.dataset_group_arn).await?;
+        let recipe = Recipe::parse(&req.recipe_arn)?;
+        check_hyperparameters(recipe, &hyperparameters(&req.solution_config))?;
+        event_config(req.event_type.as_deref(), &req.solution_config)?;
+        if req.perform_hpo {
+            return Err(Error::InvalidInput(
+                "performHPO is not supported; defaults are tuned offline (see tailor evaluate)"
+                    .into(),
+            ));
+        }
+        let now = now_epoch();
+        let solution = Solution {
+            solution_arn: self.arns.arn(ResourceType::Solution, &req.name),
+            name: req.name,
+            dataset_group_arn: req.dataset_group_arn,
+            recipe_arn: recipe.arn(),
+            event_type: req.event_type,
+            solution_config: req.solution_config,
+            perform_hpo: false,
+            perform_auto_ml: false,
+            perform_auto_training: false,
+            status: Status::Active,
+            creation_date_time: now,
+            last_updated_date_time: now,
+        };
+        self.insert_record(tables::SOLUTIONS, &solution.solution_arn, &solution)
+            .await?;
+        Ok(solution)
+    }
+
+    pub async fn describe_solution(&self, arn: &str) -> Result<Solution> {
+        Ok(self.require(tables::SOLUTIONS, arn).await?.0)
+    }
+
+    pub async fn list_solutions(&self, dataset_group_arn: Option<&str>) -> Result<Vec<Solution>> {
+        let mut all: Vec<Solution> = self.list_records(tables::SOLUTIONS).await?;
+        if let Some(g) = dataset_group_arn {
+            all.retain(|s| s.dataset_group_arn == g);
+        }
+        Ok(all)
+    }
+
+    /// Records a version as CREATE PENDING. UPDATE needs an ACTIVE FULL version of a
+    /// user-personalization solution.
+    pub async fn create_solution_version(
+        &self,
+        solution_arn: &str,
+        training_mode: TrainingMode,
+        name: Option<String>,
+    ) -> Result<SolutionVersion> {
+        let solution = self.describe_solution(solution_arn).await?;
+        if let Some(n) = &name {
+            validate_name("name", n)?;
+        }
+        if training_mode == TrainingMode::Update {
+            if Recipe::parse(&solution.recipe_arn)? != Recipe::UserPersonalization {
+                return Err(Error::InvalidInput(
+                    "trainingMode UPDATE is only for aws-user-personalization".into(),
+                ));
+            }
+            self.latest_full_version(solution_arn)
+                .await?
+                .ok_or_else(|| {
+                    Error::InvalidInput(
+                        "trainingMode UPDATE needs an ACTIVE solution version trained with FULL"
+                            .into(),
+                    )
+                })?;
+        }
+        let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let now = now_epoch();
+        let version = SolutionVersion {
+            name,
+            solution_version_arn: format!("{}/{id}", solution.solution_arn),
+            solution_arn: solution.solution_arn.clone(),
+            recipe_arn: solution.recipe_arn.clone(),
+            dataset_group_arn: solution.dataset_group_arn.clone(),
+            event_type: solution.event_type.clone(),
+            solution_config: solution.solution_config.clone(),
+            training_mode,
+            training_type: "MANUAL".into(),
+            training_hours: None,
+            tuned_hpo_params: None,
+            status: Status::CreatePending,
+            failure_reason: None,
+            creation_date_time: now,
+            last_updated_date_time: now,
+        };
+        self.insert_record(
+            tables::SOLUTION_VERSIONS,
+            &version.solution_version_arn,
+            &version,
+        )
+        .await?;
+        Ok(version)
+    }
+
+    pub async fn describe_solution_version(&self, arn: &str) -> Result<SolutionVersion> {
+        Ok(self.require(tables::SOLUTION_VERSIONS, arn).await?.0)
+    }
+
+    /// Versions of a solution, oldest first.
+    pub async fn list_solution_versions(
+        &self,
+        solution_arn: Option<&str>,
+    ) -> Result<Vec<SolutionVersion>> {
+        let mut all: Vec<SolutionVersion> = self.list_records(tables::SOLUTION_VERSIONS).await?;
+        if let Some(s) = solution_arn {
+            all.retain(|v| v.solution_arn == s);
+        }
+        all.sort_by(|a, b| a.creation_date_time.total_cmp(&b.creation_date_time));
+        Ok(all)
+    }
+
+    /// The newest ACTIVE version of a solution.
+    pub async fn latest_active_version(
+        &self,
+        solution_arn: &str,
+    ) -> Result<Option<SolutionVersion>> {
+        Ok(self
+            .list_solution_versions(Some(solution_arn))
+            .await?
+            .into_iter()
+            .rev()
+            .find(|v| v.status == Status::Active))
+    }
+
+    async fn latest_full_version(&self, solution_arn: &str) -> Result<Option<SolutionVersion>> {
+        Ok(self
+            .list_solution_versions(Some(solution_arn))
+            .await?
+            .into_iter()
+            .rev()
+            .find(|v| v.status == Status::Active && v.training_mode == TrainingMode::Full))
+    }
+
+    /// Trains a pending version: FULL fits on everything (after measuring the recipe on the
+    /// QUALITY.md split of the same data), UPDATE takes the newest FULL model in new items,
+    /// users and events. Ends ACTIVE or CREATE FAILED; `progress` gets (stage, fraction).
+    pub async fn run_solution_version(
+        &self,
+        arn: &str,
+        progress: &mut (dyn FnMut(&str, f64) + Send),
+    ) -> Result<SolutionVersion> {
+        let (mut version, v) = self
+            .require::<SolutionVersion>(tables::SOLUTION_VERSIONS, arn)
+            .await?;
+        if version.status != Status::CreatePending {
+            return Err(Error::InUse(format!(
+                "solution version {arn} is {}, not CREATE PENDING",
+                version.status
+            )));
+        }
+        version.status = Status::CreateInProgress;
+        version.last_updated_date_time = now_epoch();
+        let v = self
+            .update_record(tables::SOLUTION_VERSIONS, arn, v, &version)
+            .await?;
+        let started = std::time::Instant::now();
+        let result = self.train(&version, progress).await;
+        match result {
+            Ok((model, metrics)) => {
+                let bytes = model.to_bytes();
+                let blob_key = format!(
+                    "models/{}.model.sealed",
+                    arn_path(arn, ResourceType::Solution).unwrap_or("unknown")
+                );
+                let context = crypto::group_context(&version.dataset_group_arn);
+                let sealed = crypto::seal(self.stores.keys.as_ref(), &context, &bytes).await?;
+                self.stores.blobs.put(&blob_key, sealed).await?;
+                let location = ModelLocation {
+                    blob_key,
+                    bytes: bytes.len() as u64,
+                };
+                self.stores
+                    .meta
+                    .put(
+                        tables::MODELS,
+                        arn,
+                        serde_json::to_vec(&location)
+                            .map_err(|e| Error::Internal(e.to_string()))?,
+                        crate::store::Expect::Any,
+                    )
+                    .await?;
+                let metrics = SolutionMetrics {
+                    solution_version_arn: arn.into(),
+                    metrics,
+                };
+                self.stores
+                    .meta
+                    .put(
+                        tables::SOLUTION_METRICS,
+                        arn,
+                        serde_json::to_vec(&metrics).map_err(|e| Error::Internal(e.to_string()))?,
+                        crate::store::Expect::Any,
+                    )
+                    .await?;
+                version.status = Status::Active;
+                version.training_hours = Some(started.elapsed().as_secs_f64() / 3600.0);
+                let tuned = model.hyperparameters();
+                let params: BTreeMap<String, String> = tuned
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .filter(|(_, v)| !v.is_null())
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v.as_str()
+                                        .map(String::from)
+                                        .unwrap_or_else(|| v.to_string()),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                version.tuned_hpo_params = Some(TunedHpoParams {
+                    algorithm_hyper_parameters: params,
+                });
+            }
+            Err(e) => {
+                tracing::warn!(version = arn, error = %e, "training failed");
+                version.status = Status::CreateFailed;
+                version.failure_reason = Some(e.client_message());
+            }
+        }
+        version.last_updated_date_time = now_epoch();
+        self.update_record(tables::SOLUTION_VERSIONS, arn, v, &version)
+            .await?;
+        Ok(version)
+    }
+
+    async fn training_data(&self, version: &SolutionVersion) -> Result<TrainingData> {
+        let group = self
+            .describe_dataset_group(&version.dataset_group_arn)
+            .await?;
+        let interactions = self
+            .load_dataset(
+                &self
+                    .arns
+                    .dataset_arn(&group.name, DatasetType::Interactions),
+            )
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "dataset group {} has no imported interactions",
+                    group.name
+                ))
+            })?;
+        let items = self
+            .load_dataset(&self.arns.dataset_arn(&group.name, DatasetType::Items))
+            .await
+            .ok()
+            .flatten();
+        let config = event_config(version.event_type.as_deref(), &version.solution_config)?;
+        TrainingData::from_tables(&interactions, items.as_ref(), &config)
+    }
+
+    async fn train(
+        &self,
+        version: &SolutionVersion,
+        progress: &mut (dyn FnMut(&str, f64) + Send),
+    ) -> Result<(Model, BTreeMap<String, f64>)> {
+        let recipe = Recipe::parse(&version.recipe_arn)?;
+        let hp = hyperparameters(&version.solution_config);
+        progress("loading data", 0.0);
+        let data = self.training_data(version).await?;
+        data.check_minimum(MIN_EVENTS, MIN_USERS)?;
+        if version.training_mode == TrainingMode::Update {
+            let base = self
+                .latest_full_version(&version.solution_arn)
+                .await?
+                .ok_or_else(|| Error::InvalidInput("no ACTIVE FULL version to update".into()))?;
+            let model = self
+                .load_model(&base.solution_version_arn)
+                .await?
+                .update(&data)?;
+            let metrics = self
+                .get_solution_metrics(&base.solution_version_arn)
+                .await?
+                .metrics;
+            progress("updating", 1.0);
+            return Ok((model, metrics));
+        }
+        let split = evaluation::quality_split(&data);
+        let report = evaluation::run(recipe, &hp, &split, &mut |f| progress("evaluating", f))?;
+        let model = Model::fit(recipe, &data, &hp, &mut |f| progress("training", f))?;
+        Ok((model, report.metrics))
+    }
+
+    pub async fn get_solution_metrics(
+        &self,
+        solution_version_arn: &str,
+    ) -> Result<SolutionMetrics> {
+        self.describe_solution_version(solution_version_arn).await?;
+        Ok(self
+            .get_record::<SolutionMetrics>(tables::SOLUTION_METRICS, solution_version_arn)
+            .await?
+            .map(|(m, _)| m)
+            .unwrap_or(SolutionMetrics {
+                solution_version_arn: solution_version_arn.into(),
+                metrics: BTreeMap::new(),
+            }))
+    }
+
+    /// Loads a trained version's model from the blob store.
+    pub async fn load_model(&self, solution_version_arn: &str) -> Result<Model> {
+        let version = self.describe_solution_version(solution_version_arn).await?;
+        if version.status != Status::Active {
+            return Err(Error::InUse(format!(
+                "solution version {solution_version_arn} is {}",
+                version.status
+            )));
+        }
+        let (location, _) = self
+            .require::<ModelLocation>(tables::MODELS, solution_version_arn)
+            .await?;
+        let sealed = self
+            .stores
+            .blobs
+            .get(&location.blob_key)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("model {} is missing", location.blob_key)))?;
+        let bytes = crypto::open(
+            self.stores.keys.as_ref(),
+            &crypto::group_context(&version.dataset_group_arn),
+            &sealed,
+        )
+        .await?;
+        Model::from_bytes(&bytes)
+            .map_err(|e| Error::Internal(format!("{}: {e}", location.blob_key)))
+    }
+}
