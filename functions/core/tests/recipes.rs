@@ -1,0 +1,461 @@
+//! Every recipe on small synthetic data with a planted structure it must recover, plus fold-in,
+//! artifacts, determinism and hyperparameter errors.
+
+use tailor_core::engine::{self, Options};
+use tailor_core::recipes::{ArtifactError, Event, Hyperparameters, Model, Recipe, TrainingData};
+use tailor_core::sample::SplitMix;
+
+/// Two taste groups with disjoint items: users `A*` touch only `a*` items, `B*` only `b*`.
+/// Each user's events have increasing timestamps; item `a0`/`b0` are each group's favourite.
+fn two_groups(users_per_group: usize, events_per_user: usize, seed: u64) -> TrainingData {
+    let mut rng = SplitMix::new(seed);
+    let mut data = TrainingData::default();
+    for g in ["a", "b"] {
+        for u in 0..users_per_group {
+            let user = data.users.intern(&format!("{}{u}", g.to_uppercase()));
+            data.histories.resize(user as usize + 1, Vec::new());
+            for k in 0..events_per_user {
+                // Skewed towards low-numbered items, so popularity is well defined.
+                let i = (rng.unit().powi(2) * 30.0) as usize;
+                let item = data.items.intern(&format!("{g}{i}"));
+                data.histories[user as usize].push(Event {
+                    item,
+                    ts: 1_000 + (u * 100 + k) as i64,
+                    weight: 1.0,
+                });
+            }
+        }
+    }
+    data
+}
+
+fn ids(model: &Model, scored: &[engine::Scored]) -> Vec<String> {
+    scored
+        .iter()
+        .map(|s| model.items.name(s.item).to_string())
+        .collect()
+}
+
+fn history_of(data: &TrainingData, user: &str) -> Vec<u32> {
+    let u = data.users.get(user).unwrap();
+    data.histories[u as usize].iter().map(|e| e.item).collect()
+}
+
+fn fit(recipe: Recipe, data: &TrainingData) -> Model {
+    Model::fit(recipe, data, &Hyperparameters::new(), &mut |_| {}).unwrap()
+}
+
+#[test]
+fn user_personalization_keeps_each_group_inside_its_taste() {
+    let data = two_groups(20, 25, 1);
+    let model = fit(Recipe::UserPersonalization, &data);
+    for user in data.users.iter() {
+        let group = &user[..1].to_lowercase();
+        let top = engine::recommend(
+            &model,
+            &history_of(&data, user),
+            &[],
+            Options {
+                k: 5,
+                exclude_history: true,
+            },
+        );
+        assert_eq!(top.len(), 5);
+        for id in ids(&model, &top) {
+            assert!(id.starts_with(group.as_str()), "{user} got {id}");
+        }
+    }
+}
+
+#[test]
+fn a_new_users_three_events_fold_in_without_retraining() {
+    let data = two_groups(20, 25, 2);
+    let model = fit(Recipe::UserPersonalization, &data);
+    for group in ["a", "b"] {
+        let events: Vec<u32> = ["3", "7", "11"]
+            .iter()
+            .map(|i| model.items.get(&format!("{group}{i}")).unwrap())
+            .collect();
+        let top = engine::recommend(
+            &model,
+            &events,
+            &[],
+            Options {
+                k: 5,
+                exclude_history: true,
+            },
+        );
+        let got = ids(&model, &top);
+        assert!(
+            got.iter().all(|id| id.starts_with(group)),
+            "a new {group} user got {got:?}"
+        );
+        assert!(
+            !got.iter().any(|id| ["3", "7", "11"]
+                .iter()
+                .any(|i| *id == format!("{group}{i}"))),
+            "history excluded"
+        );
+    }
+    // With no events at all: popular items.
+    let cold = engine::recommend(
+        &model,
+        &[],
+        &[],
+        Options {
+            k: 2,
+            exclude_history: true,
+        },
+    );
+    let got = ids(&model, &cold);
+    assert!(
+        got.contains(&"a0".to_string()) || got.contains(&"b0".to_string()),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn each_new_event_changes_the_next_answer() {
+    let data = two_groups(20, 25, 3);
+    let model = fit(Recipe::UserPersonalization, &data);
+    let mut history = vec![model.items.get("a1").unwrap()];
+    let before = ids(
+        &model,
+        &engine::recommend(
+            &model,
+            &history,
+            &[],
+            Options {
+                k: 5,
+                exclude_history: true,
+            },
+        ),
+    );
+    // The user turns to group b: three b events outweigh one old a event.
+    for i in ["b2", "b4", "b6"] {
+        history.push(model.items.get(i).unwrap());
+    }
+    let after = ids(
+        &model,
+        &engine::recommend(
+            &model,
+            &history,
+            &[],
+            Options {
+                k: 5,
+                exclude_history: true,
+            },
+        ),
+    );
+    assert_ne!(before, after);
+    assert!(after[0].starts_with('b'), "{after:?}");
+}
+
+#[test]
+fn personalized_ranking_puts_the_users_group_first_and_unknown_items_last() {
+    let data = two_groups(20, 25, 4);
+    let model = fit(Recipe::PersonalizedRanking, &data);
+    let history = history_of(&data, "A3");
+    let input = ["b1", "a2", "nope", "b3", "a4"];
+    let candidates: Vec<Option<u32>> = input.iter().map(|id| model.items.get(id)).collect();
+    let ranked = engine::rank(&model, &history, &candidates);
+    let order: Vec<&str> = ranked.iter().map(|(p, _)| input[*p]).collect();
+    assert!(order[..2].iter().all(|id| id.starts_with('a')), "{order:?}");
+    assert_eq!(order[4], "nope");
+    assert!(ranked[4].1.is_none(), "an unknown item has no score");
+    assert!(ranked[..4].iter().all(|(_, s)| s.is_some()));
+}
+
+#[test]
+fn sims_relates_items_within_their_group() {
+    let data = two_groups(20, 25, 5);
+    let hp = Hyperparameters::new().with("min_cointeraction_count", "2");
+    let model = Model::fit(Recipe::Sims, &data, &hp, &mut |_| {}).unwrap();
+    for probe in ["a1", "a5", "b2", "b8"] {
+        let related = engine::related(&model, model.items.get(probe), &[], 5);
+        let got = ids(&model, &related);
+        assert_eq!(got.len(), 5);
+        assert!(
+            got.iter().all(|id| id[..1] == probe[..1] && id != probe),
+            "{probe} -> {got:?}"
+        );
+    }
+    // An unknown item falls back to popular items.
+    let fallback = ids(&model, &engine::related(&model, None, &[], 2));
+    assert!(fallback.contains(&"a0".to_string()) || fallback.contains(&"b0".to_string()));
+}
+
+#[test]
+fn popularity_counts_distinct_users() {
+    let mut data = TrainingData::default();
+    let (x, y) = (data.items.intern("x"), data.items.intern("y"));
+    for u in 0..5 {
+        data.users.intern(&format!("u{u}"));
+        // One user clicks y ten times; three users touch x once each.
+        let events: Vec<Event> = if u == 0 {
+            (0..10)
+                .map(|t| Event {
+                    item: y,
+                    ts: t,
+                    weight: 1.0,
+                })
+                .collect()
+        } else if u < 4 {
+            vec![Event {
+                item: x,
+                ts: u as i64,
+                weight: 1.0,
+            }]
+        } else {
+            vec![]
+        };
+        data.histories.push(events);
+    }
+    let model = fit(Recipe::PopularityCount, &data);
+    let top = engine::recommend(
+        &model,
+        &[],
+        &[],
+        Options {
+            k: 2,
+            exclude_history: true,
+        },
+    );
+    assert_eq!(ids(&model, &top), ["x", "y"]);
+}
+
+#[test]
+fn trending_finds_the_item_that_surged_in_the_latest_window() {
+    let mut data = TrainingData::default();
+    let steady = data.items.intern("steady");
+    let surge = data.items.intern("surge");
+    let hour = 3600;
+    for u in 0..40 {
+        data.users.intern(&format!("u{u}"));
+        let mut h = vec![];
+        // "steady" is the most popular overall, spread over 10 hours.
+        h.push(Event {
+            item: steady,
+            ts: (u % 10) * hour,
+            weight: 1.0,
+        });
+        if u < 8 {
+            h.push(Event {
+                item: surge,
+                ts: 9 * hour + u as i64,
+                weight: 1.0,
+            });
+        }
+        data.histories.push(h);
+    }
+    let hp = Hyperparameters::new().with("trend_discovery_frequency", "1 hour");
+    let model = Model::fit(Recipe::TrendingNow, &data, &hp, &mut |_| {}).unwrap();
+    let top = engine::recommend(
+        &model,
+        &[],
+        &[],
+        Options {
+            k: 2,
+            exclude_history: false,
+        },
+    );
+    assert_eq!(ids(&model, &top)[0], "surge");
+    let pop = fit(Recipe::PopularityCount, &data);
+    assert_eq!(
+        ids(
+            &pop,
+            &engine::recommend(
+                &pop,
+                &[],
+                &[],
+                Options {
+                    k: 1,
+                    exclude_history: false
+                }
+            )
+        )[0],
+        "steady"
+    );
+}
+
+#[test]
+fn artifacts_round_trip_to_identical_scores() {
+    let data = two_groups(15, 20, 6);
+    for recipe in Recipe::ALL {
+        let model = fit(recipe, &data);
+        let bytes = model.to_bytes();
+        let loaded = Model::from_bytes(&bytes).unwrap();
+        assert_eq!(loaded, model, "{}", recipe.name());
+        for user in ["A1", "B2"] {
+            let h = history_of(&data, user);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            model.score_history(&h, &mut a);
+            loaded.score_history(&h, &mut b);
+            assert_eq!(a, b, "{}", recipe.name());
+        }
+    }
+}
+
+#[test]
+fn damaged_or_foreign_artifacts_fail_clearly() {
+    let data = two_groups(10, 20, 7);
+    let bytes = fit(Recipe::UserPersonalization, &data).to_bytes();
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    assert!(matches!(
+        Model::from_bytes(&flipped),
+        Err(ArtifactError::Corrupt(_))
+    ));
+    let mut future = bytes.clone();
+    future[4] = 9;
+    let err = Model::from_bytes(&future).unwrap_err();
+    assert_eq!(err, ArtifactError::Version { found: 9 });
+    assert!(err.to_string().contains("retrain"), "{err}");
+    assert_eq!(
+        Model::from_bytes(b"PK\x03\x04 not a model at all").unwrap_err(),
+        ArtifactError::NotAnArtifact
+    );
+    assert!(
+        Model::from_bytes(&bytes[..bytes.len() - 10]).is_err(),
+        "truncated"
+    );
+}
+
+#[test]
+fn training_is_deterministic() {
+    let data = two_groups(20, 25, 8);
+    for recipe in Recipe::ALL {
+        assert_eq!(
+            fit(recipe, &data).to_bytes(),
+            fit(recipe, &data).to_bytes(),
+            "{}",
+            recipe.name()
+        );
+    }
+}
+
+#[test]
+fn update_takes_in_a_new_item_without_refitting() {
+    let data = two_groups(20, 25, 9);
+    let full = fit(Recipe::UserPersonalization, &data);
+    let mut newer = data.clone();
+    let fresh = newer.items.intern("a-new");
+    // Many group-a users pick up the new item.
+    for u in 0..15 {
+        let user = newer.users.get(&format!("A{u}")).unwrap();
+        newer.histories[user as usize].push(Event {
+            item: fresh,
+            ts: 99_999,
+            weight: 1.0,
+        });
+    }
+    let updated = full.update(&newer).unwrap();
+    assert_eq!(updated.items.len(), full.items.len() + 1);
+    let (tailor_core::recipes::Learned::NextItems(a), tailor_core::recipes::Learned::NextItems(b)) =
+        (&full.learned, &updated.learned)
+    else {
+        panic!("next-items models")
+    };
+    assert_eq!(a.b, b.b, "the trained matrix is reused, not refitted");
+    let code = updated.items.get("a-new").unwrap();
+    assert!(
+        updated.popularity[code as usize] > 0.0,
+        "the new item's popularity is counted"
+    );
+    // The new item is now part of the catalogue: rankable with a score, and recommendable.
+    let ranked = engine::rank(&updated, &[], &[Some(code)]);
+    assert!(ranked[0].1.is_some_and(|s| s > 0.0));
+    let all = engine::recommend(
+        &updated,
+        &[],
+        &[],
+        Options {
+            k: updated.items.len(),
+            exclude_history: true,
+        },
+    );
+    assert!(ids(&updated, &all).contains(&"a-new".to_string()));
+    assert!(
+        full.items.get("a-new").is_none(),
+        "the FULL model never knew it"
+    );
+}
+
+#[test]
+fn bad_hyperparameters_are_named() {
+    let data = two_groups(5, 10, 10);
+    let cases = [
+        (
+            Recipe::UserPersonalization,
+            "hidden_dimension",
+            "12",
+            "out of range [32, 256]",
+        ),
+        (Recipe::UserPersonalization, "bptt", "many", "not a number"),
+        (
+            Recipe::UserPersonalization,
+            "recency_mask",
+            "yes",
+            "true or false",
+        ),
+        (
+            Recipe::UserPersonalization,
+            "learning_rate",
+            "0.1",
+            "unknown hyperparameter 'learning_rate'",
+        ),
+        (
+            Recipe::Sims,
+            "popularity_discount_factor",
+            "1.5",
+            "out of range [0, 1]",
+        ),
+        (
+            Recipe::Sims,
+            "min_cointeraction_count",
+            "11",
+            "out of range [0, 10]",
+        ),
+        (
+            Recipe::TrendingNow,
+            "trend_discovery_frequency",
+            "2 weeks",
+            "must be one of",
+        ),
+        (
+            Recipe::PopularityCount,
+            "anything",
+            "1",
+            "unknown hyperparameter",
+        ),
+    ];
+    for (recipe, key, value, expected) in cases {
+        let hp = Hyperparameters::new().with(key, value);
+        let err = Model::fit(recipe, &data, &hp, &mut |_| {}).unwrap_err();
+        assert_eq!(err.kind().name(), "InvalidInputException");
+        assert!(
+            err.to_string().contains(expected),
+            "{} {key}={value}: {err}",
+            recipe.name()
+        );
+    }
+}
+
+#[test]
+fn recency_mask_false_weighs_the_window_equally() {
+    let data = two_groups(10, 20, 11);
+    let hp = Hyperparameters::new()
+        .with("recency_mask", "false")
+        .with("bptt", "8");
+    let model = Model::fit(Recipe::UserPersonalization, &data, &hp, &mut |_| {}).unwrap();
+    let tailor_core::recipes::Learned::NextItems(m) = &model.learned else {
+        panic!()
+    };
+    assert_eq!(m.age_weights, vec![1.0; 8]);
+    let default = fit(Recipe::UserPersonalization, &data);
+    let tailor_core::recipes::Learned::NextItems(d) = &default.learned else {
+        panic!()
+    };
+    assert!(d.age_weights[1] < d.age_weights[0]);
+}

@@ -1,0 +1,320 @@
+//! Solutions and solution versions through the services on the embedded store.
+
+use tailor_core::data::csv::write_row;
+use tailor_core::domain::{ArnBuilder, ImportMode, SolutionConfig, Status, TrainingMode};
+use tailor_core::recipes::Recipe;
+use tailor_core::sample::SplitMix;
+use tailor_core::schema::DatasetType;
+use tailor_core::services::{recommend, CreateSolution};
+use tailor_core::{Error, Stores, Tailor};
+
+const INTERACTIONS: &str = tailor_core::sample::schemas::MOVIELENS_INTERACTIONS;
+
+/// Two taste groups, 30 users each, 20 events per user: enough for Personalize's minimum.
+fn csv(users: usize, extra: &[(&str, &str, i64)]) -> Vec<u8> {
+    let mut rng = SplitMix::new(3);
+    let mut out = Vec::new();
+    write_row(
+        &mut out,
+        [
+            "USER_ID",
+            "ITEM_ID",
+            "TIMESTAMP",
+            "EVENT_TYPE",
+            "EVENT_VALUE",
+        ],
+    );
+    for g in ["a", "b"] {
+        for u in 0..users {
+            for k in 0..20 {
+                let item = format!("{g}{}", (rng.unit().powi(2) * 30.0) as usize);
+                write_row(
+                    &mut out,
+                    [
+                        &format!("{g}-user{u}"),
+                        item.as_str(),
+                        &(1_000_000 + k * 60 + u as i64).to_string(),
+                        "click",
+                        "",
+                    ],
+                );
+            }
+        }
+    }
+    for (u, i, t) in extra {
+        write_row(&mut out, [*u, *i, &t.to_string(), "click", ""]);
+    }
+    out
+}
+
+async fn setup(users: usize) -> (tempfile::TempDir, Tailor, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tailor::new(Stores::embedded(dir.path()).unwrap(), ArnBuilder::default());
+    let g = t
+        .create_dataset_group("g", None, None)
+        .await
+        .unwrap()
+        .dataset_group_arn;
+    let s = t.create_schema("s", INTERACTIONS).await.unwrap().schema_arn;
+    t.create_dataset("d", &s, &g, DatasetType::Interactions)
+        .await
+        .unwrap();
+    import(&t, "first", ImportMode::Full, &csv(users, &[])).await;
+    (dir, t, g)
+}
+
+async fn import(t: &Tailor, name: &str, mode: ImportMode, bytes: &[u8]) {
+    let ds = t.arns.dataset_arn("g", DatasetType::Interactions);
+    let job = t
+        .create_dataset_import_job(name, &ds, "file://x.csv", mode, None)
+        .await
+        .unwrap();
+    let out = t
+        .run_dataset_import_job(&job.dataset_import_job_arn, bytes, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        out.job.status,
+        Status::Active,
+        "{:?}",
+        out.job.failure_reason
+    );
+}
+
+fn solution(name: &str, group: &str, recipe: Recipe) -> CreateSolution {
+    CreateSolution {
+        name: name.into(),
+        dataset_group_arn: group.into(),
+        recipe_arn: recipe.arn(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_version_trains_stores_metrics_and_answers() {
+    let (_dir, t, g) = setup(30).await;
+    let s = t
+        .create_solution(solution("up", &g, Recipe::UserPersonalization))
+        .await
+        .unwrap();
+    let v = t
+        .create_solution_version(&s.solution_arn, TrainingMode::Full, None)
+        .await
+        .unwrap();
+    assert_eq!(v.status, Status::CreatePending);
+    assert!(v
+        .solution_version_arn
+        .starts_with(&format!("{}/", s.solution_arn)));
+    let mut stages = Vec::new();
+    let done = t
+        .run_solution_version(&v.solution_version_arn, &mut |stage, _| {
+            stages.push(stage.to_string())
+        })
+        .await
+        .unwrap();
+    assert_eq!(done.status, Status::Active, "{:?}", done.failure_reason);
+    assert!(stages.iter().any(|s| s == "training"));
+    assert!(done.training_hours.is_some_and(|h| h > 0.0));
+    assert_eq!(
+        done.tuned_hpo_params.unwrap().algorithm_hyper_parameters["bptt"],
+        "50"
+    );
+    let metrics = t
+        .get_solution_metrics(&v.solution_version_arn)
+        .await
+        .unwrap();
+    for key in [
+        "normalized_discounted_cumulative_gain_at_10",
+        "precision_at_10",
+        "mean_reciprocal_rank_at_25",
+        "coverage",
+    ] {
+        assert!(metrics.metrics.contains_key(key), "{key} missing");
+    }
+    assert!(metrics.metrics["normalized_discounted_cumulative_gain_at_10"] > 0.05);
+    let json = serde_json::to_value(&metrics).unwrap();
+    assert!(json["solutionVersionArn"].is_string() && json["metrics"].is_object());
+
+    let model = t.load_model(&v.solution_version_arn).await.unwrap();
+    let history = t.user_history(&g, "a-user3").await.unwrap();
+    assert_eq!(history.len(), 20);
+    let recs = recommend::recommend(&model, &history, 5);
+    assert!(
+        recs.iter()
+            .all(|r| r.item_id.starts_with('a') && r.score.is_some()),
+        "{recs:?}"
+    );
+    assert!(
+        t.run_solution_version(&v.solution_version_arn, &mut |_, _| {})
+            .await
+            .is_err(),
+        "a version trains once"
+    );
+}
+
+#[tokio::test]
+async fn the_artifact_is_encrypted_at_rest() {
+    let (dir, t, g) = setup(30).await;
+    let s = t
+        .create_solution(solution("pop", &g, Recipe::PopularityCount))
+        .await
+        .unwrap();
+    let v = t
+        .create_solution_version(&s.solution_arn, TrainingMode::Full, None)
+        .await
+        .unwrap();
+    t.run_solution_version(&v.solution_version_arn, &mut |_, _| {})
+        .await
+        .unwrap();
+    let keys = t.stores.blobs.list("models/").await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let raw = t.stores.blobs.get(&keys[0]).await.unwrap().unwrap();
+    assert!(
+        raw.starts_with(b"TLSE") && !raw.windows(4).any(|w| w == b"TLRM"),
+        "the model is sealed"
+    );
+    // Another master key cannot read it.
+    std::fs::write(dir.path().join("keys/master.key"), [1u8; 32]).unwrap();
+    let other = Tailor::new(Stores::embedded(dir.path()).unwrap(), ArnBuilder::default());
+    assert!(other.load_model(&v.solution_version_arn).await.is_err());
+}
+
+#[tokio::test]
+async fn update_takes_in_new_items_and_keeps_the_metrics_of_its_full_version() {
+    let (_dir, t, g) = setup(30).await;
+    let s = t
+        .create_solution(solution("up", &g, Recipe::UserPersonalization))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            t.create_solution_version(&s.solution_arn, TrainingMode::Update, None)
+                .await,
+            Err(Error::InvalidInput(_))
+        ),
+        "UPDATE needs a FULL version"
+    );
+    let full = t
+        .create_solution_version(&s.solution_arn, TrainingMode::Full, None)
+        .await
+        .unwrap();
+    t.run_solution_version(&full.solution_version_arn, &mut |_, _| {})
+        .await
+        .unwrap();
+    let fresh: Vec<(String, &str, i64)> = (0..10)
+        .map(|u| (format!("a-user{u}"), "brand-new", 2_000_000 + u))
+        .collect();
+    let fresh_refs: Vec<(&str, &str, i64)> = fresh
+        .iter()
+        .map(|(u, i, ts)| (u.as_str(), *i, *ts))
+        .collect();
+    let mut body = Vec::new();
+    write_row(
+        &mut body,
+        [
+            "USER_ID",
+            "ITEM_ID",
+            "TIMESTAMP",
+            "EVENT_TYPE",
+            "EVENT_VALUE",
+        ],
+    );
+    for (u, i, ts) in &fresh_refs {
+        write_row(&mut body, [*u, *i, &ts.to_string(), "click", ""]);
+    }
+    import(&t, "more", ImportMode::Incremental, &body).await;
+    let upd = t
+        .create_solution_version(&s.solution_arn, TrainingMode::Update, None)
+        .await
+        .unwrap();
+    let done = t
+        .run_solution_version(&upd.solution_version_arn, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(done.status, Status::Active);
+    assert_eq!(done.training_mode, TrainingMode::Update);
+    let old = t.load_model(&full.solution_version_arn).await.unwrap();
+    let new = t.load_model(&upd.solution_version_arn).await.unwrap();
+    assert!(old.items.get("brand-new").is_none());
+    assert!(new.items.get("brand-new").is_some());
+    assert_eq!(
+        t.get_solution_metrics(&upd.solution_version_arn)
+            .await
+            .unwrap()
+            .metrics,
+        t.get_solution_metrics(&full.solution_version_arn)
+            .await
+            .unwrap()
+            .metrics
+    );
+    assert_eq!(
+        t.latest_active_version(&s.solution_arn)
+            .await
+            .unwrap()
+            .unwrap()
+            .solution_version_arn,
+        upd.solution_version_arn
+    );
+    // SIMS has no UPDATE.
+    let sims = t
+        .create_solution(solution("sims", &g, Recipe::Sims))
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.create_solution_version(&sims.solution_arn, TrainingMode::Update, None)
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+}
+
+#[tokio::test]
+async fn bad_configuration_fails_at_create_solution() {
+    let (_dir, t, g) = setup(30).await;
+    let mut req = solution("bad", &g, Recipe::Sims);
+    req.solution_config = SolutionConfig {
+        algorithm_hyper_parameters: [("popularity_discount_factor".to_string(), "2".to_string())]
+            .into(),
+        ..Default::default()
+    };
+    let err = t.create_solution(req).await.unwrap_err();
+    assert_eq!(err.kind().name(), "InvalidInputException");
+    assert!(
+        err.to_string().contains("popularity_discount_factor"),
+        "{err}"
+    );
+    let mut req = solution("bad2", &g, Recipe::UserPersonalization);
+    req.recipe_arn = "arn:aws:personalize:::recipe/aws-hrnn".into();
+    assert!(t
+        .create_solution(req)
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("unknown recipe"));
+    let mut req = solution("bad3", &g, Recipe::UserPersonalization);
+    req.solution_config.event_value_threshold = Some("high".into());
+    assert!(t.create_solution(req).await.is_err());
+}
+
+#[tokio::test]
+async fn too_little_data_fails_the_version_with_a_reason() {
+    let (_dir, t, g) = setup(2).await; // 80 events from 4 users
+    let s = t
+        .create_solution(solution("up", &g, Recipe::UserPersonalization))
+        .await
+        .unwrap();
+    let v = t
+        .create_solution_version(&s.solution_arn, TrainingMode::Full, None)
+        .await
+        .unwrap();
+    let done = t
+        .run_solution_version(&v.solution_version_arn, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(done.status, Status::CreateFailed);
+    let reason = done.failure_reason.unwrap();
+    assert!(
+        reason.contains("1000") && reason.contains("80 interactions"),
+        "{reason}"
+    );
+    assert!(t.load_model(&v.solution_version_arn).await.is_err());
+}
