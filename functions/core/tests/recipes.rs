@@ -242,7 +242,7 @@ fn trending_finds_the_item_that_surged_in_the_latest_window() {
         if u < 8 {
             h.push(Event {
                 item: surge,
-                ts: 9 * hour + u as i64,
+                ts: 9 * hour + u,
                 weight: 1.0,
             });
         }
