@@ -459,3 +459,38 @@ fn recency_mask_false_weighs_the_window_equally() {
     };
     assert!(d.age_weights[1] < d.age_weights[0]);
 }
+
+#[test]
+fn hidden_dimension_limits_the_rank_and_keeps_the_structure() {
+    let data = two_groups(20, 25, 12);
+    let hp = Hyperparameters::new().with("hidden_dimension", "32");
+    let reduced = Model::fit(Recipe::UserPersonalization, &data, &hp, &mut |_| {}).unwrap();
+    let full = fit(Recipe::UserPersonalization, &data);
+    let (tailor_core::recipes::Learned::NextItems(r), tailor_core::recipes::Learned::NextItems(f)) =
+        (&reduced.learned, &full.learned)
+    else {
+        panic!()
+    };
+    assert_eq!(r.params.hidden_dimension, Some(32));
+    assert_ne!(
+        r.b, f.b,
+        "a rank-32 matrix differs from the full-rank one over 60 items"
+    );
+    for user in ["A1", "B7"] {
+        let top = engine::recommend(
+            &reduced,
+            &history_of(&data, user),
+            &[],
+            Options {
+                k: 5,
+                exclude_history: true,
+            },
+        );
+        assert!(
+            ids(&reduced, &top)
+                .iter()
+                .all(|id| id[..1] == user[..1].to_lowercase()),
+            "{user}"
+        );
+    }
+}

@@ -53,7 +53,9 @@ pub struct NextItemsParams {
     pub popularity_weight: f32,
     pub min_user_history_length_percentile: f64,
     pub max_user_history_length_percentile: f64,
-    /// Accepted for compatibility; this model family has no latent dimension.
+    /// When set, B is limited to this rank (its leading singular subspace), i.e. items are
+    /// embedded in `hidden_dimension` dimensions; unset, B keeps full rank (tailor's default,
+    /// chosen on validation data).
     pub hidden_dimension: Option<usize>,
     pub exploration_weight: f64,
     pub exploration_item_age_cut_off: f64,
@@ -286,6 +288,9 @@ pub fn fit(
     })?;
     progress(0.7);
     llt.solve_in_place(rm.as_mut());
+    if let Some(d) = params.hidden_dimension {
+        rm = reduce_rank(&rm, d)?;
+    }
     let mut b = vec![0f32; n * n];
     for i in 0..n {
         for j in 0..n {
@@ -302,4 +307,31 @@ pub fn fit(
         column_of,
         age_weights,
     })
+}
+
+/// The best rank-`d` approximation of `b`, by a randomised SVD (one power iteration) with a
+/// fixed seed, so training stays deterministic.
+fn reduce_rank(b: &Mat<f64>, d: usize) -> Result<Mat<f64>> {
+    let n = b.nrows();
+    if d >= n {
+        return Ok(b.clone());
+    }
+    let k = (d + 10).min(n);
+    let mut rng = crate::sample::SplitMix::new(0x7a11_0000 + d as u64);
+    let noise: Vec<f64> = (0..n * k).map(|_| rng.unit() - 0.5).collect();
+    let omega = Mat::<f64>::from_fn(n, k, |i, j| noise[i * k + j]);
+    let y = b * &omega;
+    let q1 = y.qr().compute_thin_Q();
+    let y = b * (b.transpose() * &q1);
+    let q = y.qr().compute_thin_Q();
+    let c = q.transpose() * b;
+    let svd = c
+        .thin_svd()
+        .map_err(|_| Error::Internal("the rank reduction did not converge".into()))?;
+    let s = svd.S().column_vector();
+    let u = svd.U();
+    let us = Mat::<f64>::from_fn(k, d, |i, j| u[(i, j)] * s[j]);
+    let left = &q * &us;
+    let v = svd.V();
+    Ok(&left * v.subcols(0, d).transpose())
 }
