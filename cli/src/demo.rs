@@ -8,7 +8,7 @@ use tailor_core::sample::{self, schemas};
 use tailor_core::schema::DatasetType;
 use tailor_core::{Error, Result, Tailor};
 
-use tailor_core::domain::TrainingMode;
+use tailor_core::domain::{CampaignConfig, TrainingMode};
 use tailor_core::recipes::Recipe;
 use tailor_core::services::CreateSolution;
 
@@ -24,10 +24,19 @@ pub struct DemoArgs {
     /// Seed of the generated sample.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Set everything up, then exit instead of serving.
+    #[arg(long)]
+    no_serve: bool,
+    /// Port on 127.0.0.1 for the server.
+    #[arg(long, default_value_t = 8787)]
+    port: u16,
 }
 
 struct DemoData {
     group: &'static str,
+    /// A filter that makes sense for this data.
+    filter: &'static str,
+    item: &'static str,
     /// Whom to recommend for, and a title to find related items for.
     user: &'static str,
     title: &'static str,
@@ -44,6 +53,8 @@ fn load(args: &DemoArgs) -> Result<DemoData> {
         let loc = |name: &str| format!("file://{}", dir.join(name).display());
         return Ok(DemoData {
             group: "movielens",
+            filter: r#"INCLUDE ItemID WHERE Items.GENRES IN ($GENRES)"#,
+            item: "1",
             user: "1",
             title: "Toy Story",
             files: vec![
@@ -87,6 +98,8 @@ fn load(args: &DemoArgs) -> Result<DemoData> {
     }
     Ok(DemoData {
         group: "demo",
+        filter: r#"EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Purchase")"#,
+        item: "P00004",
         user: "U0001",
         title: "Tent",
         files,
@@ -155,7 +168,131 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
     solutions::Similar::by_title(&format!("{}-sims", data.group), data.title, 10)
         .run(tailor)
         .await?;
-    Ok(ExitCode::SUCCESS)
+
+    // Real time: campaigns, an event tracker and a filter, then the server.
+    let mut campaigns = Vec::new();
+    for (suffix, solution) in [("campaign", "personalization"), ("related", "sims")] {
+        let name = format!("{}-{suffix}", data.group);
+        let solution_arn = tailor.arns.arn(
+            ResourceType::Solution,
+            &format!("{}-{solution}", data.group),
+        );
+        let latest = format!("{solution_arn}/$LATEST");
+        let arn = tailor.arns.arn(ResourceType::Campaign, &name);
+        let config = CampaignConfig {
+            enable_metadata_with_recommendations: true,
+            ..Default::default()
+        };
+        match tailor
+            .create_campaign(&name, &latest, None, config.clone())
+            .await
+        {
+            Err(Error::AlreadyExists(_)) => {
+                tailor
+                    .update_campaign(&arn, Some(&latest), Some(config))
+                    .await?;
+            }
+            other => {
+                other?;
+            }
+        }
+        campaigns.push(arn);
+    }
+    let tracker = match tailor
+        .create_event_tracker(&format!("{}-tracker", data.group), &group_arn)
+        .await
+    {
+        Ok(t) => t,
+        Err(Error::AlreadyExists(_)) => tailor
+            .list_event_trackers()
+            .await?
+            .into_iter()
+            .find(|t| t.dataset_group_arn == group_arn)
+            .ok_or_else(|| Error::Internal("the event tracker vanished".into()))?,
+        Err(e) => return Err(e),
+    };
+    let filter_name = format!("{}-filter", data.group);
+    ignore_exists(
+        tailor
+            .create_filter(&filter_name, &group_arn, data.filter)
+            .await,
+    )?;
+    let filter_arn = tailor.arns.arn(ResourceType::Filter, &filter_name);
+    say(&format!(
+        "\ncampaigns {} and {}, event tracker trackingId {}, filter {filter_arn}\n",
+        campaigns[0], campaigns[1], tracker.tracking_id
+    ));
+    if args.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let items_dataset = tailor.arns.dataset_arn(data.group, DatasetType::Items);
+    let lines = curl_lines(
+        &campaigns,
+        &tracker.tracking_id,
+        &filter_arn,
+        &items_dataset,
+        &data,
+        args.port,
+    );
+    crate::server::serve(tailor, args.port, move |addr| {
+        say(&format!(
+            "\ntailor is serving on http://{addr} (Ctrl-C to stop). Try:\n\n{lines}"
+        ));
+    })
+    .await
+}
+
+fn curl_lines(
+    campaigns: &[String],
+    tracking_id: &str,
+    filter_arn: &str,
+    items_dataset: &str,
+    data: &DemoData,
+    port: u16,
+) -> String {
+    let url = format!("http://127.0.0.1:{port}");
+    let post = |path: &str, body: serde_json::Value| {
+        format!("curl -s -X POST {url}{path} -H 'content-type: application/json' -d '{body}'\n\n")
+    };
+    let filter_values = if data.group == "movielens" {
+        serde_json::json!({"GENRES": "\"Comedy\""})
+    } else {
+        serde_json::json!({})
+    };
+    let mut out = String::new();
+    out += "# recommendations for a user\n";
+    out += &post(
+        "/recommendations",
+        serde_json::json!({"campaignArn": campaigns[0], "userId": data.user, "numResults": 5}),
+    );
+    out += "# with a filter and item metadata\n";
+    out += &post(
+        "/recommendations",
+        serde_json::json!({"campaignArn": campaigns[0], "userId": data.user, "numResults": 5, "filterArn": filter_arn, "filterValues": filter_values, "metadataColumns": {"ITEMS": ["TITLE"]}}),
+    );
+    out += "# related items\n";
+    out += &post(
+        "/recommendations",
+        serde_json::json!({"campaignArn": campaigns[1], "itemId": data.item, "numResults": 5}),
+    );
+    out += "# re-rank a list for a user\n";
+    out += &post(
+        "/personalize-ranking",
+        serde_json::json!({"campaignArn": campaigns[0], "userId": data.user, "inputList": [data.item, "2", "3"]}),
+    );
+    out += "# an event: the next recommendations for this user reflect it\n";
+    out += &post(
+        "/events",
+        serde_json::json!({"trackingId": tracking_id, "userId": data.user, "sessionId": "s-1", "eventList": [{"eventType": "View", "itemId": data.item, "sentAt": 1767225600}]}),
+    );
+    out += "# a new item, visible to filters and metadata at once\n";
+    out += &post(
+        "/items",
+        serde_json::json!({"datasetArn": items_dataset, "items": [{"itemId": "NEW-1", "properties": "{\"title\": \"Brand new\"}"}]}),
+    );
+    out += "# boto3 works unchanged:\n";
+    out += &format!("#   boto3.client('personalize-runtime', endpoint_url='{url}', region_name='us-east-1').get_recommendations(campaignArn='{}', userId='{}')\n", campaigns[0], data.user);
+    out
 }
 
 fn ignore_exists<T>(r: Result<T>) -> Result<()> {

@@ -1,9 +1,11 @@
 //! `tailor`: Amazon Personalize's resources and recipes on this machine, on embedded storage.
 
+mod campaigns;
 mod commands;
 mod demo;
 mod progress;
 mod recipes;
+mod server;
 mod solutions;
 
 use std::path::PathBuf;
@@ -83,6 +85,14 @@ enum Command {
     Rank(solutions::Rank),
     /// A solution version's offline metrics (GetSolutionMetrics).
     Metrics(solutions::Metrics),
+    /// Create a campaign serving a solution version.
+    CreateCampaign(campaigns::CreateCampaign),
+    /// Create the dataset group's event tracker (its trackingId is what PutEvents takes).
+    CreateEventTracker(campaigns::CreateEventTracker),
+    /// Create a filter from an expression in Personalize's grammar.
+    CreateFilter(campaigns::CreateFilter),
+    /// Serve the runtime and events APIs (GetRecommendations, PutEvents, ...) on 127.0.0.1.
+    Serve(server::Serve),
     /// Evaluate recipes offline on an interactions file (QUALITY.md split) or a train/test pair.
     Evaluate(recipes::Evaluate),
 }
@@ -128,6 +138,10 @@ async fn run(cli: Cli) -> tailor_core::Result<ExitCode> {
         Command::Describe(a) => a.run(&tailor).await,
         Command::Sample(a) => a.run().await,
         Command::Evaluate(a) => a.run().await,
+        Command::Serve(a) => a.run(&tailor).await,
+        Command::CreateCampaign(a) => a.run(&tailor).await,
+        Command::CreateEventTracker(a) => a.run(&tailor).await,
+        Command::CreateFilter(a) => a.run(&tailor).await,
         Command::CreateSolution(a) => a.run(&tailor).await,
         Command::Train(a) => a.run(&tailor).await,
         Command::Recommend(a) => a.run(&tailor).await,

@@ -86,7 +86,7 @@ fn rows_of(data: &Path, kind: &str) -> u64 {
 #[test]
 fn demo_imports_the_generated_sample_and_describes_it() {
     let dir = tempfile::tempdir().unwrap();
-    let out = tailor(dir.path(), &["demo"]);
+    let out = tailor(dir.path(), &["demo", "--no-serve"]);
     ok(&out);
     let stdout = text(&out.stdout);
     for needle in [
@@ -100,7 +100,7 @@ fn demo_imports_the_generated_sample_and_describes_it() {
     }
     // Running it again replaces the data (FULL) rather than failing or doubling it.
     let first = rows_of_group(dir.path(), "demo");
-    ok(&tailor(dir.path(), &["demo"]));
+    ok(&tailor(dir.path(), &["demo", "--no-serve"]));
     assert_eq!(rows_of_group(dir.path(), "demo"), first);
 }
 
@@ -123,7 +123,10 @@ fn demo_reads_movielens_when_pointed_at_it() {
         "../shared/data/movielens-small is expected beside the repo"
     );
     let dir = tempfile::tempdir().unwrap();
-    let out = tailor(dir.path(), &["demo", "--movielens", ml.to_str().unwrap()]);
+    let out = tailor(
+        dir.path(),
+        &["demo", "--no-serve", "--movielens", ml.to_str().unwrap()],
+    );
     ok(&out);
     let stdout = text(&out.stdout);
     assert!(stdout.contains("rows          100836"), "{stdout}");

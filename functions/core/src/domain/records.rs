@@ -215,3 +215,59 @@ pub struct ModelLocation {
     pub blob_key: String,
     pub bytes: u64,
 }
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignConfig {
+    /// `explorationWeight` (0–1, default 0.3) and `explorationItemAgeCutOff` (days, default 30).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub item_exploration_config: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub enable_metadata_with_recommendations: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_with_latest_solution_version: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Campaign {
+    pub name: String,
+    pub campaign_arn: String,
+    pub solution_version_arn: String,
+    #[serde(rename = "minProvisionedTPS")]
+    pub min_provisioned_tps: u32,
+    #[serde(default)]
+    pub campaign_config: CampaignConfig,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub creation_date_time: f64,
+    pub last_updated_date_time: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTracker {
+    pub name: String,
+    pub event_tracker_arn: String,
+    pub account_id: String,
+    pub tracking_id: String,
+    pub dataset_group_arn: String,
+    pub status: Status,
+    pub creation_date_time: f64,
+    pub last_updated_date_time: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterRecord {
+    pub name: String,
+    pub filter_arn: String,
+    pub dataset_group_arn: String,
+    pub filter_expression: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub creation_date_time: f64,
+    pub last_updated_date_time: f64,
+}

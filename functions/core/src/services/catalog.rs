@@ -20,6 +20,11 @@ pub mod tables {
     pub const SOLUTION_METRICS: &str = "solution-metrics";
     /// Pointer from a solution version ARN to its model artifact.
     pub const MODELS: &str = "models";
+    pub const CAMPAIGNS: &str = "campaigns";
+    pub const EVENT_TRACKERS: &str = "event-trackers";
+    pub const FILTERS: &str = "filters";
+    /// Records written by PutItems / PutUsers, keyed `<datasetArn>|<id>`.
+    pub const PUT_RECORDS: &str = "put-records";
 }
 
 fn decode<T: DeserializeOwned>(table: &str, key: &str, bytes: &[u8]) -> Result<T> {

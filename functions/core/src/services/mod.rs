@@ -1,8 +1,10 @@
 //! The application layer: what the doors (CLI, local server, Lambdas) call, written against the
 //! storage ports only.
 
+mod campaigns;
 mod catalog;
 mod datasets;
+mod filters;
 mod import;
 pub mod recommend;
 mod solutions;

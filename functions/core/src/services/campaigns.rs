@@ -1,0 +1,146 @@
+//! Campaigns (a solution version served for real time) and event trackers.
+
+use super::catalog::tables;
+use super::Tailor;
+use crate::domain::*;
+use crate::error::{Error, Result};
+
+impl Tailor {
+    /// Creates a campaign on an ACTIVE solution version (or `{solutionArn}/$LATEST`).
+    pub async fn create_campaign(
+        &self,
+        name: &str,
+        solution_version_arn: &str,
+        min_provisioned_tps: Option<u32>,
+        config: CampaignConfig,
+    ) -> Result<Campaign> {
+        validate_name("name", name)?;
+        let tps = min_provisioned_tps.unwrap_or(1);
+        if tps < 1 {
+            return Err(Error::InvalidInput(
+                "minProvisionedTPS must be at least 1".into(),
+            ));
+        }
+        for (k, v) in &config.item_exploration_config {
+            let (lo, hi) = match k.as_str() {
+                "explorationWeight" => (0.0, 1.0),
+                "explorationItemAgeCutOff" => (f64::MIN_POSITIVE, f64::MAX),
+                _ => return Err(Error::InvalidInput(format!("itemExplorationConfig key '{k}' is not known (explorationWeight, explorationItemAgeCutOff)"))),
+            };
+            let x: f64 = v.trim().parse().map_err(|_| {
+                Error::InvalidInput(format!("itemExplorationConfig.{k} '{v}' is not a number"))
+            })?;
+            if !(x >= lo && x <= hi) {
+                return Err(Error::InvalidInput(format!(
+                    "itemExplorationConfig.{k} {v} is out of range"
+                )));
+            }
+        }
+        let version = self.resolve_version(solution_version_arn).await?;
+        let now = now_epoch();
+        let campaign = Campaign {
+            name: name.into(),
+            campaign_arn: self.arns.arn(ResourceType::Campaign, name),
+            solution_version_arn: version.solution_version_arn,
+            min_provisioned_tps: tps,
+            campaign_config: config,
+            status: Status::Active,
+            failure_reason: None,
+            creation_date_time: now,
+            last_updated_date_time: now,
+        };
+        self.insert_record(tables::CAMPAIGNS, &campaign.campaign_arn, &campaign)
+            .await?;
+        Ok(campaign)
+    }
+
+    /// An ACTIVE version by ARN, or the newest ACTIVE one for `{solutionArn}/$LATEST`.
+    async fn resolve_version(&self, arn: &str) -> Result<SolutionVersion> {
+        if let Some(solution) = arn.strip_suffix("/$LATEST") {
+            return self
+                .latest_active_version(solution)
+                .await?
+                .ok_or_else(|| Error::InUse(format!("solution {solution} has no ACTIVE version")));
+        }
+        let version = self.describe_solution_version(arn).await?;
+        if version.status != Status::Active {
+            return Err(Error::InUse(format!(
+                "solution version {arn} is {}, not ACTIVE",
+                version.status
+            )));
+        }
+        Ok(version)
+    }
+
+    /// Points a campaign at another version and/or configuration.
+    pub async fn update_campaign(
+        &self,
+        campaign_arn: &str,
+        solution_version_arn: Option<&str>,
+        config: Option<CampaignConfig>,
+    ) -> Result<Campaign> {
+        let (mut campaign, v) = self
+            .require::<Campaign>(tables::CAMPAIGNS, campaign_arn)
+            .await?;
+        if let Some(arn) = solution_version_arn {
+            campaign.solution_version_arn = self.resolve_version(arn).await?.solution_version_arn;
+        }
+        if let Some(c) = config {
+            campaign.campaign_config = c;
+        }
+        campaign.last_updated_date_time = now_epoch();
+        self.update_record(tables::CAMPAIGNS, campaign_arn, v, &campaign)
+            .await?;
+        Ok(campaign)
+    }
+
+    pub async fn describe_campaign(&self, arn: &str) -> Result<Campaign> {
+        Ok(self.require(tables::CAMPAIGNS, arn).await?.0)
+    }
+
+    pub async fn list_campaigns(&self) -> Result<Vec<Campaign>> {
+        self.list_records(tables::CAMPAIGNS).await
+    }
+
+    /// One tracker per dataset group, as in Personalize.
+    pub async fn create_event_tracker(
+        &self,
+        name: &str,
+        dataset_group_arn: &str,
+    ) -> Result<EventTracker> {
+        validate_name("name", name)?;
+        self.describe_dataset_group(dataset_group_arn).await?;
+        if self
+            .list_event_trackers()
+            .await?
+            .iter()
+            .any(|t| t.dataset_group_arn == dataset_group_arn)
+        {
+            return Err(Error::AlreadyExists(format!(
+                "dataset group {dataset_group_arn} already has an event tracker"
+            )));
+        }
+        let now = now_epoch();
+        let tracker = EventTracker {
+            name: name.into(),
+            event_tracker_arn: self.arns.arn(ResourceType::EventTracker, name),
+            account_id: self.arns.account.clone(),
+            tracking_id: uuid::Uuid::new_v4().to_string(),
+            dataset_group_arn: dataset_group_arn.into(),
+            status: Status::Active,
+            creation_date_time: now,
+            last_updated_date_time: now,
+        };
+        self.insert_record(tables::EVENT_TRACKERS, &tracker.event_tracker_arn, &tracker)
+            .await?;
+        Ok(tracker)
+    }
+
+    pub async fn describe_event_tracker(&self, arn: &str) -> Result<EventTracker> {
+        Ok(self.require(tables::EVENT_TRACKERS, arn).await?.0)
+    }
+
+    pub async fn list_event_trackers(&self) -> Result<Vec<EventTracker>> {
+        self.list_records(tables::EVENT_TRACKERS).await
+    }
+}

@@ -1,0 +1,243 @@
+//! What the runtime knows of one dataset group, in memory: the catalogue, every user's (and
+//! anonymous session's) history, item and user attributes. Loaded from the stores once, then
+//! kept current by PutEvents / PutItems / PutUsers, so the next request sees each change.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::data::{IdDict, Table, Values};
+use crate::schema::{DatasetSchema, FieldType};
+use crate::store::StoredEvent;
+
+/// An attribute value of an item or user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attr {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+}
+
+impl Attr {
+    pub fn to_wire(&self) -> String {
+        match self {
+            Attr::Text(s) => s.clone(),
+            Attr::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),
+            Attr::Number(n) => n.to_string(),
+            Attr::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+pub type Attrs = HashMap<String, Attr>;
+
+/// One event of a history: group item code and event-type code.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seen {
+    pub item: u32,
+    pub event_type: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct GroupData {
+    pub items: IdDict,
+    pub event_types: IdDict,
+    /// By user id or session id, oldest first.
+    pub histories: HashMap<String, Vec<Seen>>,
+    pub seen_event_ids: HashSet<String>,
+    /// Sessions already merged into a user's history.
+    pub session_owner: HashMap<String, String>,
+    /// Per group item code.
+    pub item_attrs: Vec<Option<Attrs>>,
+    pub interaction_counts: Vec<u32>,
+    /// CREATION_TIMESTAMP, else the first interaction's time.
+    pub created: Vec<Option<i64>>,
+    pub user_attrs: HashMap<String, Attrs>,
+    pub items_schema: Option<std::sync::Arc<DatasetSchema>>,
+    pub users_schema: Option<std::sync::Arc<DatasetSchema>>,
+    pub latest_ts: i64,
+    /// Bumps whenever item attributes change (invalidates cached filter results).
+    pub items_version: u64,
+}
+
+/// A row of a table as attributes (nulls left out).
+fn row_attrs(table: &Table, row: usize, skip: &str) -> Attrs {
+    let mut attrs = Attrs::new();
+    for (field, col) in table.schema.fields.iter().zip(&table.columns) {
+        if field.name == skip || !col.is_valid(row) {
+            continue;
+        }
+        let v = match col {
+            Values::Codes { dict, codes } => Attr::Text(dict.name(codes[row]).to_string()),
+            Values::Str(v) => Attr::Text(v[row].as_deref().unwrap_or_default().to_string()),
+            Values::Long { data, .. } => Attr::Number(data[row] as f64),
+            Values::Double { data, .. } => Attr::Number(data[row]),
+            Values::Bool { data, .. } => Attr::Bool(data[row]),
+        };
+        attrs.insert(field.name.clone(), v);
+    }
+    attrs
+}
+
+impl GroupData {
+    pub fn intern_item(&mut self, id: &str) -> u32 {
+        let code = self.items.intern(id);
+        let n = self.items.len();
+        if self.item_attrs.len() < n {
+            self.item_attrs.resize(n, None);
+            self.interaction_counts.resize(n, 0);
+            self.created.resize(n, None);
+        }
+        code
+    }
+
+    /// Bulk interactions, sorted per user by time.
+    pub fn load_interactions(&mut self, table: &Table) {
+        let (Some((users, user_codes)), Some((items, item_codes)), Some(ts)) = (
+            table.codes("USER_ID"),
+            table.codes("ITEM_ID"),
+            table.longs("TIMESTAMP"),
+        ) else {
+            return;
+        };
+        let types = table.codes("EVENT_TYPE");
+        let item_map: Vec<u32> = items.iter().map(|id| self.intern_item(id)).collect();
+        let type_map: Vec<u32> = types
+            .map(|(d, _)| d.iter().map(|t| self.event_types.intern(t)).collect())
+            .unwrap_or_default();
+        let mut rows: Vec<usize> = (0..table.rows()).collect();
+        rows.sort_by_key(|&r| (user_codes[r], ts[r]));
+        for r in rows {
+            let item = item_map[item_codes[r] as usize];
+            let event_type = types.map_or(u32::MAX, |(_, c)| type_map[c[r] as usize]);
+            self.histories
+                .entry(users.name(user_codes[r]).to_string())
+                .or_default()
+                .push(Seen { item, event_type });
+            self.count(item, ts[r]);
+        }
+    }
+
+    fn count(&mut self, item: u32, ts: i64) {
+        self.interaction_counts[item as usize] += 1;
+        let c = &mut self.created[item as usize];
+        if c.is_none_or(|c| c > ts)
+            && self.item_attrs[item as usize]
+                .as_ref()
+                .is_none_or(|a| !a.contains_key("CREATION_TIMESTAMP"))
+        {
+            *c = Some(ts);
+        }
+        self.latest_ts = self.latest_ts.max(ts);
+    }
+
+    pub fn load_items(&mut self, table: &Table) {
+        self.items_schema = Some(table.schema.clone());
+        let Some((dict, codes)) = table.codes("ITEM_ID") else {
+            return;
+        };
+        for row in 0..table.rows() {
+            let code = self.intern_item(dict.name(codes[row]));
+            self.set_item(code, row_attrs(table, row, "ITEM_ID"));
+        }
+    }
+
+    pub fn set_item(&mut self, code: u32, attrs: Attrs) {
+        if let Some(Attr::Number(t)) = attrs.get("CREATION_TIMESTAMP") {
+            self.created[code as usize] = Some(*t as i64);
+        }
+        self.item_attrs[code as usize] = Some(attrs);
+        self.items_version += 1;
+    }
+
+    pub fn load_users(&mut self, table: &Table) {
+        self.users_schema = Some(table.schema.clone());
+        let Some((dict, codes)) = table.codes("USER_ID") else {
+            return;
+        };
+        for row in 0..table.rows() {
+            self.user_attrs.insert(
+                dict.name(codes[row]).to_string(),
+                row_attrs(table, row, "USER_ID"),
+            );
+        }
+    }
+
+    /// Applies a streamed event unless its id was seen. Events of a session that later carries
+    /// a user id join that user's history.
+    pub fn apply_event(&mut self, e: &StoredEvent) -> bool {
+        if !self.seen_event_ids.insert(e.event_id.clone()) {
+            return false;
+        }
+        let Some(item_id) = &e.item_id else {
+            return true;
+        };
+        let item = self.intern_item(item_id);
+        let event_type = self.event_types.intern(&e.event_type);
+        let seen = Seen { item, event_type };
+        match &e.user_id {
+            Some(user) => {
+                if !self.session_owner.contains_key(&e.session_id) && &e.session_id != user {
+                    self.session_owner
+                        .insert(e.session_id.clone(), user.clone());
+                    if let Some(anonymous) = self.histories.get(&e.session_id).cloned() {
+                        self.histories
+                            .entry(user.clone())
+                            .or_default()
+                            .extend(anonymous);
+                    }
+                }
+                self.histories.entry(user.clone()).or_default().push(seen);
+                if &e.session_id != user {
+                    self.histories
+                        .entry(e.session_id.clone())
+                        .or_default()
+                        .push(seen);
+                }
+            }
+            None => self
+                .histories
+                .entry(e.session_id.clone())
+                .or_default()
+                .push(seen),
+        }
+        self.count(item, e.sent_at as i64);
+        true
+    }
+}
+
+/// Typed attributes from a PutItems / PutUsers `properties` object, checked against the schema
+/// (keys are camelCase of its columns).
+pub fn properties_to_attrs(
+    schema: &DatasetSchema,
+    properties: &serde_json::Map<String, serde_json::Value>,
+    field: &str,
+) -> crate::Result<Attrs> {
+    let mut attrs = Attrs::new();
+    for (key, value) in properties {
+        let column = crate::api::column_of_property(key);
+        let f = schema.fields.iter().find(|f| f.name.eq_ignore_ascii_case(&column)).ok_or_else(|| {
+            crate::Error::InvalidInput(format!(
+                "{field}: '{key}' is not a column of the dataset's schema (keys are camelCase column names)"
+            ))
+        })?;
+        let bad = || {
+            crate::Error::InvalidInput(format!("{field}.{key}: expected a {} value", f.ty.as_str()))
+        };
+        let attr = match (f.ty, value) {
+            (_, serde_json::Value::Null) if f.nullable => continue,
+            (FieldType::String, serde_json::Value::String(s)) => Attr::Text(s.clone()),
+            (FieldType::Boolean, serde_json::Value::Bool(b)) => Attr::Bool(*b),
+            (FieldType::Boolean, serde_json::Value::String(s)) if s == "true" || s == "false" => {
+                Attr::Bool(s == "true")
+            }
+            (t, serde_json::Value::Number(n)) if t.is_numeric() => {
+                Attr::Number(n.as_f64().ok_or_else(bad)?)
+            }
+            (t, serde_json::Value::String(s)) if t.is_numeric() => {
+                Attr::Number(s.trim().parse().map_err(|_| bad())?)
+            }
+            _ => return Err(bad()),
+        };
+        attrs.insert(f.name.clone(), attr);
+    }
+    Ok(attrs)
+}

@@ -1,0 +1,270 @@
+//! The runtime behind GetRecommendations, GetPersonalizedRanking, PutEvents, PutItems and
+//! PutUsers: campaigns' models and dataset groups' live state in memory, so an event changes
+//! the very next answer with no retraining. Doors (the local server, the Lambdas) only decode
+//! requests and encode answers.
+
+mod answer;
+mod group;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+pub use group::{Attr, Attrs, GroupData};
+
+use crate::domain::{Campaign, EventTracker, FilterRecord};
+use crate::error::{Error, Result};
+use crate::filters::Filter;
+use crate::recipes::{Model, RecipeType};
+use crate::schema::DatasetType;
+use crate::services::tables;
+use crate::Tailor;
+
+/// A dataset group's live state.
+pub struct GroupState {
+    pub arn: String,
+    pub data: RwLock<GroupData>,
+}
+
+/// A campaign ready to answer.
+pub struct CampaignState {
+    pub campaign: Campaign,
+    pub recipe_type: RecipeType,
+    pub model: Arc<Model>,
+    pub group: Arc<GroupState>,
+    /// Group item code → model code (`u32::MAX` when the model does not know the item).
+    pub to_model: RwLock<Vec<u32>>,
+    pub exploration_weight: f32,
+    pub exploration_cutoff_days: f64,
+}
+
+impl CampaignState {
+    /// The model code of a group item.
+    pub fn model_code(&self, group_item: u32, group: &GroupData) -> Option<u32> {
+        if let Ok(map) = self.to_model.read() {
+            if let Some(&c) = map.get(group_item as usize) {
+                return (c != u32::MAX).then_some(c);
+            }
+        }
+        self.model.items.get(group.items.name(group_item))
+    }
+}
+
+/// A parsed filter with its dataset group.
+pub struct LoadedFilter {
+    pub record: FilterRecord,
+    pub filter: Filter,
+}
+
+fn poisoned<T>(_: T) -> Error {
+    Error::Internal("a runtime lock was poisoned".into())
+}
+
+/// The serving runtime over a [`Tailor`].
+pub struct Runtime {
+    pub tailor: Tailor,
+    campaigns: RwLock<HashMap<String, Arc<CampaignState>>>,
+    groups: tokio::sync::Mutex<HashMap<String, Arc<GroupState>>>,
+    trackers: RwLock<HashMap<String, EventTracker>>,
+    filters: RwLock<HashMap<String, Arc<LoadedFilter>>>,
+}
+
+impl Runtime {
+    pub fn new(tailor: Tailor) -> Runtime {
+        Runtime {
+            tailor,
+            campaigns: RwLock::new(HashMap::new()),
+            groups: tokio::sync::Mutex::new(HashMap::new()),
+            trackers: RwLock::new(HashMap::new()),
+            filters: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Loads every campaign now rather than on its first request.
+    pub async fn warm(&self) -> Result<usize> {
+        let campaigns = self.tailor.list_campaigns().await?;
+        for c in &campaigns {
+            self.campaign(&c.campaign_arn).await?;
+        }
+        Ok(campaigns.len())
+    }
+
+    /// The campaign's state, loading its model and group on first use.
+    pub async fn campaign(&self, arn: &str) -> Result<Arc<CampaignState>> {
+        if let Some(c) = self.campaigns.read().map_err(poisoned)?.get(arn) {
+            return Ok(c.clone());
+        }
+        let campaign = self.tailor.describe_campaign(arn).await?;
+        let version = self
+            .tailor
+            .describe_solution_version(&campaign.solution_version_arn)
+            .await?;
+        let model = Arc::new(
+            self.tailor
+                .load_model(&campaign.solution_version_arn)
+                .await?,
+        );
+        let group = self.group(&version.dataset_group_arn).await?;
+        let to_model = {
+            let data = group.data.read().map_err(poisoned)?;
+            data.items
+                .iter()
+                .map(|id| model.items.get(id).unwrap_or(u32::MAX))
+                .collect()
+        };
+        let config = &campaign.campaign_config.item_exploration_config;
+        let num = |k: &str, d: f64| {
+            config
+                .get(k)
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(d)
+        };
+        let state = Arc::new(CampaignState {
+            recipe_type: model.recipe.recipe_type(),
+            exploration_weight: num("explorationWeight", 0.3) as f32,
+            exploration_cutoff_days: num("explorationItemAgeCutOff", 30.0),
+            campaign,
+            model,
+            group,
+            to_model: RwLock::new(to_model),
+        });
+        self.campaigns
+            .write()
+            .map_err(poisoned)?
+            .insert(arn.to_string(), state.clone());
+        Ok(state)
+    }
+
+    /// Forgets a campaign's loaded state (after UpdateCampaign), so the next request reloads.
+    pub fn evict_campaign(&self, arn: &str) {
+        if let Ok(mut c) = self.campaigns.write() {
+            c.remove(arn);
+        }
+    }
+
+    /// A dataset group's state, loading bulk data, streamed events and Put* records once.
+    pub async fn group(&self, arn: &str) -> Result<Arc<GroupState>> {
+        let mut groups = self.groups.lock().await;
+        if let Some(g) = groups.get(arn) {
+            return Ok(g.clone());
+        }
+        let group = self.tailor.describe_dataset_group(arn).await?;
+        let mut data = GroupData::default();
+        let dataset = |kind| self.tailor.arns.dataset_arn(&group.name, kind);
+        if let Ok(Some(t)) = self.tailor.load_dataset(&dataset(DatasetType::Items)).await {
+            data.load_items(&t);
+        } else if let Ok(ds) = self
+            .tailor
+            .describe_dataset(&dataset(DatasetType::Items))
+            .await
+        {
+            data.items_schema = Some(self.tailor.dataset_schema(&ds).await?);
+        }
+        if let Ok(Some(t)) = self.tailor.load_dataset(&dataset(DatasetType::Users)).await {
+            data.load_users(&t);
+        } else if let Ok(ds) = self
+            .tailor
+            .describe_dataset(&dataset(DatasetType::Users))
+            .await
+        {
+            data.users_schema = Some(self.tailor.dataset_schema(&ds).await?);
+        }
+        if let Ok(Some(t)) = self
+            .tailor
+            .load_dataset(&dataset(DatasetType::Interactions))
+            .await
+        {
+            data.load_interactions(&t);
+        }
+        let mut after = 0;
+        loop {
+            let batch = self.tailor.stores.events.since(arn, after, 10_000).await?;
+            let Some(last) = batch.last().map(|(s, _)| *s) else {
+                break;
+            };
+            for (_, e) in &batch {
+                data.apply_event(e);
+            }
+            after = last;
+        }
+        for (key, v) in self.tailor.stores.meta.list(tables::PUT_RECORDS).await? {
+            let Some((dataset_arn, id)) = key.split_once('|') else {
+                continue;
+            };
+            let Ok(attrs) = serde_json::from_slice::<HashMap<String, serde_json::Value>>(&v.value)
+            else {
+                continue;
+            };
+            let attrs: Attrs = attrs
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, json_attr(&v)?)))
+                .collect();
+            if dataset_arn == dataset(DatasetType::Items) {
+                let code = data.intern_item(id);
+                data.set_item(code, attrs);
+            } else if dataset_arn == dataset(DatasetType::Users) {
+                data.user_attrs.insert(id.to_string(), attrs);
+            }
+        }
+        let state = Arc::new(GroupState {
+            arn: arn.to_string(),
+            data: RwLock::new(data),
+        });
+        groups.insert(arn.to_string(), state.clone());
+        Ok(state)
+    }
+
+    /// The filter of `arn`, parsed once.
+    pub async fn filter(&self, arn: &str) -> Result<Arc<LoadedFilter>> {
+        if let Some(f) = self.filters.read().map_err(poisoned)?.get(arn) {
+            return Ok(f.clone());
+        }
+        let record = self.tailor.describe_filter(arn).await?;
+        let filter = Filter::parse(&record.filter_expression)
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let loaded = Arc::new(LoadedFilter { record, filter });
+        self.filters
+            .write()
+            .map_err(poisoned)?
+            .insert(arn.to_string(), loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The event tracker of a trackingId.
+    pub async fn tracker(&self, tracking_id: &str) -> Result<EventTracker> {
+        if let Some(t) = self.trackers.read().map_err(poisoned)?.get(tracking_id) {
+            return Ok(t.clone());
+        }
+        let tracker = self
+            .tailor
+            .list_event_trackers()
+            .await?
+            .into_iter()
+            .find(|t| t.tracking_id == tracking_id)
+            .ok_or_else(|| {
+                Error::InvalidInput(format!("no event tracker has trackingId {tracking_id}"))
+            })?;
+        self.trackers
+            .write()
+            .map_err(poisoned)?
+            .insert(tracking_id.to_string(), tracker.clone());
+        Ok(tracker)
+    }
+}
+
+/// A stored JSON attribute back to an [`Attr`].
+fn json_attr(v: &serde_json::Value) -> Option<Attr> {
+    match v {
+        serde_json::Value::String(s) => Some(Attr::Text(s.clone())),
+        serde_json::Value::Number(n) => n.as_f64().map(Attr::Number),
+        serde_json::Value::Bool(b) => Some(Attr::Bool(*b)),
+        _ => None,
+    }
+}
+
+fn attr_json(a: &Attr) -> serde_json::Value {
+    match a {
+        Attr::Text(s) => serde_json::Value::String(s.clone()),
+        Attr::Number(n) => serde_json::json!(n),
+        Attr::Bool(b) => serde_json::Value::Bool(*b),
+    }
+}

@@ -1,0 +1,557 @@
+//! Filters end to end: parse an expression, evaluate it over a small in-memory catalogue.
+
+// Named after the file so that `cargo test --test filters --lib filters` selects these too.
+mod filters {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use tailor_core::filters::{Filter, FilterData, FilterError, Target, Value};
+    use tailor_core::{Error, ErrorKind};
+
+    type Attrs = Vec<(&'static str, Value<'static>)>;
+
+    struct Catalogue {
+        items: Vec<Attrs>,
+        user: Attrs,
+        interactions: Vec<(u32, String)>,
+        current: Option<u32>,
+    }
+
+    fn lookup(attrs: &Attrs, field: &str) -> Option<Value<'static>> {
+        attrs
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(field))
+            .map(|&(_, v)| v)
+    }
+
+    impl FilterData for Catalogue {
+        fn n_items(&self) -> usize {
+            self.items.len()
+        }
+        fn item_attribute(&self, item: u32, field: &str) -> Option<Value<'_>> {
+            lookup(self.items.get(item as usize)?, field)
+        }
+        fn user_attribute(&self, field: &str) -> Option<Value<'_>> {
+            lookup(&self.user, field)
+        }
+        fn interactions(&self) -> Vec<(u32, String)> {
+            self.interactions.clone()
+        }
+        fn current_item(&self) -> Option<u32> {
+            self.current
+        }
+    }
+
+    use Value::{Bool, Number as N, Text as T};
+
+    /// Items 0..=5; item 3 has no PRICE, item 4 no GENRES and a non-numeric PRICE.
+    fn catalogue() -> Catalogue {
+        Catalogue {
+            items: vec![
+                vec![("GENRES", T("Comedy|Drama")), ("PRICE", N(10.0))],
+                vec![("GENRES", T("Horror|Thriller")), ("PRICE", T("25.5"))],
+                vec![("GENRES", T("Drama")), ("PRICE", N(5.0))],
+                vec![("GENRES", T("Comedy"))],
+                vec![("PRICE", T("cheap"))],
+                vec![
+                    ("GENRES", T("Documentary")),
+                    ("PRICE", N(100.0)),
+                    ("FAMILY", Bool(true)),
+                ],
+            ],
+            user: vec![("AGE", N(25.0)), ("MEMBERSHIP", T("gold"))],
+            interactions: vec![
+                (0, "click".into()),
+                (1, "Purchase".into()),
+                (2, "CLICK".into()),
+                (3, "stream".into()),
+            ],
+            current: None,
+        }
+    }
+
+    fn allowed_in(
+        data: &Catalogue,
+        expr: &str,
+        values: &[(&str, &str)],
+    ) -> Result<Vec<u32>, Error> {
+        let filter = Filter::parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        let values: BTreeMap<String, String> = values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Ok(filter.allowed(data, &values)?.iter().collect())
+    }
+
+    fn allowed(expr: &str, values: &[(&str, &str)]) -> Vec<u32> {
+        allowed_in(&catalogue(), expr, values).unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    fn invalid(expr: &str, values: &[(&str, &str)]) -> String {
+        match allowed_in(&catalogue(), expr, values) {
+            Err(e @ Error::InvalidInput(_)) => e.to_string(),
+            other => panic!("{expr}: expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    const ALL: [u32; 6] = [0, 1, 2, 3, 4, 5];
+    const NONE: [u32; 0] = [];
+
+    #[test]
+    fn comparison_operators_are_numeric() {
+        let cases: [(&str, &[u32]); 7] = [
+            ("Items.PRICE < 10", &[2]),
+            ("Items.PRICE <= 10", &[0, 2]),
+            ("Items.PRICE > 10", &[1, 5]),
+            ("Items.PRICE >= 25.5", &[1, 5]),
+            ("Items.PRICE = 10", &[0]),
+            ("Items.PRICE = \"10.0\"", &[0]),
+            ("Items.PRICE > -1000", &[0, 1, 2, 5]),
+        ];
+        for (cond, want) in cases {
+            assert_eq!(
+                allowed(&format!("INCLUDE ItemID WHERE {cond}"), &[]),
+                want,
+                "{cond}"
+            );
+        }
+    }
+
+    #[test]
+    fn in_and_not_in_match_exact_strings_per_value() {
+        let cases: [(&str, &[u32]); 8] = [
+            (r#"Items.GENRES IN ("Drama")"#, &[0, 2]),
+            (r#"Items.GENRES IN ("Comedy", "Horror")"#, &[0, 1, 3]),
+            (r#"Items.GENRES IN ("drama")"#, &[]),
+            (r#"Items.GENRES IN ("Horror|Thriller")"#, &[]),
+            (r#"Items.GENRES = "Thriller""#, &[1]),
+            // A null attribute is in no list, so it is NOT IN every list.
+            (r#"Items.GENRES NOT IN ("Drama")"#, &[1, 3, 4, 5]),
+            (r#"Items.FAMILY IN ("True")"#, &[5]),
+            (r#"Items.PRICE IN ("10")"#, &[0]),
+        ];
+        for (cond, want) in cases {
+            assert_eq!(
+                allowed(&format!("INCLUDE ItemID WHERE {cond}"), &[]),
+                want,
+                "{cond}"
+            );
+        }
+        assert_eq!(
+            allowed(r#"EXCLUDE ItemID WHERE Items.GENRES IN ("Drama")"#, &[]),
+            [1, 3, 4, 5]
+        );
+        assert_eq!(
+            allowed(r#"exclude itemid where items.genres in ("Comedy")"#, &[]),
+            [1, 2, 4, 5]
+        );
+    }
+
+    #[test]
+    fn and_or_and_parentheses() {
+        let f = r#"INCLUDE ItemID WHERE Items.GENRES IN ("Comedy") AND Items.PRICE <= 10 OR Items.PRICE > 50"#;
+        assert_eq!(allowed(f, &[]), [0, 5]);
+        let f = r#"INCLUDE ItemID WHERE Items.GENRES IN ("Comedy") AND (Items.PRICE <= 10 OR Items.PRICE > 50)"#;
+        assert_eq!(allowed(f, &[]), [0]);
+        let f =
+            r#"EXCLUDE ItemID WHERE Items.GENRES IN ("Drama") AND Items.GENRES NOT IN ("Comedy")"#;
+        assert_eq!(allowed(f, &[]), [0, 1, 3, 4, 5]);
+    }
+
+    #[test]
+    fn parameters_take_json_quoted_lists_and_bare_numbers() {
+        let f = "INCLUDE ItemID WHERE Items.GENRES IN ($GENRE)";
+        assert_eq!(
+            allowed(f, &[("GENRE", r#""Comedy","Documentary""#)]),
+            [0, 3, 5]
+        );
+        assert_eq!(allowed(f, &[("GENRE", r#""Horror""#)]), [1]);
+        let f = "INCLUDE ItemID WHERE Items.PRICE <= $PRICE";
+        assert_eq!(allowed(f, &[("PRICE", r#""10""#)]), [0, 2]);
+        assert_eq!(allowed(f, &[("PRICE", "10")]), [0, 2]);
+        assert_eq!(allowed(f, &[("PRICE", "25.5")]), [0, 1, 2]);
+        // Keys are case-sensitive: PRICE is not price.
+        assert!(invalid(f, &[("price", "10")]).contains("$PRICE"));
+        assert!(invalid(f, &[("PRICE", r#""cheap""#)]).contains("number"));
+        assert!(invalid(f, &[("PRICE", r#""1","2""#)]).contains("single value"));
+        assert!(invalid(f, &[("PRICE", "ten")]).contains("JSON-quoted"));
+    }
+
+    #[test]
+    fn include_needs_every_parameter() {
+        let f = "INCLUDE ItemID WHERE Items.GENRES IN ($GENRE) | EXCLUDE ItemID WHERE Items.PRICE > $MAX";
+        assert!(invalid(f, &[("MAX", "10")]).contains("$GENRE"));
+        assert!(invalid(f, &[("GENRE", ""), ("MAX", "10")]).contains("$GENRE"));
+        // The guard's parameters count too.
+        let f = r#"INCLUDE ItemID WHERE Items.GENRES IN ("Drama") IF CurrentUser.AGE > $AGE"#;
+        assert!(invalid(f, &[]).contains("$AGE"));
+    }
+
+    #[test]
+    fn an_omitted_exclude_parameter_disables_its_expression() {
+        let f = "EXCLUDE ItemID WHERE Items.GENRES IN ($GENRE)";
+        assert_eq!(allowed(f, &[]), ALL);
+        assert_eq!(allowed(f, &[("GENRE", "  ")]), ALL);
+        assert_eq!(allowed(f, &[("GENRE", r#""Drama""#)]), [1, 3, 4, 5]);
+        let f = "INCLUDE ItemID WHERE Items.PRICE <= 10 | EXCLUDE ItemID WHERE Items.GENRES IN ($GENRE)";
+        assert_eq!(allowed(f, &[]), [0, 2]);
+        assert_eq!(allowed(f, &[("GENRE", r#""Comedy""#)]), [2]);
+    }
+
+    #[test]
+    fn chained_expressions_union_then_subtract() {
+        let inc_a = r#"INCLUDE ItemID WHERE Items.GENRES IN ("Drama")"#; // 0, 2
+        let inc_b = "INCLUDE ItemID WHERE Items.PRICE > 50"; // 5
+        let exc_c = r#"EXCLUDE ItemID WHERE Items.GENRES IN ("Comedy")"#; // 0, 3
+        let exc_d = r#"EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")"#; // 1
+        assert_eq!(allowed(&format!("{inc_a} | {inc_b}"), &[]), [0, 2, 5]);
+        assert_eq!(allowed(&format!("{exc_c} | {exc_d}"), &[]), [2, 4, 5]);
+        assert_eq!(allowed(&format!("{inc_a} | {exc_c}"), &[]), [2]);
+        assert_eq!(
+            allowed(&format!("{exc_c} | {inc_a} | {inc_b}"), &[]),
+            [2, 5]
+        );
+        assert_eq!(
+            allowed(&format!("{inc_b}|{exc_c}|{inc_a}|{exc_d}"), &[]),
+            [2, 5]
+        );
+    }
+
+    #[test]
+    fn if_clauses_switch_expressions_on_and_off() {
+        let comedy = r#"EXCLUDE ItemID WHERE Items.GENRES IN ("Comedy")"#;
+        assert_eq!(
+            allowed(&format!("{comedy} IF CurrentUser.AGE > 18"), &[]),
+            [1, 2, 4, 5]
+        );
+        assert_eq!(
+            allowed(&format!("{comedy} IF CurrentUser.AGE < 18"), &[]),
+            ALL
+        );
+        assert_eq!(
+            allowed(&format!("{comedy} IF CurrentUser.SHOE_SIZE > 1"), &[]),
+            ALL
+        );
+        // Unknown counts as false even for NOT IN.
+        assert_eq!(
+            allowed(&format!(r#"{comedy} IF CurrentUser.X NOT IN ("a")"#), &[]),
+            ALL
+        );
+        let both =
+            format!(r#"{comedy} IF CurrentUser.AGE >= 25 AND CurrentUser.MEMBERSHIP IN ($TIER)"#);
+        assert_eq!(
+            allowed(&both, &[("TIER", r#""gold","silver""#)]),
+            [1, 2, 4, 5]
+        );
+        assert_eq!(allowed(&both, &[("TIER", r#""silver""#)]), ALL);
+        assert_eq!(allowed(&both, &[]), ALL, "omitted EXCLUDE parameter");
+        // The documented example: IF CurrentUser.AGE = $AGE.
+        let f = "EXCLUDE ItemID WHERE Items.GENRES IN ($GENRE) IF CurrentUser.AGE = $AGE";
+        assert_eq!(
+            allowed(f, &[("GENRE", r#""Drama""#), ("AGE", "25")]),
+            [1, 3, 4, 5]
+        );
+        assert_eq!(
+            allowed(f, &[("GENRE", r#""Drama""#), ("AGE", r#""30""#)]),
+            ALL
+        );
+        // An INCLUDE switched off is as if absent.
+        let f = r#"INCLUDE ItemID WHERE Items.GENRES IN ("Drama") IF CurrentUser.AGE > 60"#;
+        assert_eq!(allowed(f, &[]), ALL);
+        let g = format!(r#"{f} | INCLUDE ItemID WHERE Items.GENRES IN ("Horror")"#);
+        assert_eq!(allowed(&g, &[]), [1]);
+    }
+
+    #[test]
+    fn users_conditions_select_all_items_or_none() {
+        let f = r#"INCLUDE ItemID WHERE Users.MEMBERSHIP IN ("gold")"#;
+        assert_eq!(allowed(f, &[]), ALL);
+        assert_eq!(
+            allowed(
+                r#"INCLUDE ItemID WHERE Users.membership IN ("silver")"#,
+                &[]
+            ),
+            NONE
+        );
+        assert_eq!(allowed("EXCLUDE ItemID WHERE Users.AGE < 30", &[]), NONE);
+        assert_eq!(allowed("EXCLUDE ItemID WHERE Users.HEIGHT < 30", &[]), ALL);
+    }
+
+    #[test]
+    fn interactions_match_event_types_ignoring_case() {
+        let inc = |types: &str| {
+            allowed(
+                &format!("INCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ({types})"),
+                &[],
+            )
+        };
+        assert_eq!(inc(r#""click""#), [0, 2]);
+        assert_eq!(inc(r#""Click""#), [0, 2]);
+        assert_eq!(inc(r#""PURCHASE", "stream""#), [1, 3]);
+        assert_eq!(inc(r#""*""#), [0, 1, 2, 3]);
+        assert_eq!(inc(r#""rate""#), NONE);
+        let f = r#"INCLUDE ItemID WHERE Interactions.EVENT_TYPE NOT IN ("click")"#;
+        assert_eq!(allowed(f, &[]), [1, 3]);
+        let f = r#"EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("click", "stream")"#;
+        assert_eq!(allowed(f, &[]), [1, 4, 5]);
+        let f = "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ($EVENT_TYPE)";
+        assert_eq!(allowed(f, &[("EVENT_TYPE", r#""*""#)]), [4, 5]);
+        assert_eq!(allowed(f, &[]), ALL);
+    }
+
+    #[test]
+    fn only_the_latest_100_interactions_per_event_type_count() {
+        let mut data = catalogue();
+        data.items = (0..200).map(|_| Vec::new()).collect();
+        data.interactions = vec![(199, "purchase".into())];
+        let spellings = ["click", "Click"].into_iter().cycle();
+        data.interactions
+            .extend((0..150).zip(spellings).map(|(i, t)| (i, t.to_string())));
+        // Codes outside the catalogue are ignored rather than set past its end.
+        data.interactions.push((500, "click".into()));
+        let clicked = allowed_in(
+            &data,
+            r#"INCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("click")"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(clicked, (51..150).collect::<Vec<u32>>());
+        let bought = allowed_in(
+            &data,
+            r#"INCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(bought, [199]);
+    }
+
+    #[test]
+    fn current_item_compares_candidates_with_the_query_item() {
+        let mut data = catalogue();
+        data.current = Some(0); // Comedy|Drama, PRICE 10
+        let run =
+            |expr: &str| allowed_in(&data, expr, &[]).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        assert_eq!(
+            run("INCLUDE ItemID WHERE Items.GENRES IN (CurrentItem.GENRES)"),
+            [0, 2, 3]
+        );
+        assert_eq!(
+            run("INCLUDE ItemID WHERE Items.GENRES NOT IN (CurrentItem.GENRES)"),
+            [1, 4, 5]
+        );
+        assert_eq!(
+            run("INCLUDE ItemID WHERE Items.PRICE = CurrentItem.PRICE"),
+            [0]
+        );
+        assert_eq!(
+            run("INCLUDE ItemID WHERE Items.PRICE < CurrentItem.PRICE"),
+            [2]
+        );
+        assert_eq!(
+            run("INCLUDE ItemID WHERE Items.PRICE >= CurrentItem.PRICE"),
+            [0, 1, 5]
+        );
+        assert_eq!(
+            run("INCLUDE ItemID WHERE Items.PRICE > CurrentItem.PRICE AND Items.GENRES IN CurrentItem.GENRES"),
+            NONE
+        );
+        assert_eq!(
+            run("INCLUDE ItemID WHERE Items.PRICE < CurrentItem.PRICE AND Items.GENRES IN CurrentItem.GENRES"),
+            [2]
+        );
+        // A query item without the attribute matches nothing.
+        data.current = Some(3);
+        assert_eq!(
+            allowed_in(
+                &data,
+                "INCLUDE ItemID WHERE Items.PRICE <= CurrentItem.PRICE",
+                &[]
+            )
+            .unwrap(),
+            NONE
+        );
+        data.current = None;
+        let e = allowed_in(
+            &data,
+            "INCLUDE ItemID WHERE Items.GENRES IN (CurrentItem.GENRES)",
+            &[],
+        );
+        assert!(matches!(e, Err(Error::InvalidInput(m)) if m.contains("itemId")));
+    }
+
+    #[test]
+    fn user_and_action_filters_do_not_filter_items() {
+        let m = invalid(r#"INCLUDE UserID WHERE Users.MEMBERSHIP IN ("gold")"#, &[]);
+        assert!(m.contains("UserID"), "{m}");
+        invalid(r#"EXCLUDE ActionID WHERE Actions.KIND IN ("x")"#, &[]);
+    }
+
+    #[test]
+    fn an_empty_catalogue_allows_nothing() {
+        let mut data = catalogue();
+        data.items.clear();
+        let got = allowed_in(
+            &data,
+            r#"EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")"#,
+            &[],
+        );
+        assert_eq!(got.unwrap(), NONE);
+    }
+
+    #[test]
+    fn filters_report_what_they_read() {
+        let f = Filter::parse(
+            "INCLUDE ItemID WHERE Items.PRICE <= $PRICE | EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ($E) \
+             IF CurrentUser.AGE > $AGE",
+        )
+        .unwrap();
+        assert_eq!(f.parameters(), ["PRICE", "E", "AGE"]);
+        assert_eq!(f.target(), Target::ItemId);
+        assert!(f.uses_interactions() && f.uses_current_user() && !f.uses_current_item());
+        let f = Filter::parse("INCLUDE ItemID WHERE Items.G IN (CurrentItem.G)").unwrap();
+        assert!(f.uses_current_item() && !f.uses_interactions() && !f.uses_current_user());
+        assert!(f.parameters().is_empty());
+        let f = Filter::parse(r#"INCLUDE ItemID WHERE Users.M IN ("gold")"#).unwrap();
+        assert!(f.uses_current_user());
+    }
+
+    #[test]
+    fn parse_errors_surface_as_invalid_input() {
+        let e: FilterError =
+            Filter::parse(r#"INCLUDE ItemID WHERE Items.G IN ("a") AND"#).unwrap_err();
+        assert_eq!(e.offset, 41);
+        let e: Error = e.into();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("offset 41"));
+    }
+
+    const VALID: [&str; 10] = [
+        r#"EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")"#,
+        "INCLUDE ItemID WHERE Items.PRICE <= $PRICE",
+        "EXCLUDE ItemID WHERE Items.GENRES IN ($GENRE) IF CurrentUser.AGE = $AGE",
+        r#"INCLUDE ItemID WHERE Items.GENRES IN ($GENRE) | EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("click","stream")"#,
+        "INCLUDE UserID WHERE Users.MEMBERSHIP_STATUS IN ($MEMBERSHIP)",
+        "INCLUDE ItemID WHERE Items.PRICE < CurrentItem.PRICE AND Items.GENRES IN CurrentItem.GENRES",
+        r#"EXCLUDE ItemID WHERE (Items.GENRES IN ("Comedy") OR Items.PRICE > 5) AND Items.GENRES NOT IN ("x") IF CurrentUser.AGE > 18 AND CurrentUser.MEMBERSHIP IN ($M)"#,
+        r#"INCLUDE ItemID WHERE Users.AGE >= $AGE | EXCLUDE ItemID WHERE Items.FAMILY = "True""#,
+        "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE NOT IN (\"*\") | INCLUDE ItemID WHERE Items.PRICE = -1.5e1",
+        "INCLUDE ItemID WHERE Items.GENRES = CurrentItem.GENRES OR Items.PRICE >= ($P)",
+    ];
+
+    const PIECES: [&str; 24] = [
+        "(",
+        ")",
+        "\"",
+        ",",
+        "|",
+        ".",
+        "$",
+        "$P",
+        "=",
+        "<",
+        ">=",
+        " AND ",
+        " OR ",
+        " IF ",
+        " NOT ",
+        " IN ",
+        "Items",
+        "CurrentItem",
+        "CurrentUser",
+        "Interactions",
+        "EVENT_TYPE",
+        "\"*\"",
+        "-",
+        "1e999",
+    ];
+
+    /// A valid expression with a few random edits: deletions, insertions of grammar pieces, and
+    /// duplicated spans; all on character boundaries.
+    fn mutated() -> impl Strategy<Value = String> {
+        let edit = (
+            0..3u8,
+            any::<prop::sample::Index>(),
+            any::<prop::sample::Index>(),
+            0..PIECES.len(),
+        );
+        (0..VALID.len(), prop::collection::vec(edit, 1..4)).prop_map(|(i, edits)| {
+            let mut chars: Vec<char> = VALID[i].chars().collect();
+            for (kind, at, len, piece) in edits {
+                let at = at.index(chars.len() + 1);
+                let end = (at + len.index(12)).min(chars.len());
+                match kind {
+                    0 => {
+                        chars.drain(at..end);
+                    }
+                    1 => {
+                        chars.splice(at..at, PIECES[piece].chars());
+                    }
+                    _ => {
+                        let span: Vec<char> = chars[at..end].to_vec();
+                        chars.splice(at..at, span);
+                    }
+                }
+            }
+            chars.into_iter().collect()
+        })
+    }
+
+    fn values_map() -> impl Strategy<Value = BTreeMap<String, String>> {
+        let key = prop_oneof![
+            Just("PRICE".to_string()),
+            Just("GENRE".to_string()),
+            Just("AGE".to_string()),
+            Just("M".to_string()),
+            Just("P".to_string()),
+            Just("MEMBERSHIP".to_string()),
+            "[A-Za-z_]{1,6}",
+        ];
+        let value = prop_oneof![
+            any::<String>(),
+            "[0-9.eE+-]{0,8}",
+            prop::collection::vec("[A-Za-z0-9*|\\\\\" ]{0,6}", 0..4).prop_map(|vs| {
+                vs.iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+            "[\\[\\]{}\",0-9a-z ]{0,12}",
+        ];
+        prop::collection::btree_map(key, value, 0..6)
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_on_arbitrary_text(src in any::<String>()) {
+            let _ = Filter::parse(&src);
+        }
+
+        #[test]
+        fn parse_never_panics_on_grammar_soup(src in "[A-Za-z_.$()\",|<>=! 0-9*\\\\-]{0,300}") {
+            if let Err(e) = Filter::parse(&src) {
+                prop_assert!(e.offset <= src.len());
+            }
+        }
+
+        #[test]
+        fn parse_reports_offsets_inside_mutated_expressions(src in mutated()) {
+            if let Err(e) = Filter::parse(&src) {
+                prop_assert!(e.offset <= src.len() && src.is_char_boundary(e.offset), "{src}: {e}");
+            }
+        }
+
+        #[test]
+        fn allowed_never_panics(src in mutated(), values in values_map(), current in prop::option::of(0u32..8)) {
+            for expr in [src.as_str()].into_iter().chain(VALID) {
+                if let Ok(filter) = Filter::parse(expr) {
+                    let mut data = catalogue();
+                    data.current = current;
+                    if let Ok(set) = filter.allowed(&data, &values) {
+                        prop_assert!(set.iter().all(|i| (i as usize) < data.items.len()));
+                        prop_assert!(set.len() <= data.items.len());
+                    }
+                }
+            }
+        }
+    }
+}
