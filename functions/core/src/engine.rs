@@ -93,7 +93,7 @@ impl ItemSet {
             words: vec![u64::MAX; n_items.div_ceil(64)],
             n_items,
         };
-        if n_items % 64 != 0 {
+        if !n_items.is_multiple_of(64) {
             if let Some(last) = s.words.last_mut() {
                 *last = (1u64 << (n_items % 64)) - 1;
             }

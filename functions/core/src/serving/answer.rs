@@ -194,10 +194,7 @@ impl Runtime {
             .and_then(|u| g.histories.get(u))
             .unwrap_or(&empty);
         let current_item = req.item_id.as_ref().and_then(|i| c.model.items.get(i));
-        let model_history: Vec<u32> = history
-            .iter()
-            .filter_map(|s| c.model_code(s.item, g))
-            .collect();
+        let model_history = c.model_codes(history, g);
         let data = RequestData {
             campaign: c,
             group: g,
@@ -322,13 +319,21 @@ impl Runtime {
         let mut explored = ItemSet::new(scores.len());
         let best = scores.iter().copied().fold(0f32, f32::max);
         let cutoff = g.latest_ts - (c.exploration_cutoff_days * 86_400.0) as i64;
+        let Ok(to_model) = c.to_model.read() else {
+            return explored;
+        };
         for (code, created) in g.created.iter().enumerate() {
             let Some(created) = created else { continue };
             if *created < cutoff {
                 continue;
             }
-            let Some(m) = c.model_code(code as u32, g) else {
-                continue;
+            let m = match to_model.get(code) {
+                Some(&m) if m != u32::MAX => m,
+                Some(_) => continue,
+                None => match c.model.items.get(g.items.name(code as u32)) {
+                    Some(m) => m,
+                    None => continue,
+                },
             };
             let bonus = c.exploration_weight * best / (1.0 + g.interaction_counts[code] as f32);
             if bonus > 0.0 {
@@ -370,10 +375,7 @@ impl Runtime {
         };
         let g = c.group.data.read().map_err(poisoned)?;
         let history = g.histories.get(&req.user_id).cloned().unwrap_or_default();
-        let model_history: Vec<u32> = history
-            .iter()
-            .filter_map(|s| c.model_code(s.item, &g))
-            .collect();
+        let model_history = c.model_codes(&history, &g);
         let allowed = match &loaded {
             Some(f) => {
                 let data = RequestData {

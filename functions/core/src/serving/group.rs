@@ -134,8 +134,8 @@ impl GroupData {
         let Some((dict, codes)) = table.codes("ITEM_ID") else {
             return;
         };
-        for row in 0..table.rows() {
-            let code = self.intern_item(dict.name(codes[row]));
+        for (row, &c) in codes.iter().enumerate() {
+            let code = self.intern_item(dict.name(c));
             self.set_item(code, row_attrs(table, row, "ITEM_ID"));
         }
     }
@@ -153,11 +153,9 @@ impl GroupData {
         let Some((dict, codes)) = table.codes("USER_ID") else {
             return;
         };
-        for row in 0..table.rows() {
-            self.user_attrs.insert(
-                dict.name(codes[row]).to_string(),
-                row_attrs(table, row, "USER_ID"),
-            );
+        for (row, &c) in codes.iter().enumerate() {
+            self.user_attrs
+                .insert(dict.name(c).to_string(), row_attrs(table, row, "USER_ID"));
         }
     }
 

@@ -38,6 +38,20 @@ pub struct CampaignState {
 }
 
 impl CampaignState {
+    /// Model codes of a history's group items (those the model knows), under one lock.
+    pub fn model_codes(&self, history: &[group::Seen], group: &GroupData) -> Vec<u32> {
+        let map = self.to_model.read().ok();
+        history
+            .iter()
+            .filter_map(
+                |s| match map.as_ref().and_then(|m| m.get(s.item as usize)) {
+                    Some(&c) => (c != u32::MAX).then_some(c),
+                    None => self.model.items.get(group.items.name(s.item)),
+                },
+            )
+            .collect()
+    }
+
     /// The model code of a group item.
     pub fn model_code(&self, group_item: u32, group: &GroupData) -> Option<u32> {
         if let Ok(map) = self.to_model.read() {
