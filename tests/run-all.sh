@@ -16,3 +16,13 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace --all-targets
+
+# Wire compatibility: boto3's personalize-runtime / personalize-events clients against a real
+# `tailor serve`, in a venv this script makes.
+echo "== boto3 compatibility tests"
+cargo build -q -p tailor-cli
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -r tests/compat/requirements.txt
+TAILOR_BIN="$PWD/target/debug/tailor" .venv/bin/python -m pytest tests/compat -q -p no:cacheprovider

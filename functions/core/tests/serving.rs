@@ -1,0 +1,380 @@
+//! The serving runtime in-process on the embedded store: real-time fold-in, anonymous sessions,
+//! Put* visibility and persistence, dedup, promotions, filters.
+
+use std::collections::BTreeMap;
+
+use tailor_core::api::events::{Event, Item, PutEventsRequest, PutItemsRequest};
+use tailor_core::api::runtime::{GetRecommendationsRequest, Promotion};
+use tailor_core::domain::{ArnBuilder, CampaignConfig, ImportMode, TrainingMode};
+use tailor_core::recipes::Recipe;
+use tailor_core::sample::{self, schemas, SampleSize};
+use tailor_core::schema::DatasetType;
+use tailor_core::services::CreateSolution;
+use tailor_core::serving::Runtime;
+use tailor_core::{Error, Stores, Tailor};
+
+struct Env {
+    dir: tempfile::TempDir,
+    campaign: String,
+    tracking_id: String,
+}
+
+fn open(dir: &std::path::Path) -> Tailor {
+    Tailor::new(Stores::embedded(dir).unwrap(), ArnBuilder::default())
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let t = open(dir.path());
+    let g = t
+        .create_dataset_group("shop", None, None)
+        .await
+        .unwrap()
+        .dataset_group_arn;
+    let data = sample::generate(
+        5,
+        SampleSize {
+            items: 300,
+            users: 200,
+            sessions_per_user: 6,
+        },
+    );
+    for (kind, schema, bytes) in [
+        (
+            DatasetType::Interactions,
+            schemas::ECOMMERCE_INTERACTIONS,
+            data.interactions.clone(),
+        ),
+        (
+            DatasetType::Items,
+            schemas::ECOMMERCE_ITEMS,
+            data.items.clone().unwrap(),
+        ),
+        (
+            DatasetType::Users,
+            schemas::ECOMMERCE_USERS,
+            data.users.clone().unwrap(),
+        ),
+    ] {
+        let name = kind.as_str().to_lowercase();
+        let s = t.create_schema(&name, schema).await.unwrap().schema_arn;
+        let ds = t
+            .create_dataset(&name, &s, &g, kind)
+            .await
+            .unwrap()
+            .dataset_arn;
+        let job = t
+            .create_dataset_import_job(&name, &ds, "sample", ImportMode::Full, None)
+            .await
+            .unwrap();
+        t.run_dataset_import_job(&job.dataset_import_job_arn, &bytes, &mut |_, _| {})
+            .await
+            .unwrap();
+    }
+    let sol = t
+        .create_solution(CreateSolution {
+            name: "up".into(),
+            dataset_group_arn: g.clone(),
+            recipe_arn: Recipe::UserPersonalization.arn(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let v = t
+        .create_solution_version(&sol.solution_arn, TrainingMode::Full, None)
+        .await
+        .unwrap();
+    t.run_solution_version(&v.solution_version_arn, &mut |_, _| {})
+        .await
+        .unwrap();
+    // Exploration off so answers depend on the model alone.
+    let config = CampaignConfig {
+        item_exploration_config: [("explorationWeight".to_string(), "0".to_string())].into(),
+        ..Default::default()
+    };
+    let campaign = t
+        .create_campaign("c", &v.solution_version_arn, None, config)
+        .await
+        .unwrap()
+        .campaign_arn;
+    let tracking_id = t
+        .create_event_tracker("tracker", &g)
+        .await
+        .unwrap()
+        .tracking_id;
+    Env {
+        dir,
+        campaign,
+        tracking_id,
+    }
+}
+
+fn ask(e: &Env, user: &str, n: usize) -> GetRecommendationsRequest {
+    GetRecommendationsRequest {
+        campaign_arn: Some(e.campaign.clone()),
+        user_id: Some(user.into()),
+        num_results: Some(n),
+        ..Default::default()
+    }
+}
+
+fn events(
+    e: &Env,
+    user: Option<&str>,
+    session: &str,
+    items: &[&str],
+    id_prefix: Option<&str>,
+) -> PutEventsRequest {
+    PutEventsRequest {
+        tracking_id: e.tracking_id.clone(),
+        user_id: user.map(Into::into),
+        session_id: session.into(),
+        event_list: items
+            .iter()
+            .enumerate()
+            .map(|(k, i)| Event {
+                event_id: id_prefix.map(|p| format!("{p}-{k}")),
+                event_type: "View".into(),
+                item_id: Some(i.to_string()),
+                sent_at: Some(1_767_225_600.0 + k as f64),
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
+fn ids(r: &tailor_core::api::runtime::GetRecommendationsResponse) -> Vec<String> {
+    r.item_list.iter().map(|i| i.item_id.clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_changes_the_very_next_answer() {
+    let e = env().await;
+    let rt = Runtime::new(open(e.dir.path()));
+    let cold = rt
+        .get_recommendations(&ask(&e, "visitor", 10))
+        .await
+        .unwrap();
+    assert!(cold.recommendation_id.starts_with("RID-"));
+    rt.put_events(&events(
+        &e,
+        Some("visitor"),
+        "s1",
+        &["P00004", "P00014", "P00024"],
+        None,
+    ))
+    .await
+    .unwrap();
+    let warm = rt
+        .get_recommendations(&ask(&e, "visitor", 10))
+        .await
+        .unwrap();
+    assert_ne!(ids(&cold), ids(&warm));
+    for seen in ["P00004", "P00014", "P00024"] {
+        assert!(!ids(&warm).contains(&seen.to_string()), "{seen} was seen");
+    }
+    assert!(warm.item_list.iter().all(|i| i.score.is_some()));
+    // Durable: a fresh runtime over the same store replays the events.
+    let again = Runtime::new(open(e.dir.path()));
+    let replayed = again
+        .get_recommendations(&ask(&e, "visitor", 10))
+        .await
+        .unwrap();
+    assert_eq!(ids(&replayed), ids(&warm));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_sessions_answer_and_then_join_the_user() {
+    let e = env().await;
+    let rt = Runtime::new(open(e.dir.path()));
+    rt.put_events(&events(&e, None, "anon-1", &["P00007", "P00017"], None))
+        .await
+        .unwrap();
+    let by_session = rt
+        .get_recommendations(&ask(&e, "anon-1", 10))
+        .await
+        .unwrap();
+    assert!(!ids(&by_session).contains(&"P00007".to_string()));
+    // The visitor signs in: the session's history joins the user's.
+    rt.put_events(&events(&e, Some("member-9"), "anon-1", &["P00027"], None))
+        .await
+        .unwrap();
+    let by_user = rt
+        .get_recommendations(&ask(&e, "member-9", 10))
+        .await
+        .unwrap();
+    for seen in ["P00007", "P00017", "P00027"] {
+        assert!(!ids(&by_user).contains(&seen.to_string()), "{seen}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_event_id_counts_once() {
+    let e = env().await;
+    let rt = Runtime::new(open(e.dir.path()));
+    let req = events(&e, Some("dedup"), "s", &["P00001", "P00002"], Some("fixed"));
+    rt.put_events(&req).await.unwrap();
+    rt.put_events(&req).await.unwrap();
+    let g = rt
+        .group("arn:aws:personalize:us-east-1:000000000000:dataset-group/shop")
+        .await
+        .unwrap();
+    assert_eq!(g.data.read().unwrap().histories["dedup"].len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_items_is_visible_to_filters_at_once_and_persists() {
+    let e = env().await;
+    let t = open(e.dir.path());
+    let g = "arn:aws:personalize:us-east-1:000000000000:dataset-group/shop";
+    let f = t
+        .create_filter(
+            "only-gadgets",
+            g,
+            r#"INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ("Gadgets")"#,
+        )
+        .await
+        .unwrap()
+        .filter_arn;
+    let rt = Runtime::new(t);
+    let mut req = ask(&e, "U0001", 5);
+    req.filter_arn = Some(f);
+    assert!(
+        rt.get_recommendations(&req)
+            .await
+            .unwrap()
+            .item_list
+            .is_empty(),
+        "no item is a gadget yet"
+    );
+    let put = PutItemsRequest {
+        dataset_arn: "arn:aws:personalize:us-east-1:000000000000:dataset/shop/ITEMS".into(),
+        items: vec![Item {
+            item_id: "P00003".into(),
+            properties: Some(r#"{"categoryL1": "Gadgets", "price": 12.5}"#.into()),
+        }],
+    };
+    let bad = PutItemsRequest {
+        items: vec![Item {
+            item_id: "P00003".into(),
+            properties: Some(r#"{"colour": "red"}"#.into()),
+        }],
+        ..put.clone()
+    };
+    assert!(
+        matches!(rt.put_items(&bad).await, Err(Error::InvalidInput(m)) if m.contains("colour"))
+    );
+    rt.put_items(&put).await.unwrap();
+    assert_eq!(
+        ids(&rt.get_recommendations(&req).await.unwrap()),
+        ["P00003"]
+    );
+    let fresh = Runtime::new(open(e.dir.path()));
+    assert_eq!(
+        ids(&fresh.get_recommendations(&req).await.unwrap()),
+        ["P00003"],
+        "PutItems persisted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotions_take_their_share_in_their_own_order() {
+    let e = env().await;
+    let t = open(e.dir.path());
+    let g = "arn:aws:personalize:us-east-1:000000000000:dataset-group/shop";
+    let f = t
+        .create_filter(
+            "books",
+            g,
+            r#"INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ($CAT)"#,
+        )
+        .await
+        .unwrap()
+        .filter_arn;
+    let rt = Runtime::new(t);
+    let mut req = ask(&e, "U0002", 10);
+    req.promotions = vec![Promotion {
+        name: Some("books-week".into()),
+        percent_promoted_items: Some(25),
+        filter_arn: Some(f),
+        filter_values: BTreeMap::from([("CAT".to_string(), "\"Books\"".to_string())]),
+    }];
+    let r = rt.get_recommendations(&req).await.unwrap();
+    assert_eq!(r.item_list.len(), 10);
+    let promoted: Vec<_> = r
+        .item_list
+        .iter()
+        .filter(|i| i.promotion_name.is_some())
+        .collect();
+    assert_eq!(promoted.len(), 3, "ceil(10 × 25%)");
+    assert!(promoted.iter().all(
+        |i| i.promotion_name.as_deref() == Some("books-week") && i.reason == ["Promoted item"]
+    ));
+    // Sample items cycle through ten categories; Books are P00001, P00011, ...
+    assert!(
+        promoted
+            .iter()
+            .all(|i| i.item_id[1..].parse::<u32>().unwrap() % 10 == 1),
+        "{promoted:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_checked_before_anything_runs() {
+    let e = env().await;
+    let rt = Runtime::new(open(e.dir.path()));
+    let mut too_many = ask(&e, "U0001", 501);
+    assert!(matches!(
+        rt.get_recommendations(&too_many).await,
+        Err(Error::InvalidInput(_))
+    ));
+    too_many.num_results = Some(500);
+    assert_eq!(
+        rt.get_recommendations(&too_many)
+            .await
+            .unwrap()
+            .item_list
+            .len(),
+        300 - rt_history_len(&rt, "U0001").await
+    );
+    let mut no_user = ask(&e, "x", 5);
+    no_user.user_id = None;
+    assert!(
+        matches!(rt.get_recommendations(&no_user).await, Err(Error::InvalidInput(m)) if m.contains("userId"))
+    );
+    let mut unknown = ask(&e, "x", 5);
+    unknown.campaign_arn = Some("arn:aws:personalize:us-east-1:000000000000:campaign/nope".into());
+    assert_eq!(
+        rt.get_recommendations(&unknown)
+            .await
+            .unwrap_err()
+            .kind()
+            .http_status(),
+        404
+    );
+    let mut bad_tracker = events(&e, Some("u"), "s", &["P00001"], None);
+    bad_tracker.tracking_id = "not-a-tracker".into();
+    assert!(matches!(
+        rt.put_events(&bad_tracker).await,
+        Err(Error::InvalidInput(_))
+    ));
+    let mut excluded = ask(&e, "U0003", 5);
+    let first = ids(&rt.get_recommendations(&excluded).await.unwrap());
+    excluded
+        .context
+        .insert("EXCLUDE_ITEM_IDS".into(), first[..2].join(","));
+    let second = ids(&rt.get_recommendations(&excluded).await.unwrap());
+    assert!(!second.contains(&first[0]) && !second.contains(&first[1]));
+}
+
+async fn rt_history_len(rt: &Runtime, user: &str) -> usize {
+    let g = rt
+        .group("arn:aws:personalize:us-east-1:000000000000:dataset-group/shop")
+        .await
+        .unwrap();
+    let data = g.data.read().unwrap();
+    let mut items: Vec<u32> = data.histories[user].iter().map(|s| s.item).collect();
+    items.sort_unstable();
+    items.dedup();
+    items.len()
+}
