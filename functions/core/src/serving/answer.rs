@@ -84,6 +84,43 @@ impl FilterData for RequestData<'_> {
     }
 }
 
+/// Personalize's scores: a softmax of the model's scores over a set of items (the catalogue for
+/// GetRecommendations, the input list for GetPersonalizedRanking), so they lie in [0, 1] and sum
+/// to 1 over that set. The temperature puts the best item 4 units above the mean, which keeps
+/// the order and gives a peaked but not degenerate distribution for any model's scale.
+struct Softmax {
+    max: f64,
+    temperature: f64,
+    total: f64,
+}
+
+impl Softmax {
+    fn over(scores: &[f32]) -> Softmax {
+        let finite = scores.iter().filter(|s| s.is_finite()).map(|&s| s as f64);
+        let (mut max, mut sum, mut n) = (f64::MIN, 0.0, 0usize);
+        for s in finite.clone() {
+            max = max.max(s);
+            sum += s;
+            n += 1;
+        }
+        let mean = if n > 0 { sum / n as f64 } else { 0.0 };
+        let temperature = ((max - mean) / 4.0).max(1e-12);
+        let total = finite
+            .map(|s| ((s - max) / temperature).exp())
+            .sum::<f64>()
+            .max(f64::MIN_POSITIVE);
+        Softmax {
+            max,
+            temperature,
+            total,
+        }
+    }
+
+    fn probability(&self, score: f32) -> f64 {
+        ((score as f64 - self.max) / self.temperature).exp() / self.total
+    }
+}
+
 fn new_recommendation_id() -> String {
     format!("RID-{}", uuid::Uuid::new_v4())
 }
@@ -269,6 +306,7 @@ impl Runtime {
         }
 
         let recommendation_id = new_recommendation_id();
+        let softmax = Softmax::over(&scores);
         let marks = promoted_positions(
             promoted.len() + regular.len(),
             promoted.len(),
@@ -296,7 +334,7 @@ impl Runtime {
             };
             item_list.push(PredictedItem {
                 item_id: c.model.items.name(s.item).to_string(),
-                score: (with_score && !popular).then_some(s.score as f64),
+                score: (with_score && !popular).then(|| softmax.probability(s.score)),
                 promotion_name: if is_promoted {
                     promotion_name.clone()
                 } else {
@@ -403,6 +441,8 @@ impl Runtime {
             .collect();
         let kept_candidates: Vec<Option<u32>> = kept.iter().map(|&i| candidates[i]).collect();
         let ranked = crate::engine::rank(&c.model, &model_history, &kept_candidates);
+        let known: Vec<f32> = ranked.iter().filter_map(|(_, s)| *s).collect();
+        let softmax = Softmax::over(&known);
         let with_metadata = !req.metadata_columns.is_empty();
         if with_metadata {
             check_columns(&g, &req.metadata_columns)?;
@@ -413,7 +453,7 @@ impl Runtime {
                 let id = &req.input_list[kept[pos]];
                 PredictedItem {
                     item_id: id.clone(),
-                    score: score.map(f64::from),
+                    score: score.map(|s| softmax.probability(s)),
                     metadata: with_metadata.then(|| {
                         kept_candidates[pos]
                             .map(|code| metadata(&c, &g, code, &req.metadata_columns))

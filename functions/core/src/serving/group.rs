@@ -69,6 +69,11 @@ fn row_attrs(table: &Table, row: usize, skip: &str) -> Attrs {
             Values::Codes { dict, codes } => Attr::Text(dict.name(codes[row]).to_string()),
             Values::Str(v) => Attr::Text(v[row].as_deref().unwrap_or_default().to_string()),
             Values::Long { data, .. } => Attr::Number(data[row] as f64),
+            // A float column holds f32 values: read back the decimal that was written (45.99,
+            // not 45.9900016784668), so filters and metadata see the catalogue's own numbers.
+            Values::Double { data, .. } if field.ty == FieldType::Float => {
+                Attr::Number((data[row] as f32).to_string().parse().unwrap_or(data[row]))
+            }
             Values::Double { data, .. } => Attr::Number(data[row]),
             Values::Bool { data, .. } => Attr::Bool(data[row]),
         };
