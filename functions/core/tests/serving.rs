@@ -378,3 +378,45 @@ async fn rt_history_len(rt: &Runtime, user: &str) -> usize {
     items.dedup();
     items.len()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_item_put_now_can_be_recommended_now() {
+    let e = env().await;
+    let t = open(e.dir.path());
+    let g = "arn:aws:personalize:us-east-1:000000000000:dataset-group/shop";
+    let f = t
+        .create_filter(
+            "gadgets",
+            g,
+            r#"INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ("Gadgets")"#,
+        )
+        .await
+        .unwrap()
+        .filter_arn;
+    let rt = Runtime::new(t);
+    let mut req = ask(&e, "U0004", 5);
+    req.filter_arn = Some(f);
+    assert!(rt
+        .get_recommendations(&req)
+        .await
+        .unwrap()
+        .item_list
+        .is_empty());
+    let put = PutItemsRequest {
+        dataset_arn: "arn:aws:personalize:us-east-1:000000000000:dataset/shop/ITEMS".into(),
+        items: vec![Item {
+            item_id: "BRAND-NEW".into(),
+            properties: Some(r#"{"categoryL1": "Gadgets", "title": "Gizmo"}"#.into()),
+        }],
+    };
+    rt.put_items(&put).await.unwrap();
+    let got = rt.get_recommendations(&req).await.unwrap();
+    assert_eq!(
+        ids(&got),
+        ["BRAND-NEW"],
+        "the model's catalogue took the item in without retraining"
+    );
+    assert!(got.item_list[0]
+        .score
+        .is_some_and(|s| (0.0..=1.0).contains(&s)));
+}

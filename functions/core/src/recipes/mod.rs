@@ -197,6 +197,27 @@ impl Model {
         })
     }
 
+    /// The same model over a catalogue grown by `ids` (items put after training): they have no
+    /// learned signal and no popularity yet, so they surface through exploration and filters.
+    pub fn with_new_items(&self, ids: &[&str]) -> Model {
+        let mut m = self.clone();
+        for id in ids {
+            m.items.intern(id);
+        }
+        let n = m.items.len();
+        m.popularity.resize(n, 0.0);
+        match &mut m.learned {
+            Learned::NextItems(x) => x.extend_catalogue(n),
+            Learned::Trending { scores, .. } => scores.resize(n, 0.0),
+            Learned::Sims { sims, .. } => {
+                let last = *sims.offsets.last().unwrap_or(&0);
+                sims.offsets.resize(n + 1, last);
+            }
+            Learned::Popularity => {}
+        }
+        m
+    }
+
     /// The resolved hyperparameters (Personalize's `tunedHPOParams`).
     pub fn hyperparameters(&self) -> serde_json::Value {
         match &self.learned {

@@ -555,17 +555,22 @@ impl Runtime {
                 .await?;
         }
         let group = self.group(&dataset.dataset_group_arn).await?;
-        let mut g = group.data.write().map_err(poisoned)?;
-        for (id, attrs) in parsed {
-            match kind {
-                DatasetType::Items => {
-                    let code = g.intern_item(&id);
-                    g.set_item(code, attrs);
-                }
-                _ => {
-                    g.user_attrs.insert(id, attrs);
+        {
+            let mut g = group.data.write().map_err(poisoned)?;
+            for (id, attrs) in parsed {
+                match kind {
+                    DatasetType::Items => {
+                        let code = g.intern_item(&id);
+                        g.set_item(code, attrs);
+                    }
+                    _ => {
+                        g.user_attrs.insert(id, attrs);
+                    }
                 }
             }
+        }
+        if kind == DatasetType::Items {
+            self.extend_campaigns(&group)?;
         }
         Ok(())
     }

@@ -146,8 +146,14 @@ impl GroupData {
     }
 
     pub fn set_item(&mut self, code: u32, attrs: Attrs) {
-        if let Some(Attr::Number(t)) = attrs.get("CREATION_TIMESTAMP") {
-            self.created[code as usize] = Some(*t as i64);
+        match attrs.get("CREATION_TIMESTAMP") {
+            Some(Attr::Number(t)) => self.created[code as usize] = Some(*t as i64),
+            // As Personalize does, an item with neither a creation time nor interactions counts
+            // as new as of the newest interaction.
+            _ if self.created[code as usize].is_none() && self.latest_ts > 0 => {
+                self.created[code as usize] = Some(self.latest_ts)
+            }
+            _ => {}
         }
         self.item_attrs[code as usize] = Some(attrs);
         self.items_version += 1;

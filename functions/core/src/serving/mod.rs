@@ -148,6 +148,42 @@ impl Runtime {
         Ok(state)
     }
 
+    /// Gives every loaded campaign of `group` the items it has not seen (PutItems), so they can
+    /// be recommended at once.
+    pub(crate) fn extend_campaigns(&self, group: &GroupState) -> Result<()> {
+        let mut campaigns = self.campaigns.write().map_err(poisoned)?;
+        let data = group.data.read().map_err(poisoned)?;
+        for state in campaigns.values_mut() {
+            if state.group.arn != group.arn {
+                continue;
+            }
+            let new: Vec<&str> = data
+                .items
+                .iter()
+                .filter(|id| state.model.items.get(id).is_none())
+                .collect();
+            if new.is_empty() {
+                continue;
+            }
+            let model = Arc::new(state.model.with_new_items(&new));
+            let to_model = data
+                .items
+                .iter()
+                .map(|id| model.items.get(id).unwrap_or(u32::MAX))
+                .collect();
+            *state = Arc::new(CampaignState {
+                campaign: state.campaign.clone(),
+                recipe_type: state.recipe_type,
+                model,
+                group: state.group.clone(),
+                to_model: RwLock::new(to_model),
+                exploration_weight: state.exploration_weight,
+                exploration_cutoff_days: state.exploration_cutoff_days,
+            });
+        }
+        Ok(())
+    }
+
     /// Forgets a campaign's loaded state (after UpdateCampaign), so the next request reloads.
     pub fn evict_campaign(&self, arn: &str) {
         if let Ok(mut c) = self.campaigns.write() {
