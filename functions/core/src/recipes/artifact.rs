@@ -138,30 +138,22 @@ impl<'a> ArtifactReader<'a> {
             .ok_or_else(|| ArtifactError::Missing(String::from_utf8_lossy(tag).into_owned()))
     }
 
-    pub fn f32s(&self, tag: &[u8; 4]) -> Result<Vec<f32>, ArtifactError> {
+    /// A section as 4-byte little-endian words.
+    fn words(&self, tag: &[u8; 4]) -> Result<impl Iterator<Item = [u8; 4]> + 'a, ArtifactError> {
         let b = self.bytes(tag)?;
         if b.len() % 4 != 0 {
-            return Err(ArtifactError::Corrupt(format!(
-                "section {} length",
-                String::from_utf8_lossy(tag)
-            )));
+            let name = String::from_utf8_lossy(tag);
+            return Err(ArtifactError::Corrupt(format!("section {name} length")));
         }
-        Ok(b.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        Ok(b.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]))
+    }
+
+    pub fn f32s(&self, tag: &[u8; 4]) -> Result<Vec<f32>, ArtifactError> {
+        Ok(self.words(tag)?.map(f32::from_le_bytes).collect())
     }
 
     pub fn u32s(&self, tag: &[u8; 4]) -> Result<Vec<u32>, ArtifactError> {
-        let b = self.bytes(tag)?;
-        if b.len() % 4 != 0 {
-            return Err(ArtifactError::Corrupt(format!(
-                "section {} length",
-                String::from_utf8_lossy(tag)
-            )));
-        }
-        Ok(b.chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        Ok(self.words(tag)?.map(u32::from_le_bytes).collect())
     }
 
     pub fn strings(&self, tag: &[u8; 4]) -> Result<IdDict, ArtifactError> {

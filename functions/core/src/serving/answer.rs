@@ -23,6 +23,17 @@ struct RequestData<'a> {
     current_item: Option<u32>,
 }
 
+/// An attribute by column name, exact first, then ignoring ASCII case (filters and
+/// metadataColumns may spell columns either way).
+fn lookup<'a>(attrs: &'a super::Attrs, field: &str) -> Option<&'a Attr> {
+    attrs.get(field).or_else(|| {
+        attrs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(field))
+            .map(|(_, v)| v)
+    })
+}
+
 fn value(a: &Attr) -> Value<'_> {
     match a {
         Attr::Text(s) => Value::Text(s),
@@ -40,28 +51,12 @@ impl FilterData for RequestData<'_> {
         let id = self.campaign.model.items.name(item);
         let code = self.group.items.get(id)?;
         let attrs = self.group.item_attrs.get(code as usize)?.as_ref()?;
-        attrs
-            .get(field)
-            .or_else(|| {
-                attrs
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(field))
-                    .map(|(_, v)| v)
-            })
-            .map(value)
+        lookup(attrs, field).map(value)
     }
 
     fn user_attribute(&self, field: &str) -> Option<Value<'_>> {
         let attrs = self.group.user_attrs.get(self.user?)?;
-        attrs
-            .get(field)
-            .or_else(|| {
-                attrs
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(field))
-                    .map(|(_, v)| v)
-            })
-            .map(value)
+        lookup(attrs, field).map(value)
     }
 
     fn interactions(&self) -> Vec<(u32, String)> {
@@ -642,13 +637,7 @@ fn metadata(
         .and_then(|a| a.as_ref());
     let mut out = BTreeMap::new();
     for col in columns.get("ITEMS").into_iter().flatten() {
-        let v = attrs.and_then(|a| {
-            a.get(col).or_else(|| {
-                a.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(col))
-                    .map(|(_, v)| v)
-            })
-        });
+        let v = attrs.and_then(|a| lookup(a, col));
         out.insert(col.to_lowercase(), v.map(Attr::to_wire).unwrap_or_default());
     }
     out
