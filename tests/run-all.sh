@@ -14,8 +14,16 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+# The AWS adapters' conformance suites run against an emulator on 127.0.0.1:4566 (MiniStack
+# from PyPI here; LocalStack on the same port works too). Stopped however this script ends.
+echo "== AWS emulator"
+bash tests/emulator.sh start
+trap 'bash tests/emulator.sh stop' EXIT
+
 echo "== cargo test"
-cargo test --workspace --all-targets
+AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+  cargo test --workspace --all-targets
 
 # Wire compatibility: boto3's personalize-runtime / personalize-events clients against a real
 # `tailor serve`, in a venv this script makes.
