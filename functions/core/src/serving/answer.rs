@@ -148,16 +148,7 @@ impl Runtime {
         let c = self
             .campaign(req.campaign_arn.as_deref().unwrap_or_default())
             .await?;
-        if !req.metadata_columns.is_empty()
-            && !c
-                .campaign
-                .campaign_config
-                .enable_metadata_with_recommendations
-        {
-            return Err(Error::InvalidInput(
-                "metadataColumns needs a campaign with enableMetadataWithRecommendations".into(),
-            ));
-        }
+        metadata_allowed(&c, &req.metadata_columns)?;
         match c.recipe_type {
             RecipeType::UserPersonalization if req.user_id.is_none() => {
                 return Err(Error::InvalidInput(
@@ -392,16 +383,7 @@ impl Runtime {
                 "GetPersonalizedRanking needs a PERSONALIZED_RANKING campaign".into(),
             ));
         }
-        if !req.metadata_columns.is_empty()
-            && !c
-                .campaign
-                .campaign_config
-                .enable_metadata_with_recommendations
-        {
-            return Err(Error::InvalidInput(
-                "metadataColumns needs a campaign with enableMetadataWithRecommendations".into(),
-            ));
-        }
+        metadata_allowed(&c, &req.metadata_columns)?;
         let loaded = match &req.filter_arn {
             Some(a) => Some(self.filter(a).await?),
             None => None,
@@ -605,6 +587,21 @@ impl Runtime {
         )
         .await
     }
+}
+
+/// metadataColumns only on a campaign created with enableMetadataWithRecommendations.
+fn metadata_allowed(c: &CampaignState, columns: &BTreeMap<String, Vec<String>>) -> Result<()> {
+    if !columns.is_empty()
+        && !c
+            .campaign
+            .campaign_config
+            .enable_metadata_with_recommendations
+    {
+        return Err(Error::InvalidInput(
+            "metadataColumns needs a campaign with enableMetadataWithRecommendations".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn check_columns(g: &GroupData, columns: &BTreeMap<String, Vec<String>>) -> Result<()> {
