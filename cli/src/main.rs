@@ -42,6 +42,12 @@ struct Settings {
         global = true
     )]
     account_id: String,
+    /// Work on a deployed stack's S3 bucket, DynamoDB tables and KMS key (named by
+    /// TAILOR_BUCKET, TAILOR_META_TABLE, TAILOR_EVENTS_TABLE, TAILOR_KMS_KEY_ID,
+    /// TAILOR_ACCOUNT_ID and AWS_REGION, as the Lambdas read them) instead of the data dir.
+    #[cfg(feature = "aws")]
+    #[arg(long, env = "TAILOR_AWS", global = true)]
+    aws: bool,
 }
 
 #[derive(Debug, Parser)]
@@ -126,9 +132,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> tailor_core::Result<ExitCode> {
-    let s = &cli.settings;
-    let stores = Stores::embedded(&s.data_dir)?;
-    let tailor = Tailor::new(stores, ArnBuilder::new(&s.region, &s.account_id));
+    let tailor = open(&cli.settings).await?;
     match cli.command {
         Command::Demo(a) => demo::run(&tailor, a).await,
         Command::CreateDatasetGroup(a) => a.run(&tailor).await,
@@ -149,4 +153,18 @@ async fn run(cli: Cli) -> tailor_core::Result<ExitCode> {
         Command::Rank(a) => a.run(&tailor).await,
         Command::Metrics(a) => a.run(&tailor).await,
     }
+}
+
+async fn open(s: &Settings) -> tailor_core::Result<Tailor> {
+    #[cfg(feature = "aws")]
+    if s.aws {
+        let deployment =
+            tailor_aws::Deployment::from_env().map_err(tailor_core::Error::InvalidInput)?;
+        return Ok(deployment.tailor().await);
+    }
+    let stores = Stores::embedded(&s.data_dir)?;
+    Ok(Tailor::new(
+        stores,
+        ArnBuilder::new(&s.region, &s.account_id),
+    ))
 }

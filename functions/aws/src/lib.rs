@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use tailor_core::store::StoreError;
 
+mod deployment;
 mod dynamo_events;
 mod dynamo_meta;
 mod kms;
 mod s3;
 pub mod testing;
 
+pub use deployment::{campaign_refresh_from_env, decode_s3_event_key, Deployment};
 pub use dynamo_events::DynamoEventStore;
 pub use dynamo_meta::DynamoMetaStore;
 pub use kms::KmsKeyService;
@@ -90,4 +92,18 @@ where
     R: std::fmt::Debug,
 {
     StoreError::Io(describe(operation, err))
+}
+
+/// Logs for a Lambda function: `RUST_LOG` (default `info`), no colours or timestamps (CloudWatch
+/// adds its own), to stderr so stdout stays free for EMF metric lines.
+pub fn init_lambda_logs() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(false)
+        .without_time()
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -420,3 +420,76 @@ async fn a_new_item_put_now_can_be_recommended_now() {
         .score
         .is_some_and(|s| (0.0..=1.0).contains(&s)));
 }
+
+/// Two Lambda execution environments over one store: one takes PutEvents, the other answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_runtimes_see_each_others_events_and_new_versions() {
+    use std::time::Duration;
+    use tailor_core::serving::Sharing;
+    let e = env().await;
+    let shared = |refresh| {
+        Runtime::with_sharing(
+            open(e.dir.path()),
+            Sharing::Shared {
+                campaign_refresh: refresh,
+            },
+        )
+    };
+    let writer = shared(Duration::ZERO);
+    let reader = shared(Duration::ZERO);
+    let slow = shared(Duration::from_secs(3600));
+    let cold = reader
+        .get_recommendations(&ask(&e, "visitor", 10))
+        .await
+        .unwrap();
+    slow.get_recommendations(&ask(&e, "visitor", 10))
+        .await
+        .unwrap();
+    let seen = ids(&cold)[..3].to_vec();
+    let seen: Vec<&str> = seen.iter().map(String::as_str).collect();
+    writer
+        .put_events(&events(&e, Some("visitor"), "s9", &seen, None))
+        .await
+        .unwrap();
+    let warm = reader
+        .get_recommendations(&ask(&e, "visitor", 10))
+        .await
+        .unwrap();
+    assert_ne!(ids(&cold), ids(&warm));
+    for s in &seen {
+        assert!(!ids(&warm).contains(&s.to_string()), "{s} was seen");
+    }
+    // Retrain and repoint the campaign: the reader reloads, a long refresh interval does not yet.
+    let t = open(e.dir.path());
+    let old = t.describe_campaign(&e.campaign).await.unwrap();
+    let solution = t
+        .describe_solution_version(&old.solution_version_arn)
+        .await
+        .unwrap()
+        .solution_arn;
+    let v = t
+        .create_solution_version(&solution, TrainingMode::Full, None)
+        .await
+        .unwrap();
+    t.run_solution_version(&v.solution_version_arn, &mut |_, _| {})
+        .await
+        .unwrap();
+    t.update_campaign(&e.campaign, Some(&v.solution_version_arn), None)
+        .await
+        .unwrap();
+    let now = reader.campaign(&e.campaign).await.unwrap();
+    assert_eq!(now.campaign.solution_version_arn, v.solution_version_arn);
+    let later = slow.campaign(&e.campaign).await.unwrap();
+    assert_eq!(
+        later.campaign.solution_version_arn,
+        old.solution_version_arn
+    );
+    // The reloaded campaign still knows the events streamed before.
+    let after = reader
+        .get_recommendations(&ask(&e, "visitor", 10))
+        .await
+        .unwrap();
+    for s in &seen {
+        assert!(!ids(&after).contains(&s.to_string()), "{s} was seen");
+    }
+}

@@ -8,6 +8,8 @@ mod filters;
 mod import;
 pub mod recommend;
 mod solutions;
+pub mod training;
+pub mod uploads;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::group::{properties_to_attrs, GroupData, Seen};
-use super::{attr_json, poisoned, Attr, CampaignState, LoadedFilter, Runtime};
+use super::{attr_json, poisoned, Attr, CampaignState, LoadedFilter, Runtime, Sharing};
 use crate::api::events::{parse_properties, PutEventsRequest, PutItemsRequest, PutUsersRequest};
 use crate::api::runtime::*;
 use crate::engine::{top_k, ItemSet};
@@ -146,7 +146,7 @@ impl Runtime {
     ) -> Result<GetRecommendationsResponse> {
         let k = req.validate()?;
         let c = self
-            .campaign(req.campaign_arn.as_deref().unwrap_or_default())
+            .answering(req.campaign_arn.as_deref().unwrap_or_default())
             .await?;
         metadata_allowed(&c, &req.metadata_columns)?;
         match c.recipe_type {
@@ -181,6 +181,13 @@ impl Runtime {
             main.as_deref(),
             promotion.as_ref().map(|(f, p)| (f.as_deref(), *p)),
         )
+    }
+
+    /// The campaign, with its group's streamed events up to date.
+    async fn answering(&self, arn: &str) -> Result<std::sync::Arc<CampaignState>> {
+        let c = self.campaign(arn).await?;
+        self.catch_up(&c.group).await?;
+        Ok(c)
     }
 
     /// A filter that must belong to the campaign's dataset group.
@@ -374,7 +381,7 @@ impl Runtime {
         req: &GetPersonalizedRankingRequest,
     ) -> Result<GetPersonalizedRankingResponse> {
         req.validate()?;
-        let c = self.campaign(&req.campaign_arn).await?;
+        let c = self.answering(&req.campaign_arn).await?;
         if !matches!(
             c.recipe_type,
             RecipeType::PersonalizedRanking | RecipeType::UserPersonalization
@@ -474,10 +481,14 @@ impl Runtime {
             .events
             .append(&tracker.dataset_group_arn, &events)
             .await?;
-        let group = self.group(&tracker.dataset_group_arn).await?;
-        let mut g = group.data.write().map_err(poisoned)?;
-        for e in &events {
-            g.apply_event(e);
+        // With shared stores the answering process reads the event back (catch_up): loading
+        // the whole group here would only slow the write path down.
+        if self.sharing == Sharing::Alone {
+            let group = self.group(&tracker.dataset_group_arn).await?;
+            let mut g = group.data.write().map_err(poisoned)?;
+            for e in &events {
+                g.apply_event(e);
+            }
         }
         Ok(())
     }
@@ -530,6 +541,9 @@ impl Runtime {
                     Expect::Any,
                 )
                 .await?;
+        }
+        if self.sharing != Sharing::Alone {
+            return Ok(());
         }
         let group = self.group(&dataset.dataset_group_arn).await?;
         {

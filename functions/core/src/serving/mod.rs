@@ -7,7 +7,8 @@ mod answer;
 mod group;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 pub use group::{Attr, Attrs, GroupData};
 
@@ -23,6 +24,9 @@ use crate::Tailor;
 pub struct GroupState {
     pub arn: String,
     pub data: RwLock<GroupData>,
+    /// The sequence number of the last streamed event applied; held while catching up so two
+    /// requests do not read the same events twice.
+    applied: tokio::sync::Mutex<u64>,
 }
 
 /// A campaign ready to answer.
@@ -35,6 +39,8 @@ pub struct CampaignState {
     pub to_model: RwLock<Vec<u32>>,
     pub exploration_weight: f32,
     pub exploration_cutoff_days: f64,
+    /// When the campaign record was last compared with the stored one.
+    checked: Mutex<Instant>,
 }
 
 impl CampaignState {
@@ -73,9 +79,22 @@ fn poisoned<T>(_: T) -> Error {
     Error::Internal("a runtime lock was poisoned".into())
 }
 
+/// How a runtime shares its stores with other processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// This process is the only writer (the local server): events apply in memory as they are
+    /// put, and campaigns change only through this process.
+    Alone,
+    /// Other processes write too (Lambda execution environments): every answer first reads the
+    /// events appended since the last one, and a campaign record older than `campaign_refresh`
+    /// is compared with the stored one, reloading the model when its version changed.
+    Shared { campaign_refresh: Duration },
+}
+
 /// The serving runtime over a [`Tailor`].
 pub struct Runtime {
     pub tailor: Tailor,
+    sharing: Sharing,
     campaigns: RwLock<HashMap<String, Arc<CampaignState>>>,
     groups: tokio::sync::Mutex<HashMap<String, Arc<GroupState>>>,
     trackers: RwLock<HashMap<String, EventTracker>>,
@@ -83,9 +102,15 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// A runtime that is its stores' only writer.
     pub fn new(tailor: Tailor) -> Runtime {
+        Runtime::with_sharing(tailor, Sharing::Alone)
+    }
+
+    pub fn with_sharing(tailor: Tailor, sharing: Sharing) -> Runtime {
         Runtime {
             tailor,
+            sharing,
             campaigns: RwLock::new(HashMap::new()),
             groups: tokio::sync::Mutex::new(HashMap::new()),
             trackers: RwLock::new(HashMap::new()),
@@ -104,10 +129,40 @@ impl Runtime {
 
     /// The campaign's state, loading its model and group on first use.
     pub async fn campaign(&self, arn: &str) -> Result<Arc<CampaignState>> {
-        if let Some(c) = self.campaigns.read().map_err(poisoned)?.get(arn) {
-            return Ok(c.clone());
+        let loaded = self.campaigns.read().map_err(poisoned)?.get(arn).cloned();
+        let Some(state) = loaded else {
+            let campaign = self.tailor.describe_campaign(arn).await?;
+            return self.load_campaign(arn, campaign).await;
+        };
+        let Sharing::Shared { campaign_refresh } = self.sharing else {
+            return Ok(state);
+        };
+        let due = match state.checked.lock() {
+            Ok(mut checked) if checked.elapsed() >= campaign_refresh => {
+                *checked = Instant::now();
+                true
+            }
+            Ok(_) => false,
+            Err(_) => return Err(Error::Internal("a runtime lock was poisoned".into())),
+        };
+        if !due {
+            return Ok(state);
         }
-        let campaign = self.tailor.describe_campaign(arn).await?;
+        let stored = self.tailor.describe_campaign(arn).await?;
+        if stored.solution_version_arn == state.campaign.solution_version_arn
+            && stored.campaign_config == state.campaign.campaign_config
+        {
+            return Ok(state);
+        }
+        tracing::info!(
+            campaign = arn,
+            version = stored.solution_version_arn,
+            "campaign changed: reloading its model"
+        );
+        self.load_campaign(arn, stored).await
+    }
+
+    async fn load_campaign(&self, arn: &str, campaign: Campaign) -> Result<Arc<CampaignState>> {
         let version = self
             .tailor
             .describe_solution_version(&campaign.solution_version_arn)
@@ -140,6 +195,7 @@ impl Runtime {
             model,
             group,
             to_model: RwLock::new(to_model),
+            checked: Mutex::new(Instant::now()),
         });
         self.campaigns
             .write()
@@ -179,6 +235,7 @@ impl Runtime {
                 to_model: RwLock::new(to_model),
                 exploration_weight: state.exploration_weight,
                 exploration_cutoff_days: state.exploration_cutoff_days,
+                checked: Mutex::new(Instant::now()),
             });
         }
         Ok(())
@@ -258,9 +315,35 @@ impl Runtime {
         let state = Arc::new(GroupState {
             arn: arn.to_string(),
             data: RwLock::new(data),
+            applied: tokio::sync::Mutex::new(after),
         });
         groups.insert(arn.to_string(), state.clone());
         Ok(state)
+    }
+
+    /// With shared stores, applies the events other processes appended since the last call, so
+    /// an event put through another execution environment shapes the very next answer.
+    pub async fn catch_up(&self, group: &GroupState) -> Result<()> {
+        if self.sharing == Sharing::Alone {
+            return Ok(());
+        }
+        let mut applied = group.applied.lock().await;
+        loop {
+            let batch = self
+                .tailor
+                .stores
+                .events
+                .since(&group.arn, *applied, 10_000)
+                .await?;
+            let Some(last) = batch.last().map(|(s, _)| *s) else {
+                return Ok(());
+            };
+            let mut data = group.data.write().map_err(poisoned)?;
+            for (_, e) in &batch {
+                data.apply_event(e);
+            }
+            *applied = last;
+        }
     }
 
     /// The filter of `arn`, parsed once.

@@ -1,0 +1,733 @@
+"""tailor on (emulated) AWS, end to end: the five Lambda functions built from this repository,
+deployed to the emulator at AWS_ENDPOINT_URL (MiniStack on 127.0.0.1:4566, see MINISTACK.md),
+driven the way a user drives the real deployment:
+
+  the `tailor --aws` CLI creates the dataset group, schema, dataset, solution and event tracker;
+  an SSE-KMS upload under imports/ starts the import through the S3 notification;
+  the training state machine (infra/statemachine/training.asl.json) trains and promotes a
+  campaign through `arn:aws:states:::lambda:invoke`;
+  boto3's personalize-runtime and personalize-events clients call the HTTP API (API Gateway v2,
+  Lambda proxy integrations, payload 2.0) — GetRecommendations, GetPersonalizedRanking, PutEvents;
+  and everything at rest is encrypted under the deployment's KMS key.
+
+Every resource is named after a fresh run id and deleted at the end. Function logs (CloudWatch
+Logs group /aws/lambda/<name>) are written to $TAILOR_E2E_LOG_DIR (default target/e2e/).
+
+Environment: AWS_ENDPOINT_URL (default http://127.0.0.1:4566), TAILOR_LAMBDA_DIR (the five
+binaries; default target/debug), TAILOR_BIN (default target/debug/tailor), TAILOR_E2E_ROWS
+(MovieLens rows to import; default 20000), TAILOR_TRAINING_ASL (default
+infra/statemachine/training.asl.json). `tests/e2e/run.sh` sets them.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import time
+import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+ROOT = Path(__file__).resolve().parents[2]
+ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566").rstrip("/")
+REGION = "us-east-1"
+ACCOUNT = "000000000000"
+LAMBDA_DIR = Path(os.environ.get("TAILOR_LAMBDA_DIR") or ROOT / "target" / "debug")
+TAILOR_BIN = Path(os.environ.get("TAILOR_BIN") or ROOT / "target" / "debug" / "tailor")
+ASL_PATH = Path(os.environ.get("TAILOR_TRAINING_ASL") or ROOT / "infra" / "statemachine" / "training.asl.json")
+RATINGS = ROOT.parent / "shared" / "data" / "movielens-small" / "ratings.csv"
+ROWS = int(os.environ.get("TAILOR_E2E_ROWS", "20000"))
+LOG_DIR = Path(os.environ.get("TAILOR_E2E_LOG_DIR") or ROOT / "target" / "e2e")
+
+FUNCTIONS = {  # short name -> binary; each is deployed as `bootstrap`
+    "import": "tailor-import",
+    "train": "tailor-train",
+    "recommend": "tailor-recommend",
+    "rank": "tailor-rank",
+    "events": "tailor-events",
+}
+TIMEOUTS = {"import": 300, "train": 900, "recommend": 60, "rank": 60, "events": 60}
+ROUTES = {
+    "POST /recommendations": "recommend",
+    "POST /personalize-ranking": "rank",
+    "POST /events": "events",
+    "POST /items": "events",
+    "POST /users": "events",
+}
+
+GROUP = "movielens"
+UPLOAD_KEY = f"imports/{GROUP}/INTERACTIONS/ratings.csv"
+PERSONALIZE = f"arn:aws:personalize:{REGION}:{ACCOUNT}"
+CAMPAIGN = f"{PERSONALIZE}:campaign/movielens-e2e"
+CAMPAIGN_B = f"{PERSONALIZE}:campaign/movielens-e2e-unloaded"
+IMPORT_JOBS_TABLE = "dataset-import-jobs"  # functions/core/src/services/catalog.rs
+CAMPAIGNS_TABLE = "campaigns"
+USER = "1"
+
+
+# --- clients and helpers --------------------------------------------------------------------------
+
+def client(service: str, **config):
+    return boto3.client(
+        service,
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(**config) if config else None,
+    )
+
+
+def lambda_client():
+    # Training and importing run inside one synchronous Invoke.
+    return client("lambda", read_timeout=960, retries={"total_max_attempts": 1})
+
+
+def wait_until(what: str, check, timeout: float, interval: float = 0.5, detail=lambda: ""):
+    """Polls `check` until it returns a truthy value, which is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{detail()}")
+        time.sleep(interval)
+
+
+def bootstrap_zip(binary: Path, workdir: Path) -> bytes:
+    """A deployment package: the binary as an executable `bootstrap`, debug info stripped from a
+    copy (debug builds can exceed Lambda's 250 MiB unzipped limit), stored uncompressed (the
+    emulator takes it faster than deflating takes)."""
+    copy = workdir / binary.name
+    stripped = shutil.which("strip") and subprocess.run(
+        ["strip", "--strip-debug", "-o", str(copy), str(binary)], capture_output=True).returncode == 0
+    if not stripped:  # not an ELF file strip knows: deployed as it is
+        shutil.copyfile(binary, copy)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = (stat.S_IFREG | 0o755) << 16
+        info.compress_type = zipfile.ZIP_STORED
+        z.writestr(info, copy.read_bytes())
+    copy.unlink()
+    return buf.getvalue()
+
+
+def function_logs(logs, function_name: str) -> str:
+    """The function's CloudWatch Logs output, oldest first."""
+    group = f"/aws/lambda/{function_name}"
+    try:
+        streams = []
+        kwargs = {"logGroupName": group}
+        while True:
+            page = logs.describe_log_streams(**kwargs)
+            streams += page.get("logStreams", [])
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+    except ClientError:
+        return ""
+    events = []
+    for s in streams:
+        page = logs.get_log_events(logGroupName=group, logStreamName=s["logStreamName"],
+                                   startFromHead=True)
+        events += page.get("events", [])
+    events.sort(key=lambda e: (e["timestamp"], e.get("ingestionTime", 0)))
+    return "\n".join(e["message"].rstrip("\n") for e in events)
+
+
+def tail(text: str, lines: int = 60) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def meta_records(ddb, table_name: str, tbl: str) -> list[dict]:
+    """The records of one port table in the meta table (value = the JSON record, type B)."""
+    out, kwargs = [], {
+        "TableName": table_name,
+        "IndexName": "by-table",
+        "KeyConditionExpression": "tbl = :t",
+        "ExpressionAttributeValues": {":t": {"S": tbl}},
+    }
+    while True:
+        page = ddb.query(**kwargs)
+        for item in page["Items"]:
+            raw = item["value"].get("B")
+            if raw is None:
+                raw = item["value"]["S"].encode()
+            out.append(json.loads(raw))
+        if "LastEvaluatedKey" not in page:
+            return out
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def interactions_csv(rows: int) -> bytes:
+    """The first `rows` MovieLens ratings as a Personalize interactions CSV (schema
+    schemas/movielens-interactions.json; the conversion `tailor demo --movielens` makes)."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"])
+    with RATINGS.open(newline="") as f:
+        r = csv.reader(f)
+        next(r)
+        for i, (user, movie, rating, ts) in enumerate(r):
+            if i >= rows:
+                break
+            w.writerow([user, movie, ts, "rating", rating])
+    return out.getvalue().encode()
+
+
+def s3_event(bucket: str, key: str, size: int, etag: str) -> dict:
+    """An S3 ObjectCreated:Put notification, as S3 (and MiniStack) deliver it."""
+    return {"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": REGION,
+        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "EXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": uuid.uuid4().hex, "x-amz-id-2": "EXAMPLE"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "tailor-imports",
+            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"},
+                       "arn": f"arn:aws:s3:::{bucket}"},
+            "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag,
+                       "sequencer": "0055AED6DCD90281E5"},
+        },
+    }]}
+
+
+def ids(answer: dict, field: str = "itemList") -> list[str]:
+    return [i["itemId"] for i in answer[field]]
+
+
+# --- the deployment -------------------------------------------------------------------------------
+
+class Stack:
+    """Names and ARNs of one run's resources, and what the steps learn along the way."""
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        self.prefix = f"tailor-e2e-{run_id}"
+        self.bucket = self.prefix
+        self.meta_table = f"{self.prefix}-meta"
+        self.events_table = f"{self.prefix}-events"
+        self.key_arn = ""
+        self.key_id = ""
+        self.functions: dict[str, str] = {}  # short name -> function name
+        self.function_arns: dict[str, str] = {}
+        self.api_id = ""
+        self.state_machine_arn = ""
+        self.state: dict = {}
+
+    @property
+    def api_url(self) -> str:
+        # MiniStack's path form of an HTTP API's invoke URL ($default stage): see MINISTACK.md.
+        return f"{ENDPOINT}/_aws/execute-api/{self.api_id}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "TAILOR_BUCKET": self.bucket,
+            "TAILOR_META_TABLE": self.meta_table,
+            "TAILOR_EVENTS_TABLE": self.events_table,
+            "TAILOR_KMS_KEY_ID": self.key_arn,
+            "TAILOR_ACCOUNT_ID": ACCOUNT,
+        }
+
+    def function_env(self) -> dict[str, str]:
+        # MiniStack does not point a function's SDK at itself (it sets region and credentials,
+        # not AWS_ENDPOINT_URL): the function carries the endpoint, as in MINISTACK.md.
+        return {**self.env(), "RUST_LOG": "info", "AWS_ENDPOINT_URL": ENDPOINT}
+
+
+def missing_binaries() -> list[str]:
+    paths = [LAMBDA_DIR / b for b in FUNCTIONS.values()] + [TAILOR_BIN]
+    return [str(p) for p in paths if not os.access(p, os.X_OK)]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    missing = missing_binaries()
+    if missing:
+        pytest.skip("build the Lambda binaries and the CLI first (cargo build --workspace); missing: "
+                    + ", ".join(missing))
+    if not ASL_PATH.is_file():
+        pytest.fail(f"the training state machine definition {ASL_PATH} does not exist")
+    if not RATINGS.is_file():
+        pytest.fail(f"MovieLens ratings not found at {RATINGS}")
+    try:
+        client("sts").get_caller_identity()
+    except Exception as e:  # noqa: BLE001 - any failure means no emulator
+        pytest.fail(f"no AWS emulator answers at {ENDPOINT} (bash tests/emulator.sh start): {e}")
+
+    s = Stack(uuid.uuid4().hex[:8])
+    cleanup: list = []
+    try:
+        deploy(s, tmp_path_factory.mktemp("packages"), cleanup)
+        yield s
+    finally:
+        save_logs(s)
+        errors = []
+        for what, undo in reversed(cleanup):
+            try:
+                undo()
+            except Exception as e:  # noqa: BLE001 - keep cleaning up
+                errors.append(f"{what}: {e}")
+        if errors:
+            print("cleanup problems:\n  " + "\n  ".join(errors))
+
+
+def deploy(s: Stack, workdir: Path, cleanup: list) -> None:
+    kms, s3, ddb = client("kms"), client("s3"), client("dynamodb")
+    lam, sfn, apigw = lambda_client(), client("stepfunctions"), client("apigatewayv2")
+    logs = client("logs")
+
+    # KMS key
+    key = kms.create_key(Description=f"tailor e2e {s.run_id}", KeySpec="SYMMETRIC_DEFAULT",
+                         KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    s.key_arn, s.key_id = key["Arn"], key["KeyId"]
+    cleanup.append(("KMS key", lambda: kms.schedule_key_deletion(KeyId=s.key_id, PendingWindowInDays=7)))
+    cleanup.append(("enable KMS key", lambda: kms.enable_key(KeyId=s.key_id)))  # runs first
+
+    # Bucket
+    s3.create_bucket(Bucket=s.bucket)
+
+    def empty_and_delete_bucket():
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=s.bucket):
+            for o in page.get("Contents", []):
+                s3.delete_object(Bucket=s.bucket, Key=o["Key"])
+        s3.delete_bucket(Bucket=s.bucket)
+
+    cleanup.append(("bucket", empty_and_delete_bucket))
+
+    # Tables
+    ddb.create_table(
+        TableName=s.meta_table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "tbl", "key")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "by-table",
+            "KeySchema": [{"AttributeName": "tbl", "KeyType": "HASH"},
+                          {"AttributeName": "key", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }],
+    )
+    cleanup.append(("meta table", lambda: ddb.delete_table(TableName=s.meta_table)))
+    ddb.create_table(
+        TableName=s.events_table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "N"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    cleanup.append(("events table", lambda: ddb.delete_table(TableName=s.events_table)))
+    for t in (s.meta_table, s.events_table):
+        ddb.get_waiter("table_exists").wait(TableName=t, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    ddb.update_time_to_live(TableName=s.events_table,
+                            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+
+    # Functions
+    role = f"arn:aws:iam::{ACCOUNT}:role/{s.prefix}-lambda"
+
+    def create_function(short: str) -> str:
+        return lam.create_function(
+            FunctionName=f"{s.prefix}-{short}",
+            Runtime="provided.al2023",
+            Handler="bootstrap",
+            Role=role,
+            Code={"ZipFile": bootstrap_zip(LAMBDA_DIR / FUNCTIONS[short], workdir)},
+            Timeout=TIMEOUTS[short],
+            MemorySize=1024,
+            Environment={"Variables": s.function_env()},
+        )["FunctionArn"]
+
+    def delete_log_group(name: str):
+        try:
+            logs.delete_log_group(logGroupName=f"/aws/lambda/{name}")
+        except logs.exceptions.ResourceNotFoundException:
+            pass  # never invoked
+
+    with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
+        created = {short: pool.submit(create_function, short) for short in FUNCTIONS}
+        for short, future in created.items():
+            name = f"{s.prefix}-{short}"
+            cleanup.append((f"function {name}", lambda name=name: lam.delete_function(FunctionName=name)))
+            cleanup.append((f"log group of {name}", lambda name=name: delete_log_group(name)))
+            s.functions[short] = name
+        for short, future in created.items():
+            s.function_arns[short] = future.result()
+    for name in s.functions.values():
+        wait_until(f"function {name} to be Active",
+                   lambda name=name: lam.get_function_configuration(FunctionName=name)["State"] == "Active",
+                   timeout=60, interval=0.25)
+
+    # S3 → import function
+    lam.add_permission(FunctionName=s.functions["import"], StatementId="s3-imports",
+                       Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                       SourceArn=f"arn:aws:s3:::{s.bucket}", SourceAccount=ACCOUNT)
+    s3.put_bucket_notification_configuration(Bucket=s.bucket, NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{
+            "Id": "tailor-imports",
+            "LambdaFunctionArn": s.function_arns["import"],
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "imports/"},
+                                               {"Name": "suffix", "Value": ".csv"}]}},
+        }],
+    })
+
+    # HTTP API → recommend / rank / events
+    s.api_id = apigw.create_api(Name=s.prefix, ProtocolType="HTTP")["ApiId"]
+    cleanup.append(("HTTP API", lambda: apigw.delete_api(ApiId=s.api_id)))
+    integrations = {}
+    for short in sorted(set(ROUTES.values())):
+        integrations[short] = apigw.create_integration(
+            ApiId=s.api_id, IntegrationType="AWS_PROXY", IntegrationUri=s.function_arns[short],
+            PayloadFormatVersion="2.0")["IntegrationId"]
+        lam.add_permission(FunctionName=s.functions[short], StatementId="http-api",
+                           Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+                           SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{s.api_id}/*")
+    for route, short in ROUTES.items():
+        apigw.create_route(ApiId=s.api_id, RouteKey=route, Target=f"integrations/{integrations[short]}")
+    apigw.create_stage(ApiId=s.api_id, StageName="$default", AutoDeploy=True)
+
+    # Training state machine
+    definition = ASL_PATH.read_text()
+    assert "${TrainFunctionArn}" in definition, f"{ASL_PATH} has no ${{TrainFunctionArn}} to substitute"
+    s.state_machine_arn = sfn.create_state_machine(
+        name=f"{s.prefix}-training",
+        definition=definition.replace("${TrainFunctionArn}", s.function_arns["train"]),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/{s.prefix}-states",
+    )["stateMachineArn"]
+    cleanup.append(("state machine", lambda: sfn.delete_state_machine(stateMachineArn=s.state_machine_arn)))
+
+
+def save_logs(s: Stack) -> None:
+    if not s.functions:
+        return
+    logs = client("logs")
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    for short, name in s.functions.items():
+        try:
+            (LOG_DIR / f"{short}.log").write_text(function_logs(logs, name) + "\n")
+        except Exception as e:  # noqa: BLE001 - logs are a diagnostic only
+            print(f"could not save the logs of {name}: {e}")
+
+
+def logs_of(s: Stack, short: str, lines: int = 60) -> str:
+    return f"--- {s.functions[short]} logs ---\n" + tail(function_logs(client("logs"), s.functions[short]), lines)
+
+
+def tailor_cli(s: Stack, *args: str, cwd: Path) -> dict:
+    """`tailor --aws <args>`; its stdout parsed as JSON."""
+    env = {**os.environ, **s.env(), "AWS_ENDPOINT_URL": ENDPOINT, "AWS_REGION": REGION,
+           "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    env.pop("AWS_SESSION_TOKEN", None)
+    env.pop("AWS_PROFILE", None)
+    p = subprocess.run([str(TAILOR_BIN), "--aws", *args], cwd=cwd, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, f"tailor --aws {' '.join(args)} failed ({p.returncode}):\n{p.stderr}\n{p.stdout}"
+    try:
+        return json.loads(p.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"tailor --aws {' '.join(args)} did not print JSON:\n{p.stdout}\n{p.stderr}")
+
+
+def runtime_client(s: Stack):
+    # The real Personalize runtime client, pointed at the HTTP API. No retries: a failure shows.
+    return boto3.client("personalize-runtime", endpoint_url=s.api_url, region_name=REGION,
+                        aws_access_key_id="test", aws_secret_access_key="test",
+                        config=Config(retries={"total_max_attempts": 1}, read_timeout=120))
+
+
+def events_client(s: Stack):
+    return boto3.client("personalize-events", endpoint_url=s.api_url, region_name=REGION,
+                        aws_access_key_id="test", aws_secret_access_key="test",
+                        config=Config(retries={"total_max_attempts": 1}, read_timeout=120))
+
+
+def finished_execution(sfn, execution_arn: str) -> dict | None:
+    d = sfn.describe_execution(executionArn=execution_arn)
+    return d if d["status"] != "RUNNING" else None
+
+
+def import_jobs_for(s: Stack, key: str) -> list[dict]:
+    location = f"s3://{s.bucket}/{key}"
+    return [j for j in meta_records(client("dynamodb"), s.meta_table, IMPORT_JOBS_TABLE)
+            if j.get("dataSource", {}).get("dataLocation") == location]
+
+
+# --- the steps ------------------------------------------------------------------------------------
+
+pytestmark = pytest.mark.step
+
+
+def test_01_control_plane_through_the_cli(stack, tmp_path):
+    schema = ROOT / "schemas" / "movielens-interactions.json"
+    group = tailor_cli(stack, "create-dataset-group", "--name", GROUP, cwd=tmp_path)
+    assert group["datasetGroupArn"] == f"{PERSONALIZE}:dataset-group/{GROUP}"
+    tailor_cli(stack, "create-schema", "--name", f"{GROUP}-interactions", "--file", str(schema), cwd=tmp_path)
+    dataset = tailor_cli(stack, "create-dataset", "--name", f"{GROUP}-interactions", "--dataset-group", GROUP,
+                         "--schema", f"{GROUP}-interactions", "--type", "interactions", cwd=tmp_path)
+    assert dataset["datasetArn"].endswith("/INTERACTIONS"), dataset
+    solution = tailor_cli(stack, "create-solution", "--name", f"{GROUP}-up", "--dataset-group", GROUP,
+                          "--recipe", "aws-user-personalization", cwd=tmp_path)
+    tracker = tailor_cli(stack, "create-event-tracker", "--name", f"{GROUP}-tracker", "--dataset-group", GROUP,
+                         cwd=tmp_path)
+    stack.state["solution_arn"] = solution["solutionArn"]
+    stack.state["tracking_id"] = tracker["trackingId"]
+    # The records are in the deployment's meta table, not in a local data dir.
+    groups = meta_records(client("dynamodb"), stack.meta_table, "dataset-groups")
+    assert [g["name"] for g in groups] == [GROUP]
+    assert not (tmp_path / ".tailor").exists(), "the CLI wrote local data in --aws mode"
+
+
+def test_02_an_upload_imports_through_the_s3_notification(stack, tmp_path):
+    s3 = client("s3")
+    body = interactions_csv(ROWS)
+    stack.state["upload_size"] = len(body)
+    put = s3.put_object(Bucket=stack.bucket, Key=UPLOAD_KEY, Body=body, ServerSideEncryption="aws:kms",
+                        SSEKMSKeyId=stack.key_arn, ContentType="text/csv")
+    stack.state["upload_etag"] = put["ETag"].strip('"')
+    started = time.monotonic()
+
+    def finished():
+        jobs = import_jobs_for(stack, UPLOAD_KEY)
+        return jobs if jobs and all(j["status"] in ("ACTIVE", "CREATE FAILED") for j in jobs) else None
+
+    jobs = wait_until("the import job started by the S3 notification", finished, timeout=300,
+                      detail=lambda: logs_of(stack, "import"))
+    print(f"import through the S3 notification: {time.monotonic() - started:.1f} s")
+    assert len(jobs) == 1, jobs
+    job = jobs[0]
+    assert job["status"] == "ACTIVE", f"{job}\n{logs_of(stack, 'import')}"
+    assert job["importMode"] == "FULL"
+    stack.state["import_job_arn"] = job["datasetImportJobArn"]
+    # The CLI reads the imported (sealed) dataset back from the deployment.
+    summary = tailor_cli(stack, "describe", "--dataset-group", GROUP, "--json", cwd=tmp_path)
+    assert [(d["datasetType"], d["rows"]) for d in summary] == [("INTERACTIONS", ROWS)], summary
+
+
+def test_03_a_redelivered_notification_imports_once(stack):
+    lam = lambda_client()
+    event = s3_event(stack.bucket, UPLOAD_KEY, stack.state["upload_size"], stack.state["upload_etag"])
+    for attempt in (1, 2):
+        r = lam.invoke(FunctionName=stack.functions["import"], Payload=json.dumps(event).encode(),
+                       LogType="Tail")
+        payload = json.loads(r["Payload"].read())
+        log = base64.b64decode(r.get("LogResult", "")).decode(errors="replace")
+        assert "FunctionError" not in r, f"delivery {attempt}: {payload}\n{log}"
+        imports = payload["imports"]
+        assert len(imports) == 1, payload
+        assert imports[0]["datasetImportJobArn"] == stack.state["import_job_arn"], payload
+        assert imports[0].get("duplicate") is True, payload
+    jobs = import_jobs_for(stack, UPLOAD_KEY)
+    assert len(jobs) == 1, jobs
+    all_jobs = meta_records(client("dynamodb"), stack.meta_table, IMPORT_JOBS_TABLE)
+    assert len(all_jobs) == 1, all_jobs
+
+
+def test_03b_concurrent_deliveries_of_a_new_upload_import_once(stack):
+    """S3 may deliver one notification several times at once: three simultaneous deliveries of a
+    fresh upload (an incremental one, under a key the notification filter does not match — its
+    suffix is .CSV — so only these deliveries exist) make one job, run once."""
+    s3, lam = client("s3"), lambda_client()
+    key = f"imports/{GROUP}/INTERACTIONS/incremental/extra.CSV"
+    body = b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n" + b"".join(
+        f"e2e-user-{i % 5},{1 + i},{1_700_000_000 + i},rating,4.0\n".encode() for i in range(50))
+    put = s3.put_object(Bucket=stack.bucket, Key=key, Body=body, ServerSideEncryption="aws:kms",
+                        SSEKMSKeyId=stack.key_arn)
+    event = json.dumps(s3_event(stack.bucket, key, len(body), put["ETag"].strip('"'))).encode()
+
+    def deliver(_):
+        r = lam.invoke(FunctionName=stack.functions["import"], Payload=event, LogType="Tail")
+        return r.get("FunctionError"), json.loads(r["Payload"].read()), \
+            base64.b64decode(r.get("LogResult", "")).decode(errors="replace")
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(deliver, range(3)))
+    for error, payload, log in results:
+        assert error is None, f"{payload}\n{log}"
+    imports = [payload["imports"][0] for _, payload, _ in results]
+    assert len({i["datasetImportJobArn"] for i in imports}) == 1, imports
+    jobs = import_jobs_for(stack, key)
+    assert len(jobs) == 1, jobs
+    assert jobs[0]["status"] == "ACTIVE" and jobs[0]["importMode"] == "INCREMENTAL", jobs[0]
+    ran = [i for i in imports if not i.get("duplicate")]
+    assert len(ran) == 1, imports  # the others found the job made, or running
+
+
+def test_04_the_state_machine_trains_and_promotes(stack):
+    sfn = client("stepfunctions")
+    started = time.monotonic()
+    execution = sfn.start_execution(
+        stateMachineArn=stack.state_machine_arn,
+        name=f"full-{stack.run_id}",
+        input=json.dumps({"solutionArn": stack.state["solution_arn"], "campaignArn": CAMPAIGN,
+                          "trainingMode": "FULL"}),
+    )["executionArn"]
+
+    d = wait_until("the training execution", lambda: finished_execution(sfn, execution), timeout=900,
+                   interval=1, detail=lambda: logs_of(stack, "train"))
+    print(f"training state machine: {time.monotonic() - started:.1f} s")
+    history = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    assert d["status"] == "SUCCEEDED", (
+        f"{d['status']}: {d.get('error')} {d.get('cause')}\n"
+        + "\n".join(f"{e['type']} {json.dumps({k: v for k, v in e.items() if k.endswith('Details')}, default=str)[:400]}"
+                    for e in history)
+        + "\n" + logs_of(stack, "train"))
+    # The tasks ran the real train function (validate, train, evaluate, promote at least).
+    tasks = [e["taskSucceededEventDetails"] for e in history if e["type"] == "TaskSucceeded"]
+    assert len(tasks) >= 3 and all("lambda:invoke" in t["resource"] for t in tasks), tasks
+    assert "solutionVersionArn" in tasks[0]["output"], tasks[0]
+    invocations = function_logs(client("logs"), stack.functions["train"]).count("START RequestId")
+    assert invocations >= len(tasks), (invocations, len(tasks))
+
+    campaigns = {c["campaignArn"]: c for c in meta_records(client("dynamodb"), stack.meta_table, CAMPAIGNS_TABLE)}
+    assert CAMPAIGN in campaigns, list(campaigns)
+    campaign = campaigns[CAMPAIGN]
+    assert campaign["status"] == "ACTIVE", campaign
+    assert campaign["solutionVersionArn"].startswith(stack.state["solution_arn"] + "/"), campaign
+    stack.state["solution_version_arn"] = campaign["solutionVersionArn"]
+
+
+def test_04b_a_failed_training_fails_the_execution_with_the_functions_error(stack):
+    """Validate fails (no such solution): the Catch reports it to the function (action "fail")
+    and the execution ends FAILED with Personalize's exception name; the campaign is untouched."""
+    sfn = client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=stack.state_machine_arn,
+        name=f"missing-{stack.run_id}",
+        input=json.dumps({"solutionArn": f"{PERSONALIZE}:solution/does-not-exist",
+                          "campaignArn": CAMPAIGN, "trainingMode": "FULL"}),
+    )["executionArn"]
+    d = wait_until("the failing training execution", lambda: finished_execution(sfn, execution),
+                   timeout=120)
+    assert d["status"] == "FAILED", d
+    assert d.get("error") == "ResourceNotFoundException", d
+    assert "does-not-exist" in d.get("cause", ""), d
+    history = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    outputs = [e["taskSucceededEventDetails"]["output"] for e in history if e["type"] == "TaskSucceeded"]
+    assert any('"status"' in o for o in outputs), outputs  # the fail action ran
+    campaign = {c["campaignArn"]: c for c in meta_records(client("dynamodb"), stack.meta_table,
+                                                          CAMPAIGNS_TABLE)}[CAMPAIGN]
+    assert campaign["solutionVersionArn"] == stack.state["solution_version_arn"], campaign
+
+
+def test_05_recommendations_through_the_http_api(stack):
+    rt = runtime_client(stack)
+    started = time.monotonic()
+    answer = rt.get_recommendations(campaignArn=CAMPAIGN, userId=USER, numResults=10)
+    print(f"first GetRecommendations (cold: loads the model): {time.monotonic() - started:.2f} s")
+    items = ids(answer)
+    assert len(items) == 10 and len(set(items)) == 10, answer
+    assert answer["recommendationId"]
+    assert all(0.0 <= i["score"] <= 1.0 for i in answer["itemList"]), answer
+    stack.state["before"] = items
+
+    started = time.monotonic()
+    again = rt.get_recommendations(campaignArn=CAMPAIGN, userId=USER, numResults=10)
+    print(f"second GetRecommendations (warm): {time.monotonic() - started:.2f} s")
+    assert ids(again) == items
+
+    ranked = rt.get_personalized_ranking(campaignArn=CAMPAIGN, userId=USER,
+                                         inputList=list(reversed(items)))
+    assert sorted(ids(ranked, "personalizedRanking")) == sorted(items), ranked
+
+    # Personalize's errors come through API Gateway as the SDK's modelled exceptions.
+    with pytest.raises(rt.exceptions.ResourceNotFoundException):
+        rt.get_recommendations(campaignArn=f"{PERSONALIZE}:campaign/does-not-exist", userId=USER)
+    with pytest.raises(rt.exceptions.InvalidInputException):
+        rt.get_recommendations(campaignArn=CAMPAIGN, userId=USER, numResults=501)
+
+
+def test_06_put_events_changes_the_next_answer(stack):
+    rt, ev = runtime_client(stack), events_client(stack)
+    before = stack.state["before"]
+    top = before[0]
+    ev.put_events(
+        trackingId=stack.state["tracking_id"],
+        userId=USER,
+        sessionId=f"session-{stack.run_id}",
+        eventList=[{"eventId": f"e2e-{stack.run_id}", "eventType": "rating", "itemId": top,
+                    "eventValue": 5.0, "sentAt": time.time()}],
+    )
+    after = ids(rt.get_recommendations(campaignArn=CAMPAIGN, userId=USER, numResults=10))
+    assert after != before
+    assert top not in after, (top, after)
+    # The event is durable in the events table (its eventId's dedup marker, its log entry).
+    items = client("dynamodb").scan(TableName=stack.events_table)["Items"]
+    assert any(f"e2e-{stack.run_id}" in i["pk"]["S"] for i in items), "the event is not in the events table"
+    # A tracking id no event tracker has is refused by the events function.
+    with pytest.raises(ev.exceptions.InvalidInputException):
+        ev.put_events(trackingId=str(uuid.uuid4()), userId=USER, sessionId="s",
+                      eventList=[{"eventType": "rating", "itemId": top, "sentAt": time.time()}])
+
+
+def test_07_everything_at_rest_is_encrypted_under_the_deployment_key(stack):
+    s3 = client("s3")
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket)
+            for o in page.get("Contents", [])]
+    assert UPLOAD_KEY in keys
+    assert any(k.startswith("models/") for k in keys), keys
+    assert any(k.startswith("datasets/") for k in keys), keys
+    print(f"{len(keys)} objects: " + ", ".join(sorted({k.split('/')[0] + '/' for k in keys})))
+    for k in keys:
+        h = s3.head_object(Bucket=stack.bucket, Key=k)
+        assert h.get("ServerSideEncryption") == "aws:kms", (k, h.get("ServerSideEncryption"))
+        assert h.get("SSEKMSKeyId") in (stack.key_arn, stack.key_id), (k, h.get("SSEKMSKeyId"))
+    # Beyond SSE-KMS (which the emulator only records), tailor seals what it writes: a model or a
+    # dataset fetched raw from S3 is an envelope (TLSE), not a readable model (TLRM) or Avro file.
+    for k in keys:
+        if k.startswith(("models/", "datasets/")):
+            raw = s3.get_object(Bucket=stack.bucket, Key=k)["Body"].read()
+            assert raw[:4] == b"TLSE", (k, raw[:16])
+            assert b"TLRM" not in raw[:64] and b"Obj\x01" not in raw[:64], k
+
+
+def test_08_a_disabled_key_stops_models_from_loading(stack):
+    """Opening a sealed model needs KMS Decrypt: with the key disabled, the recommend function
+    cannot load a campaign it has not loaded yet; once re-enabled, it can."""
+    kms, lam, rt = client("kms"), lambda_client(), runtime_client(stack)
+    # A second campaign on the same version, which the warm recommend function has not loaded.
+    r = lam.invoke(FunctionName=stack.functions["train"], Payload=json.dumps({
+        "action": "promote", "solutionVersionArn": stack.state["solution_version_arn"],
+        "campaignArn": CAMPAIGN_B}).encode())
+    payload = json.loads(r["Payload"].read())
+    assert "FunctionError" not in r, payload
+    assert payload["campaignArn"] == CAMPAIGN_B, payload
+
+    kms.disable_key(KeyId=stack.key_id)
+    try:
+        with pytest.raises(ClientError) as refused:
+            rt.get_recommendations(campaignArn=CAMPAIGN_B, userId=USER, numResults=5)
+        print(f"campaign not yet loaded, key disabled: {refused.value}")
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] >= 500, refused.value.response
+        # (The campaign loaded before keeps serving from memory: nothing to decrypt.)
+        try:
+            rt.get_recommendations(campaignArn=CAMPAIGN, userId=USER, numResults=5)
+            print("loaded campaign, key disabled: still answers from memory")
+        except ClientError as e:
+            print(f"loaded campaign, key disabled: {e}")
+    finally:
+        kms.enable_key(KeyId=stack.key_id)
+    assert "disabled" in function_logs(client("logs"), stack.functions["recommend"]).lower(), \
+        "the recommend function's logs do not mention the disabled key"
+    answer = rt.get_recommendations(campaignArn=CAMPAIGN_B, userId=USER, numResults=5)
+    assert len(answer["itemList"]) == 5

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Lints the deployment without deploying it: the SAM template (cfn-lint, sam validate, both
+# offline), the training state machine's definition and the sample Lambda events.
+#
+#   bash tests/infra-lint.sh
+#
+# Tools come from PyPI into a venv at .venv-infra (pinned below; installed on the first run,
+# about a minute). Nothing else touches the network: AWS credentials are dummies, and where
+# the machine allows it (root, `unshare -n`) the linters run with no network at all, which
+# proves it. Exits non-zero on any finding.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${INFRA_VENV:-$PWD/.venv-infra}"
+SAM_CLI_VERSION=1.170.0
+CFN_LINT_VERSION=1.58.0
+TEMPLATE=infra/template.yaml
+ASL=infra/statemachine/training.asl.json
+
+started=$SECONDS
+echo "== infra lint: tools (aws-sam-cli $SAM_CLI_VERSION, cfn-lint $CFN_LINT_VERSION in ${VENV#"$PWD"/})"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+# As Python 3.13's venv does: the venv ignores itself, so `git add -A` never picks it up.
+[ -f "$VENV/.gitignore" ] || printf '# Created by tests/infra-lint.sh\n*\n' >"$VENV/.gitignore"
+if ! "$VENV/bin/python" - "$SAM_CLI_VERSION" "$CFN_LINT_VERSION" <<'EOF' 2>/dev/null; then
+import sys
+from importlib.metadata import version
+sys.exit(0 if (version("aws-sam-cli"), version("cfn-lint")) == tuple(sys.argv[1:3]) else 1)
+EOF
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+fi
+echo "   ready in $((SECONDS - started)) s"
+
+# Dummy credentials and no shared config: validation must not depend on an AWS account.
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+export SAM_CLI_TELEMETRY=0
+unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL
+OFFLINE=()
+if unshare -n true 2>/dev/null; then
+  OFFLINE=(unshare -n)
+fi
+
+lint_started=$SECONDS
+echo "== infra lint: cfn-lint $TEMPLATE"
+${OFFLINE[@]+"${OFFLINE[@]}"} "$VENV/bin/cfn-lint" "$TEMPLATE"
+
+# Plain `sam validate` runs the SAM translator (no AWS call: the template names no managed
+# policies for it to look up); --lint adds cfn-lint through SAM CLI's own integration.
+echo "== infra lint: sam validate"
+${OFFLINE[@]+"${OFFLINE[@]}"} "$VENV/bin/sam" validate --template-file "$TEMPLATE" --region us-east-1
+${OFFLINE[@]+"${OFFLINE[@]}"} "$VENV/bin/sam" validate --lint --template-file "$TEMPLATE" --region us-east-1
+
+# The state machine's file is uploaded as is, so the template linters never read it: check its
+# graph here, then its schema with cfn-lint through a throwaway template that inlines it.
+echo "== infra lint: $ASL"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+"$VENV/bin/python" - "$ASL" "$scratch/asl-template.json" <<'EOF'
+import json, re, sys
+
+path, out = sys.argv[1], sys.argv[2]
+text = open(path).read()
+asl = json.loads(text)
+errors = []
+states = asl.get("States", {})
+
+# The e2e test substitutes ${TrainFunctionArn} textually: it must be the only placeholder.
+placeholders = set(re.findall(r"\$\{([^}]*)\}", text))
+if placeholders != {"TrainFunctionArn"}:
+    errors.append(f"placeholders must be exactly {{TrainFunctionArn}}, found {sorted(placeholders)}")
+if asl.get("QueryLanguage", "JSONPath") != "JSONPath" or any(
+        s.get("QueryLanguage", "JSONPath") != "JSONPath" for s in states.values()):
+    errors.append("the definition must stay JSONPath (the emulator's JSONata support differs)")
+
+expected = {"Validate": "Task", "Train": "Task", "Evaluate": "Task", "ShouldPromote": "Choice",
+            "Promote": "Task", "Promoted": "Succeed", "Skipped": "Succeed",
+            "MarkFailed": "Task", "Failed": "Fail"}
+for name, kind in expected.items():
+    if states.get(name, {}).get("Type") != kind:
+        errors.append(f"state {name} must be a {kind} state")
+if asl.get("StartAt") != "Validate":
+    errors.append("StartAt must be Validate")
+
+def targets(state):
+    for key in ("Next", "Default"):
+        if key in state:
+            yield state[key]
+    for choice in state.get("Choices", []):
+        yield choice["Next"]
+    for catcher in state.get("Catch", []):
+        yield catcher["Next"]
+
+for name, state in states.items():
+    for target in targets(state):
+        if target not in states:
+            errors.append(f"{name} goes to {target}, which is not a state")
+    if state.get("Type") == "Task":
+        if state.get("Resource") != "arn:aws:states:::lambda:invoke":
+            errors.append(f"{name} must use arn:aws:states:::lambda:invoke")
+        if state.get("Parameters", {}).get("FunctionName") != "${TrainFunctionArn}":
+            errors.append(f"{name} must invoke ${{TrainFunctionArn}}")
+        retried = {e for r in state.get("Retry", []) for e in r["ErrorEquals"]}
+        missing = {"Lambda.ServiceException", "Lambda.TooManyRequestsException",
+                   "Lambda.SdkClientException"} - retried
+        if missing:
+            errors.append(f"{name} does not retry {sorted(missing)}")
+        if not any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])):
+            errors.append(f"{name} catches no States.ALL")
+for name, want in (("Validate", "validate"), ("Train", "train"), ("Evaluate", "evaluate"),
+                   ("Promote", "promote"), ("MarkFailed", "fail")):
+    action = states.get(name, {}).get("Parameters", {}).get("Payload", {}).get("action")
+    if action != want:
+        errors.append(f"{name} must send action {want}, not {action}")
+if "TimeoutSeconds" not in states.get("Train", {}):
+    errors.append("Train needs a TimeoutSeconds")
+
+seen, todo = set(), [asl.get("StartAt")]
+while todo:
+    name = todo.pop()
+    if name in seen or name not in states:
+        continue
+    seen.add(name)
+    todo.extend(targets(states[name]))
+for name in sorted(set(states) - seen):
+    errors.append(f"state {name} is unreachable")
+
+if errors:
+    sys.exit("\n".join(f"{path}: {e}" for e in errors))
+print(f"   {len(states)} states, all reachable; the only substitution is ${{TrainFunctionArn}}")
+
+json.dump({
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Parameters": {"TrainFunctionArn": {"Type": "String"}, "RoleArn": {"Type": "String"}},
+    "Resources": {"TrainingStateMachine": {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {"RoleArn": {"Ref": "RoleArn"}, "Definition": asl,
+                       "DefinitionSubstitutions": {"TrainFunctionArn": {"Ref": "TrainFunctionArn"}}}}},
+}, open(out, "w"))
+EOF
+${OFFLINE[@]+"${OFFLINE[@]}"} "$VENV/bin/cfn-lint" "$scratch/asl-template.json"
+
+# Sample events: valid JSON of the shape each trigger sends, matching the template's routes
+# and the bucket notification's filter.
+echo "== infra lint: events/*.json"
+"$VENV/bin/python" - "$TEMPLATE" events <<'EOF'
+import json, sys
+from pathlib import Path
+from cfnlint.decode import decode
+
+template_path, events_dir = sys.argv[1], Path(sys.argv[2])
+template, matches = decode(template_path)
+if matches:
+    sys.exit(f"{template_path}: cannot read: {matches}")
+resources = template["Resources"]
+
+routes = {}
+for logical_id, res in resources.items():
+    if res.get("Type") != "AWS::Serverless::Function":
+        continue
+    for event in res["Properties"].get("Events", {}).values():
+        if event["Type"] == "HttpApi":
+            p = event["Properties"]
+            routes[f'{p["Method"]} {p["Path"]}'] = logical_id
+s3_rules = {r["Name"]: r["Value"] for r in resources["DataBucket"]["Properties"]
+            ["NotificationConfiguration"]["LambdaConfigurations"][0]["Filter"]["S3Key"]["Rules"]}
+
+errors, seen_routes = [], set()
+files = sorted(events_dir.glob("*.json"))
+if not files:
+    errors.append(f"no sample events in {events_dir}/")
+for f in files:
+    try:
+        event = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        errors.append(f"{f}: not JSON: {e}")
+        continue
+    if "Records" in event:
+        for r in event["Records"]:
+            key = r["s3"]["object"]["key"]
+            if not r.get("eventName", "").startswith("ObjectCreated:"):
+                errors.append(f"{f}: eventName {r.get('eventName')} is not ObjectCreated:*")
+            if not (key.startswith(s3_rules["prefix"]) and key.endswith(s3_rules["suffix"])):
+                errors.append(f"{f}: key {key} does not match the notification filter {s3_rules}")
+            for field in ("eTag", "sequencer", "size"):
+                if field not in r["s3"]["object"]:
+                    errors.append(f"{f}: s3.object has no {field}")
+    elif event.get("version") == "2.0":
+        route, ctx = event.get("routeKey"), event.get("requestContext", {})
+        method, path = ctx.get("http", {}).get("method"), event.get("rawPath")
+        if route != f"{method} {path}" or ctx.get("routeKey") != route:
+            errors.append(f"{f}: routeKey {route} disagrees with {method} {path}")
+        if route not in routes:
+            errors.append(f"{f}: route {route} is not in the template ({sorted(routes)})")
+        seen_routes.add(route)
+        if event.get("isBase64Encoded") is not False:
+            errors.append(f"{f}: isBase64Encoded must be false")
+        if event.get("headers", {}).get("content-type") != "application/json":
+            errors.append(f"{f}: content-type must be application/json")
+        try:
+            json.loads(event["body"])
+        except (KeyError, TypeError, json.JSONDecodeError) as e:
+            errors.append(f"{f}: body is not a JSON string: {e}")
+    elif "action" in event:
+        if event["action"] not in {"validate", "train", "evaluate", "promote", "fail"}:
+            errors.append(f"{f}: unknown action {event['action']}")
+    else:
+        errors.append(f"{f}: neither an S3 event, an HTTP API event nor a train task payload")
+for route in sorted(set(routes) - seen_routes):
+    errors.append(f"no sample event for route {route} ({routes[route]})")
+
+if errors:
+    sys.exit("\n".join(errors))
+print(f"   {len(files)} events; every route of the template has one")
+EOF
+
+echo "== infra lint: clean (lint $((SECONDS - lint_started)) s, total $((SECONDS - started)) s)"
