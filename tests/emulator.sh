@@ -95,6 +95,8 @@ stop() {
         kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$PIDFILE"
+    # MiniStack never removes the function code it unpacks (tens of MB per binary per run).
+    rm -rf "$STATE"/ministack-provided-code-*
     echo "MiniStack stopped (PID $pid)"
 }
 

@@ -731,3 +731,25 @@ def test_08_a_disabled_key_stops_models_from_loading(stack):
         "the recommend function's logs do not mention the disabled key"
     answer = rt.get_recommendations(campaignArn=CAMPAIGN_B, userId=USER, numResults=5)
     assert len(answer["itemList"]) == 5
+
+
+def test_09_cold_start_of_the_recommend_function(stack):
+    """A measurement, not a pass/fail timing: run with TAILOR_COLDSTART_RUNS=N (and usually
+    TAILOR_E2E_ROWS=100836 for all of MovieLens). The figures go to target/e2e/coldstart.json."""
+    runs = int(os.environ.get("TAILOR_COLDSTART_RUNS", "0"))
+    if runs <= 0:
+        pytest.skip("set TAILOR_COLDSTART_RUNS=N to measure the recommend function's cold start")
+    import coldstart
+
+    env = {**os.environ, **stack.function_env(), "AWS_REGION": REGION,
+           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    event = coldstart.http_event("/recommendations",
+                                 {"campaignArn": CAMPAIGN, "userId": USER, "numResults": 25})
+    figures = coldstart.measure(str(LAMBDA_DIR / FUNCTIONS["recommend"]), env, event, runs,
+                                int(os.environ.get("TAILOR_WARM_REQUESTS", "200")))
+    figures["binary"] = str(LAMBDA_DIR / FUNCTIONS["recommend"])
+    figures["interactions"] = ROWS
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    (LOG_DIR / "coldstart.json").write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2))
+    assert figures["cold_ms"]["median"] > 0

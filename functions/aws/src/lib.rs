@@ -61,9 +61,15 @@ impl Stores {
     }
 }
 
-/// The SDK configuration from the environment, with the latest behaviour version.
+/// The SDK configuration from the environment, with the latest behaviour version and one
+/// HTTPS client (rustls on ring) shared by every service client made from it.
 pub async fn sdk_config_from_env() -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
         .load()
         .await
 }

@@ -50,7 +50,7 @@ async fn handle(tailor: &Tailor, bucket: &str, event: S3Event) -> Result<Value, 
         let mut last = 0;
         let outcome = tailor
             .import_upload(&key, &tag, &location, &mut |done, total| {
-                let pct = if total == 0 { 100 } else { done * 100 / total };
+                let pct = (done * 100).checked_div(total).unwrap_or(100);
                 if pct >= last + 25 {
                     tracing::info!(key, pct, "importing");
                     last = pct;

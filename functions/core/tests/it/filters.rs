@@ -1,7 +1,7 @@
 //! Filters end to end: parse an expression, evaluate it over a small in-memory catalogue.
 
-// Named after the file so that `cargo test --test filters --lib filters` selects these too.
-mod filters {
+// The cases sit in a module of their own so `--test it cases` selects them.
+mod cases {
     use std::collections::BTreeMap;
 
     use proptest::prelude::*;

@@ -57,8 +57,10 @@ fn flags(s: &DatasetSchema, name: &str) -> (bool, bool, bool) {
 
 #[test]
 fn example_ecommerce_interactions_parses() {
-    let s =
-        DatasetSchema::parse(include_str!("../../../schemas/ecommerce-interactions.json")).unwrap();
+    let s = DatasetSchema::parse(include_str!(
+        "../../../../schemas/ecommerce-interactions.json"
+    ))
+    .unwrap();
     assert_eq!(s.dataset_type, DatasetType::Interactions);
     assert_eq!(s.fields.len(), 6);
     assert_eq!(flags(&s, "USER_ID"), (false, false, false));
@@ -71,7 +73,7 @@ fn example_ecommerce_interactions_parses() {
 
 #[test]
 fn example_ecommerce_items_parses() {
-    let s = DatasetSchema::parse(include_str!("../../../schemas/ecommerce-items.json")).unwrap();
+    let s = DatasetSchema::parse(include_str!("../../../../schemas/ecommerce-items.json")).unwrap();
     assert_eq!(s.dataset_type, DatasetType::Items);
     assert_eq!(flags(&s, "ITEM_ID"), (false, false, false));
     assert_eq!(flags(&s, "TITLE"), (false, true, false));
@@ -85,7 +87,7 @@ fn example_ecommerce_items_parses() {
 
 #[test]
 fn example_ecommerce_users_parses() {
-    let s = DatasetSchema::parse(include_str!("../../../schemas/ecommerce-users.json")).unwrap();
+    let s = DatasetSchema::parse(include_str!("../../../../schemas/ecommerce-users.json")).unwrap();
     assert_eq!(s.dataset_type, DatasetType::Users);
     assert_eq!(flags(&s, "USER_ID"), (false, false, false));
     assert_eq!(flags(&s, "MEMBERSHIP"), (true, false, false));
@@ -95,8 +97,10 @@ fn example_ecommerce_users_parses() {
 
 #[test]
 fn example_movielens_interactions_parses() {
-    let s =
-        DatasetSchema::parse(include_str!("../../../schemas/movielens-interactions.json")).unwrap();
+    let s = DatasetSchema::parse(include_str!(
+        "../../../../schemas/movielens-interactions.json"
+    ))
+    .unwrap();
     assert_eq!(s.dataset_type, DatasetType::Interactions);
     assert_eq!(s.fields.len(), 5);
     assert_eq!(flags(&s, "EVENT_VALUE"), (false, false, true));
@@ -105,7 +109,7 @@ fn example_movielens_interactions_parses() {
 
 #[test]
 fn example_movielens_items_parses() {
-    let s = DatasetSchema::parse(include_str!("../../../schemas/movielens-items.json")).unwrap();
+    let s = DatasetSchema::parse(include_str!("../../../../schemas/movielens-items.json")).unwrap();
     assert_eq!(s.dataset_type, DatasetType::Items);
     assert_eq!(flags(&s, "TITLE"), (false, true, false));
     assert_eq!(flags(&s, "GENRES"), (true, false, true));
@@ -115,7 +119,7 @@ fn example_movielens_items_parses() {
 
 #[test]
 fn example_schemas_parse_for_their_own_type_only() {
-    let items = include_str!("../../../schemas/movielens-items.json");
+    let items = include_str!("../../../../schemas/movielens-items.json");
     assert!(DatasetSchema::parse_for(DatasetType::Items, items).is_ok());
     let e = DatasetSchema::parse_for(DatasetType::Interactions, items).unwrap_err();
     assert!(matches!(

@@ -1,0 +1,14 @@
+//! tailor-core's integration tests, as one test binary: one link instead of eleven, which is
+//! most of what a test build costs here.
+
+mod csv_rules;
+mod evaluation;
+mod filters;
+mod import_jobs;
+mod ports;
+mod recipes;
+mod roundtrip;
+mod schema_rules;
+mod serving;
+mod solutions;
+mod workflow;
