@@ -167,12 +167,23 @@ impl Runtime {
             .tailor
             .describe_solution_version(&campaign.solution_version_arn)
             .await?;
-        let model = Arc::new(
-            self.tailor
-                .load_model(&campaign.solution_version_arn)
-                .await?,
+        // The model and the group's data are independent reads: overlap them.
+        let started = Instant::now();
+        let (model, group) = tokio::join!(
+            async {
+                let model = self.tailor.load_model(&campaign.solution_version_arn).await;
+                (model, started.elapsed().as_secs_f64() * 1000.0)
+            },
+            self.group(&version.dataset_group_arn)
         );
-        let group = self.group(&version.dataset_group_arn).await?;
+        let (model, model_ms) = model;
+        let (model, group) = (Arc::new(model?), group?);
+        tracing::info!(
+            campaign = arn,
+            model_ms,
+            total_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "campaign loaded"
+        );
         let to_model = {
             let data = group.data.read().map_err(poisoned)?;
             data.items
@@ -254,10 +265,31 @@ impl Runtime {
         if let Some(g) = groups.get(arn) {
             return Ok(g.clone());
         }
+        let started = Instant::now();
+        let lap = |what: &str| {
+            tracing::debug!(
+                group = arn,
+                what,
+                ms = started.elapsed().as_secs_f64() * 1000.0,
+                "loading group"
+            )
+        };
         let group = self.tailor.describe_dataset_group(arn).await?;
         let mut data = GroupData::default();
         let dataset = |kind| self.tailor.arns.dataset_arn(&group.name, kind);
-        if let Ok(Some(t)) = self.tailor.load_dataset(&dataset(DatasetType::Items)).await {
+        let arns = [
+            dataset(DatasetType::Items),
+            dataset(DatasetType::Users),
+            dataset(DatasetType::Interactions),
+        ];
+        let (items, users, interactions) = tokio::join!(
+            self.tailor.load_dataset(&arns[0]),
+            self.tailor.load_dataset(&arns[1]),
+            self.tailor.load_dataset(&arns[2]),
+        );
+        lap("datasets read");
+        // Applied in this order: the items dataset interns the catalogue's codes first.
+        if let Ok(Some(t)) = items {
             data.load_items(&t);
         } else if let Ok(ds) = self
             .tailor
@@ -266,7 +298,7 @@ impl Runtime {
         {
             data.items_schema = Some(self.tailor.dataset_schema(&ds).await?);
         }
-        if let Ok(Some(t)) = self.tailor.load_dataset(&dataset(DatasetType::Users)).await {
+        if let Ok(Some(t)) = users {
             data.load_users(&t);
         } else if let Ok(ds) = self
             .tailor
@@ -275,13 +307,10 @@ impl Runtime {
         {
             data.users_schema = Some(self.tailor.dataset_schema(&ds).await?);
         }
-        if let Ok(Some(t)) = self
-            .tailor
-            .load_dataset(&dataset(DatasetType::Interactions))
-            .await
-        {
+        if let Ok(Some(t)) = interactions {
             data.load_interactions(&t);
         }
+        lap("datasets applied");
         let mut after = 0;
         loop {
             let batch = self.tailor.stores.events.since(arn, after, 10_000).await?;
@@ -293,6 +322,7 @@ impl Runtime {
             }
             after = last;
         }
+        lap("events");
         for (key, v) in self.tailor.stores.meta.list(tables::PUT_RECORDS).await? {
             let Some((dataset_arn, id)) = key.split_once('|') else {
                 continue;
