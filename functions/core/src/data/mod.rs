@@ -7,6 +7,7 @@
 pub mod avro;
 pub mod csv;
 mod ids;
+pub mod snapshot;
 pub mod summary;
 mod table;
 

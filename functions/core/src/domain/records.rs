@@ -96,6 +96,9 @@ pub struct DatasetData {
     pub rows: u64,
     /// The import job that produced this version.
     pub import_job_arn: String,
+    /// Blob key of the sealed serving snapshot (interactions only; see `data::snapshot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving_key: Option<String>,
 }
 
 /// `eventsConfig.eventParametersList[]`.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::catalog::tables;
 use super::Tailor;
 use crate::crypto;
+use crate::data::snapshot::InteractionsSnapshot;
 use crate::data::{avro, Table};
 use crate::domain::*;
 use crate::error::{Error, Result};
@@ -148,6 +149,46 @@ impl Tailor {
             self.read_data_file(&dataset, schema, &pointer.blob_key)
                 .await?,
         ))
+    }
+
+    /// The serving columns of an interactions dataset: its snapshot when the import wrote one
+    /// (a few copies), the Avro file otherwise (or if the snapshot cannot be read).
+    pub async fn load_interactions_snapshot(
+        &self,
+        dataset_arn: &str,
+    ) -> Result<Option<InteractionsSnapshot>> {
+        let dataset = self.describe_dataset(dataset_arn).await?;
+        let Some((pointer, _)) = self
+            .get_record::<DatasetData>(tables::DATASET_DATA, dataset_arn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if let Some(key) = &pointer.serving_key {
+            match self.read_snapshot(&dataset, key).await {
+                Ok(s) => return Ok(Some(s)),
+                Err(e) => {
+                    tracing::warn!(dataset = dataset_arn, key, error = %e, "serving snapshot unreadable: reading the data file")
+                }
+            }
+        }
+        let schema = self.dataset_schema(&dataset).await?;
+        let table = self
+            .read_data_file(&dataset, schema, &pointer.blob_key)
+            .await?;
+        Ok(InteractionsSnapshot::from_table(&table))
+    }
+
+    async fn read_snapshot(&self, dataset: &Dataset, key: &str) -> Result<InteractionsSnapshot> {
+        let sealed = self
+            .stores
+            .blobs
+            .get(key)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("{key} is missing")))?;
+        let context = crypto::group_context(&dataset.dataset_group_arn);
+        let bytes = crypto::open(self.stores.keys.as_ref(), &context, &sealed).await?;
+        InteractionsSnapshot::from_bytes(&bytes).map_err(|e| Error::Internal(format!("{key}: {e}")))
     }
 
     pub(crate) async fn read_data_file(

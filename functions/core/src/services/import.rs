@@ -7,13 +7,18 @@
 use super::catalog::tables;
 use super::Tailor;
 use crate::crypto;
+use crate::data::snapshot::InteractionsSnapshot;
 use crate::data::{avro, csv, Table};
 use crate::domain::*;
 use crate::error::{Error, Result};
+use crate::schema::DatasetType;
 use crate::store::{Expect, StoreError};
 
 /// How often an import re-reads and re-merges after losing a race before giving up.
 const MAX_SWAP_ATTEMPTS: usize = 8;
+
+/// Appended to a data file's key to name its serving snapshot.
+pub(crate) const SERVING_SUFFIX: &str = ".serving";
 
 /// What a finished import job produced.
 #[derive(Debug)]
@@ -176,12 +181,28 @@ impl Tailor {
             let bytes = avro::write(&merged).map_err(|e| Error::Internal(e.to_string()))?;
             let sealed = crypto::seal(self.stores.keys.as_ref(), &context, &bytes).await?;
             self.stores.blobs.put(&blob_key, sealed).await?;
+            let serving_key = match InteractionsSnapshot::from_table(&merged) {
+                Some(snapshot) if dataset.dataset_type == DatasetType::Interactions => {
+                    let key = format!("{blob_key}{SERVING_SUFFIX}");
+                    let sealed =
+                        crypto::seal(self.stores.keys.as_ref(), &context, &snapshot.to_bytes())
+                            .await?;
+                    self.stores.blobs.put(&key, sealed).await?;
+                    Some(key)
+                }
+                _ => None,
+            };
             let pointer = DatasetData {
                 data_version,
                 blob_key: blob_key.clone(),
                 rows: merged.rows() as u64,
                 import_job_arn: job.dataset_import_job_arn.clone(),
+                serving_key: serving_key.clone(),
             };
+            let written: Vec<String> = [Some(blob_key.clone()), serving_key.clone()]
+                .into_iter()
+                .flatten()
+                .collect();
             let expect = current
                 .as_ref()
                 .map_or(Expect::Absent, |(_, v)| Expect::Version(*v));
@@ -201,10 +222,10 @@ impl Tailor {
                 }
                 Err(StoreError::ConditionFailed) => {
                     // Another import won; ours never became visible. Merge onto theirs.
-                    let _ = self.stores.blobs.delete(&blob_key).await;
+                    self.discard(&written).await;
                 }
                 Err(e) => {
-                    let _ = self.stores.blobs.delete(&blob_key).await;
+                    self.discard(&written).await;
                     return Err(Error::from(e).into());
                 }
             }
@@ -214,6 +235,13 @@ impl Tailor {
             dataset.dataset_arn
         ))
         .into())
+    }
+
+    /// Deletes the files of a version that never became visible.
+    async fn discard(&self, keys: &[String]) {
+        for k in keys {
+            let _ = self.stores.blobs.delete(k).await;
+        }
     }
 
     /// Deletes data files older than the previous version. The previous one stays so a reader
@@ -226,7 +254,8 @@ impl Tailor {
             return;
         };
         for key in keys {
-            if key != current && Some(key.as_str()) != previous && key.as_str() < current {
+            let version_of = key.strip_suffix(SERVING_SUFFIX).unwrap_or(&key);
+            if version_of != current && Some(version_of) != previous && key.as_str() < current {
                 if let Err(e) = self.stores.blobs.delete(&key).await {
                     tracing::warn!(dataset = %dataset.dataset_arn, key, error = %e, "could not delete an old data file");
                 }

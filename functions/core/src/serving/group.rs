@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::data::snapshot::InteractionsSnapshot;
 use crate::data::{IdDict, Table, Values};
 use crate::schema::{DatasetSchema, FieldType};
 use crate::store::StoredEvent;
@@ -96,25 +97,30 @@ impl GroupData {
 
     /// Bulk interactions, sorted per user by time.
     pub fn load_interactions(&mut self, table: &Table) {
-        let (Some((users, user_codes)), Some((items, item_codes)), Some(ts)) = (
-            table.codes("USER_ID"),
-            table.codes("ITEM_ID"),
-            table.longs("TIMESTAMP"),
-        ) else {
-            return;
-        };
-        let types = table.codes("EVENT_TYPE");
-        let item_map: Vec<u32> = items.iter().map(|id| self.intern_item(id)).collect();
-        let type_map: Vec<u32> = types
+        if let Some(snapshot) = InteractionsSnapshot::from_table(table) {
+            self.load_snapshot(&snapshot);
+        }
+    }
+
+    /// Bulk interactions: every user's history in time order, item counts and ages.
+    pub fn load_snapshot(&mut self, s: &InteractionsSnapshot) {
+        let item_map: Vec<u32> = s.items.iter().map(|id| self.intern_item(id)).collect();
+        let type_map: Vec<u32> = s
+            .types
+            .as_ref()
             .map(|(d, _)| d.iter().map(|t| self.event_types.intern(t)).collect())
             .unwrap_or_default();
-        let mut rows: Vec<usize> = (0..table.rows()).collect();
+        let (ts, user_codes) = (&s.timestamps, &s.user_codes);
+        let mut rows: Vec<usize> = (0..s.rows()).collect();
         rows.sort_by_key(|&r| (user_codes[r], ts[r]));
         for r in rows {
-            let item = item_map[item_codes[r] as usize];
-            let event_type = types.map_or(u32::MAX, |(_, c)| type_map[c[r] as usize]);
+            let item = item_map[s.item_codes[r] as usize];
+            let event_type = s
+                .types
+                .as_ref()
+                .map_or(u32::MAX, |(_, c)| type_map[c[r] as usize]);
             self.histories
-                .entry(users.name(user_codes[r]).to_string())
+                .entry(s.users.name(user_codes[r]).to_string())
                 .or_default()
                 .push(Seen { item, event_type });
             self.count(item, ts[r]);

@@ -285,7 +285,7 @@ impl Runtime {
         let (items, users, interactions) = tokio::join!(
             self.tailor.load_dataset(&arns[0]),
             self.tailor.load_dataset(&arns[1]),
-            self.tailor.load_dataset(&arns[2]),
+            self.tailor.load_interactions_snapshot(&arns[2]),
         );
         lap("datasets read");
         // Applied in this order: the items dataset interns the catalogue's codes first.
@@ -307,8 +307,8 @@ impl Runtime {
         {
             data.users_schema = Some(self.tailor.dataset_schema(&ds).await?);
         }
-        if let Ok(Some(t)) = interactions {
-            data.load_interactions(&t);
+        if let Ok(Some(s)) = interactions {
+            data.load_snapshot(&s);
         }
         lap("datasets applied");
         let mut after = 0;

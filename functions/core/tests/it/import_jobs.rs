@@ -351,17 +351,20 @@ async fn datasets_are_encrypted_at_rest() {
             }
         }
     }
-    assert_eq!(files.len(), 1);
-    let raw = std::fs::read(&files[0]).unwrap();
-    assert!(raw.starts_with(b"TLSE"));
-    assert!(
-        !raw.windows(14).any(|w| w == b"secret-user-42"),
-        "plaintext id found on disk"
-    );
-    assert!(
-        !raw.windows(3).any(|w| w == b"Obj"),
-        "the Avro container is inside the envelope"
-    );
+    // The data file and its serving snapshot, both sealed.
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in &files {
+        let raw = std::fs::read(f).unwrap();
+        assert!(raw.starts_with(b"TLSE"));
+        assert!(
+            !raw.windows(14).any(|w| w == b"secret-user-42"),
+            "plaintext id found on disk in {f:?}"
+        );
+        assert!(
+            !raw.windows(3).any(|w| w == b"Obj") && !raw.windows(4).any(|w| w == b"TLSI"),
+            "the Avro container and the snapshot are inside the envelope"
+        );
+    }
 }
 
 #[tokio::test]
@@ -474,4 +477,52 @@ async fn dataset_files_carry_a_format_version() {
     let err = tailor_core::data::avro::read(schema.clone(), &foreign).unwrap_err();
     assert!(err.to_string().contains("format version"), "{err}");
     assert!(tailor_core::data::avro::read(schema, b"not avro").is_err());
+}
+
+#[tokio::test]
+async fn imports_write_a_serving_snapshot_equal_to_the_data_and_keep_the_previous_one() {
+    use tailor_core::data::snapshot::InteractionsSnapshot;
+    let e = env().await;
+    let ds = e.tailor.arns.dataset_arn("g", DatasetType::Interactions);
+    let rows = [("u1", "a", 1), ("u2", "b", 2), ("u1", "c", 3)];
+    for (n, name) in ["j1", "j2", "j3"].iter().enumerate() {
+        import(
+            &e.tailor,
+            DatasetType::Interactions,
+            name,
+            ImportMode::Full,
+            &interactions(&rows[..=n]),
+        )
+        .await;
+    }
+    let table = e.tailor.load_dataset(&ds).await.unwrap().unwrap();
+    let expected = InteractionsSnapshot::from_table(&table).unwrap();
+    let snap = e
+        .tailor
+        .load_interactions_snapshot(&ds)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(snap, expected);
+    assert_eq!(snap.rows(), 3);
+    // The current and the previous version keep their data file and snapshot; older go.
+    let files = e.tailor.stores.blobs.list("datasets/g/").await.unwrap();
+    let snapshots: Vec<_> = files.iter().filter(|k| k.ends_with(".serving")).collect();
+    assert_eq!(files.len(), 4, "{files:?}");
+    assert_eq!(snapshots.len(), 2, "{files:?}");
+    assert!(files.iter().all(|k| !k.contains("-j1-")), "{files:?}");
+    // Sealed like the data file; and without it, the data file answers the same.
+    for k in &snapshots {
+        let raw = e.tailor.stores.blobs.get(k).await.unwrap().unwrap();
+        assert_eq!(&raw[..4], b"TLSE");
+    }
+    let current = snapshots.iter().max().unwrap();
+    e.tailor.stores.blobs.delete(current).await.unwrap();
+    let fallback = e
+        .tailor
+        .load_interactions_snapshot(&ds)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fallback, expected);
 }
