@@ -135,13 +135,18 @@ impl Tailor {
         )?))
     }
 
-    /// The dataset's current bulk data, or `None` before its first import.
-    pub async fn load_dataset(&self, dataset_arn: &str) -> Result<Option<Table>> {
+    /// The dataset and where its current data lives, or `None` before its first import.
+    async fn data_pointer(&self, dataset_arn: &str) -> Result<Option<(Dataset, DatasetData)>> {
         let dataset = self.describe_dataset(dataset_arn).await?;
-        let Some((pointer, _)) = self
+        Ok(self
             .get_record::<DatasetData>(tables::DATASET_DATA, dataset_arn)
             .await?
-        else {
+            .map(|(pointer, _)| (dataset, pointer)))
+    }
+
+    /// The dataset's current bulk data, or `None` before its first import.
+    pub async fn load_dataset(&self, dataset_arn: &str) -> Result<Option<Table>> {
+        let Some((dataset, pointer)) = self.data_pointer(dataset_arn).await? else {
             return Ok(None);
         };
         let schema = self.dataset_schema(&dataset).await?;
@@ -157,11 +162,7 @@ impl Tailor {
         &self,
         dataset_arn: &str,
     ) -> Result<Option<InteractionsSnapshot>> {
-        let dataset = self.describe_dataset(dataset_arn).await?;
-        let Some((pointer, _)) = self
-            .get_record::<DatasetData>(tables::DATASET_DATA, dataset_arn)
-            .await?
-        else {
+        let Some((dataset, pointer)) = self.data_pointer(dataset_arn).await? else {
             return Ok(None);
         };
         if let Some(key) = &pointer.serving_key {
