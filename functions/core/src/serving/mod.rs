@@ -148,6 +148,12 @@ impl Runtime {
         if !due {
             return Ok(state);
         }
+        self.refresh_put_records(&state.group).await?;
+        // New items replace the campaign's state (a model that knows them): answer from that.
+        let state = match self.campaigns.read().map_err(poisoned)?.get(arn) {
+            Some(s) => s.clone(),
+            None => state,
+        };
         let stored = self.tailor.describe_campaign(arn).await?;
         if stored.solution_version_arn == state.campaign.solution_version_arn
             && stored.campaign_config == state.campaign.campaign_config
@@ -323,10 +329,28 @@ impl Runtime {
             after = last;
         }
         lap("events");
+        Self::apply_put_records(&mut data, self.stored_put_records(&group.name).await?);
+        let state = Arc::new(GroupState {
+            arn: arn.to_string(),
+            data: RwLock::new(data),
+            applied: tokio::sync::Mutex::new(after),
+        });
+        groups.insert(arn.to_string(), state.clone());
+        Ok(state)
+    }
+
+    /// The stored PutItems / PutUsers records of a group: (is an item, id, attributes).
+    async fn stored_put_records(&self, group_name: &str) -> Result<Vec<(bool, String, Attrs)>> {
+        let items = self.tailor.arns.dataset_arn(group_name, DatasetType::Items);
+        let users = self.tailor.arns.dataset_arn(group_name, DatasetType::Users);
+        let mut out = Vec::new();
         for (key, v) in self.tailor.stores.meta.list(tables::PUT_RECORDS).await? {
             let Some((dataset_arn, id)) = key.split_once('|') else {
                 continue;
             };
+            if dataset_arn != items && dataset_arn != users {
+                continue;
+            }
             let Ok(attrs) = serde_json::from_slice::<HashMap<String, serde_json::Value>>(&v.value)
             else {
                 continue;
@@ -335,20 +359,36 @@ impl Runtime {
                 .into_iter()
                 .filter_map(|(k, v)| Some((k, json_attr(&v)?)))
                 .collect();
-            if dataset_arn == dataset(DatasetType::Items) {
-                let code = data.intern_item(id);
+            out.push((dataset_arn == items, id.to_string(), attrs));
+        }
+        Ok(out)
+    }
+
+    /// Applies put records; a record replaces an earlier one with the same id, so applying one
+    /// again is harmless. Returns whether the catalogue grew.
+    fn apply_put_records(data: &mut GroupData, records: Vec<(bool, String, Attrs)>) -> bool {
+        let before = data.items.len();
+        for (is_item, id, attrs) in records {
+            if is_item {
+                let code = data.intern_item(&id);
                 data.set_item(code, attrs);
-            } else if dataset_arn == dataset(DatasetType::Users) {
-                data.user_attrs.insert(id.to_string(), attrs);
+            } else {
+                data.user_attrs.insert(id, attrs);
             }
         }
-        let state = Arc::new(GroupState {
-            arn: arn.to_string(),
-            data: RwLock::new(data),
-            applied: tokio::sync::Mutex::new(after),
-        });
-        groups.insert(arn.to_string(), state.clone());
-        Ok(state)
+        data.items.len() > before
+    }
+
+    /// With shared stores, re-reads the items and users other processes put (PutItems,
+    /// PutUsers), so they reach this environment within one campaign refresh interval.
+    async fn refresh_put_records(&self, group: &GroupState) -> Result<()> {
+        let name = self.tailor.describe_dataset_group(&group.arn).await?.name;
+        let records = self.stored_put_records(&name).await?;
+        let grew = Self::apply_put_records(&mut *group.data.write().map_err(poisoned)?, records);
+        if grew {
+            self.extend_campaigns(group)?;
+        }
+        Ok(())
     }
 
     /// With shared stores, applies the events other processes appended since the last call, so

@@ -493,3 +493,62 @@ async fn shared_runtimes_see_each_others_events_and_new_versions() {
         assert!(!ids(&after).contains(&s.to_string()), "{s} was seen");
     }
 }
+
+/// PutItems through one execution environment reaches another within its refresh interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_runtimes_see_items_put_elsewhere_after_a_refresh() {
+    use std::time::Duration;
+    use tailor_core::serving::Sharing;
+    let e = env().await;
+    let t = open(e.dir.path());
+    let g = "arn:aws:personalize:us-east-1:000000000000:dataset-group/shop";
+    let f = t
+        .create_filter(
+            "only-gadgets",
+            g,
+            r#"INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ("Gadgets")"#,
+        )
+        .await
+        .unwrap()
+        .filter_arn;
+    let shared = |refresh| {
+        Runtime::with_sharing(
+            open(e.dir.path()),
+            Sharing::Shared {
+                campaign_refresh: refresh,
+            },
+        )
+    };
+    let writer = shared(Duration::ZERO);
+    let reader = shared(Duration::ZERO);
+    let mut req = ask(&e, "U0001", 5);
+    req.filter_arn = Some(f);
+    assert!(reader
+        .get_recommendations(&req)
+        .await
+        .unwrap()
+        .item_list
+        .is_empty());
+    writer
+        .put_items(&PutItemsRequest {
+            dataset_arn: "arn:aws:personalize:us-east-1:000000000000:dataset/shop/ITEMS".into(),
+            items: vec![
+                Item {
+                    item_id: "P00003".into(),
+                    properties: Some(r#"{"categoryL1": "Gadgets", "price": 12.5}"#.into()),
+                },
+                Item {
+                    item_id: "BRAND-NEW".into(),
+                    properties: Some(r#"{"categoryL1": "Gadgets", "price": 3.0}"#.into()),
+                },
+            ],
+        })
+        .await
+        .unwrap();
+    let ids = ids(&reader.get_recommendations(&req).await.unwrap());
+    assert!(ids.contains(&"P00003".to_string()), "{ids:?}");
+    assert!(
+        ids.contains(&"BRAND-NEW".to_string()),
+        "a new item joins the catalogue: {ids:?}"
+    );
+}
