@@ -177,10 +177,18 @@ async fn target(tailor: &Tailor, solution: &str) -> Result<Target> {
 /// Titles by item id, when the group's items dataset has a TITLE column.
 async fn titles(tailor: &Tailor, group: &str) -> Option<Table> {
     let g = tailor.describe_dataset_group(group).await.ok()?;
-    let table = tailor
+    let table = match tailor
         .load_dataset(&tailor.arns.dataset_arn(&g.name, DatasetType::Items))
         .await
-        .ok()??;
+    {
+        Ok(t) => t?,
+        // Titles only decorate the answer: say the items data is unreadable, answer without.
+        Err(tailor_core::Error::NotFound(_)) => return None,
+        Err(e) => {
+            tracing::error!(error = %e, "items dataset unreadable: answering without titles");
+            return None;
+        }
+    };
     table.column("TITLE").is_some().then_some(table)
 }
 

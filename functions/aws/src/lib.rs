@@ -52,12 +52,12 @@ impl Stores {
         config: &aws_config::SdkConfig,
         names: &ResourceNames,
     ) -> tailor_core::Stores {
-        tailor_core::Stores {
-            blobs: Arc::new(S3BlobStore::new(config, &names.bucket, &names.kms_key_id)),
-            meta: Arc::new(DynamoMetaStore::new(config, &names.meta_table)),
-            events: Arc::new(DynamoEventStore::new(config, &names.events_table)),
-            keys: Arc::new(KmsKeyService::new(config, &names.kms_key_id)),
-        }
+        tailor_core::Stores::new(
+            Arc::new(S3BlobStore::new(config, &names.bucket, &names.kms_key_id)),
+            Arc::new(DynamoMetaStore::new(config, &names.meta_table)),
+            Arc::new(DynamoEventStore::new(config, &names.events_table)),
+            Arc::new(KmsKeyService::new(config, &names.kms_key_id)),
+        )
     }
 }
 

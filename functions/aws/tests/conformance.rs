@@ -146,15 +146,20 @@ async fn s3_objects_carry_sse_kms_with_the_configured_key() {
 async fn sealed_data_needs_the_same_key_and_context() {
     let e = env().await;
     let keys = KmsKeyService::new(&e.config, &e.names.kms_key_id);
-    let ctx = crypto::group_context("arn:aws:personalize:us-east-1:000000000000:dataset-group/a");
+    let id = |group| crypto::ObjectId {
+        group,
+        kind: "model",
+        resource: "arn:aws:personalize:us-east-1:000000000000:solution/s/1",
+        key: "models/s/1.model.sealed",
+    };
+    let ctx = id("arn:aws:personalize:us-east-1:000000000000:dataset-group/a");
     let sealed = crypto::seal(&keys, &ctx, b"model artifact").await.unwrap();
     assert_eq!(
         crypto::open(&keys, &ctx, &sealed).await.unwrap(),
         b"model artifact"
     );
 
-    let other_ctx =
-        crypto::group_context("arn:aws:personalize:us-east-1:000000000000:dataset-group/b");
+    let other_ctx = id("arn:aws:personalize:us-east-1:000000000000:dataset-group/b");
     assert!(
         crypto::open(&keys, &other_ctx, &sealed).await.is_err(),
         "a different encryption context must not decrypt"

@@ -80,6 +80,11 @@ impl Error {
     /// The message safe to show a client: internal causes are summarised, not echoed.
     pub fn client_message(&self) -> String {
         match self.kind() {
+            ErrorKind::Internal if matches!(self, Error::Store(StoreError::Corrupt(_))) => {
+                "stored data this request needs is damaged and cannot be served; see the service \
+                 logs"
+                    .to_string()
+            }
             ErrorKind::Internal => "internal error; see the service logs".to_string(),
             _ => self.to_string(),
         }

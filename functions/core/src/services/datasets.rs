@@ -187,8 +187,8 @@ impl Tailor {
             .get(key)
             .await?
             .ok_or_else(|| Error::Internal(format!("{key} is missing")))?;
-        let context = crypto::group_context(&dataset.dataset_group_arn);
-        let bytes = crypto::open(self.stores.keys.as_ref(), &context, &sealed).await?;
+        let id = snapshot_id(dataset, key);
+        let bytes = crypto::open(self.stores.keys.as_ref(), &id, &sealed).await?;
         InteractionsSnapshot::from_bytes(&bytes).map_err(|e| Error::Internal(format!("{key}: {e}")))
     }
 
@@ -204,8 +204,38 @@ impl Tailor {
                 dataset.dataset_arn
             ))
         })?;
-        let context = crypto::group_context(&dataset.dataset_group_arn);
-        let bytes = crypto::open(self.stores.keys.as_ref(), &context, &sealed).await?;
+        let kind = data_kind(dataset.dataset_type);
+        let id = data_id(dataset, &kind, blob_key);
+        let bytes = crypto::open(self.stores.keys.as_ref(), &id, &sealed).await?;
         avro::read(schema, &bytes).map_err(|e| Error::Internal(format!("{blob_key}: {e}")))
+    }
+}
+
+/// The sealed-object kind of a dataset's data files.
+pub(crate) fn data_kind(dataset_type: crate::schema::DatasetType) -> String {
+    format!("dataset/{dataset_type}")
+}
+
+/// What a dataset's data file under `key` is.
+pub(crate) fn data_id<'a>(
+    dataset: &'a Dataset,
+    kind: &'a str,
+    key: &'a str,
+) -> crypto::ObjectId<'a> {
+    crypto::ObjectId {
+        group: &dataset.dataset_group_arn,
+        kind,
+        resource: &dataset.dataset_arn,
+        key,
+    }
+}
+
+/// What an interactions dataset's serving snapshot under `key` is.
+pub(crate) fn snapshot_id<'a>(dataset: &'a Dataset, key: &'a str) -> crypto::ObjectId<'a> {
+    crypto::ObjectId {
+        group: &dataset.dataset_group_arn,
+        kind: "snapshot/INTERACTIONS",
+        resource: &dataset.dataset_arn,
+        key,
     }
 }

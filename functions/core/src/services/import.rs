@@ -150,7 +150,7 @@ impl Tailor {
         let group_name = arn_path(&dataset.dataset_group_arn, ResourceType::DatasetGroup)
             .unwrap_or("default")
             .to_string();
-        let context = crypto::group_context(&dataset.dataset_group_arn);
+        let kind = super::datasets::data_kind(dataset.dataset_type);
 
         for _ in 0..MAX_SWAP_ATTEMPTS {
             let current = self
@@ -179,14 +179,15 @@ impl Tailor {
                 &uuid::Uuid::new_v4().simple().to_string()[..8]
             );
             let bytes = avro::write(&merged).map_err(|e| Error::Internal(e.to_string()))?;
-            let sealed = crypto::seal(self.stores.keys.as_ref(), &context, &bytes).await?;
+            let id = super::datasets::data_id(&dataset, &kind, &blob_key);
+            let sealed = crypto::seal(self.stores.keys.as_ref(), &id, &bytes).await?;
             self.stores.blobs.put(&blob_key, sealed).await?;
             let serving_key = match InteractionsSnapshot::from_table(&merged) {
                 Some(snapshot) if dataset.dataset_type == DatasetType::Interactions => {
                     let key = format!("{blob_key}{SERVING_SUFFIX}");
+                    let id = super::datasets::snapshot_id(&dataset, &key);
                     let sealed =
-                        crypto::seal(self.stores.keys.as_ref(), &context, &snapshot.to_bytes())
-                            .await?;
+                        crypto::seal(self.stores.keys.as_ref(), &id, &snapshot.to_bytes()).await?;
                     self.stores.blobs.put(&key, sealed).await?;
                     Some(key)
                 }

@@ -18,6 +18,7 @@ pub use import::ImportOutcome;
 pub use solutions::CreateSolution;
 
 use crate::domain::ArnBuilder;
+use crate::store::checked::CheckedMeta;
 use crate::store::{fs::FsStores, BlobStore, EventStore, KeyService, MetaStore, StoreResult};
 
 /// The adapters a service runs on.
@@ -30,15 +31,31 @@ pub struct Stores {
 }
 
 impl Stores {
+    /// The services' view of a set of adapters: resource records are checksummed and bound to
+    /// their table and key ([`CheckedMeta`]) whatever the adapter.
+    pub fn new(
+        blobs: Arc<dyn BlobStore>,
+        meta: Arc<dyn MetaStore>,
+        events: Arc<dyn EventStore>,
+        keys: Arc<dyn KeyService>,
+    ) -> Stores {
+        Stores {
+            blobs,
+            meta: Arc::new(CheckedMeta::new(meta)),
+            events,
+            keys,
+        }
+    }
+
     /// The embedded adapters over one data directory.
     pub fn embedded(root: impl Into<std::path::PathBuf>) -> StoreResult<Stores> {
         let fs = FsStores::open(root)?;
-        Ok(Stores {
-            blobs: Arc::new(fs.blobs),
-            meta: Arc::new(fs.meta),
-            events: Arc::new(fs.events),
-            keys: Arc::new(fs.keys),
-        })
+        Ok(Stores::new(
+            Arc::new(fs.blobs),
+            Arc::new(fs.meta),
+            Arc::new(fs.events),
+            Arc::new(fs.keys),
+        ))
     }
 }
 

@@ -4,7 +4,7 @@
 use super::Tailor;
 use crate::data::Table;
 use crate::engine::{self, Options};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::recipes::Model;
 use crate::schema::DatasetType;
 
@@ -74,7 +74,10 @@ impl Tailor {
             .await
         {
             Ok(Some(table)) => history_in(&table, user_id),
-            _ => Vec::new(),
+            // No interactions dataset, or none imported yet: the history is the events alone.
+            Ok(None) | Err(Error::NotFound(_)) => Vec::new(),
+            // Damaged data must not become an empty history and a confident wrong answer.
+            Err(e) => return Err(e),
         };
         for e in self
             .stores

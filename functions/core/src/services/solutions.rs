@@ -260,8 +260,12 @@ impl Tailor {
                     "models/{}.model.sealed",
                     arn_path(arn, ResourceType::Solution).unwrap_or("unknown")
                 );
-                let context = crypto::group_context(&version.dataset_group_arn);
-                let sealed = crypto::seal(self.stores.keys.as_ref(), &context, &bytes).await?;
+                let sealed = crypto::seal(
+                    self.stores.keys.as_ref(),
+                    &model_id(&version, &blob_key),
+                    &bytes,
+                )
+                .await?;
                 self.stores.blobs.put(&blob_key, sealed).await?;
                 let location = ModelLocation {
                     blob_key,
@@ -418,13 +422,19 @@ impl Tailor {
             .get(&location.blob_key)
             .await?
             .ok_or_else(|| Error::Internal(format!("model {} is missing", location.blob_key)))?;
-        let bytes = crypto::open(
-            self.stores.keys.as_ref(),
-            &crypto::group_context(&version.dataset_group_arn),
-            &sealed,
-        )
-        .await?;
+        let id = model_id(&version, &location.blob_key);
+        let bytes = crypto::open(self.stores.keys.as_ref(), &id, &sealed).await?;
         Model::from_bytes(&bytes)
             .map_err(|e| Error::Internal(format!("{}: {e}", location.blob_key)))
+    }
+}
+
+/// What a solution version's model artifact under `key` is.
+fn model_id<'a>(version: &'a SolutionVersion, key: &'a str) -> crypto::ObjectId<'a> {
+    crypto::ObjectId {
+        group: &version.dataset_group_arn,
+        kind: "model",
+        resource: &version.solution_version_arn,
+        key,
     }
 }

@@ -118,13 +118,23 @@ impl Runtime {
         }
     }
 
-    /// Loads every campaign now rather than on its first request.
+    /// Loads every campaign now rather than on its first request. A campaign that cannot load
+    /// (a damaged model, dataset or record) is logged, naming what failed, and left to fail its
+    /// own requests; the others serve. Returns how many loaded.
     pub async fn warm(&self) -> Result<usize> {
         let campaigns = self.tailor.list_campaigns().await?;
+        let mut loaded = 0;
         for c in &campaigns {
-            self.campaign(&c.campaign_arn).await?;
+            match self.campaign(&c.campaign_arn).await {
+                Ok(_) => loaded += 1,
+                Err(e) => tracing::error!(
+                    campaign = c.campaign_arn,
+                    error = %e,
+                    "campaign cannot be served"
+                ),
+            }
         }
-        Ok(campaigns.len())
+        Ok(loaded)
     }
 
     /// The campaign's state, loading its model and group on first use.
@@ -294,8 +304,23 @@ impl Runtime {
             self.tailor.load_interactions_snapshot(&arns[2]),
         );
         lap("datasets read");
+        // A dataset that does not exist, or has no data yet, is empty; one whose data cannot be
+        // read fails the group (and so only its campaigns), logged naming the dataset.
+        fn present<T>(r: Result<Option<T>>, dataset: &str) -> Result<Option<T>> {
+            match r {
+                Ok(v) => Ok(v),
+                Err(Error::NotFound(_)) => Ok(None),
+                Err(e) => {
+                    tracing::error!(dataset, error = %e, "dataset cannot be read");
+                    Err(e)
+                }
+            }
+        }
+        let items = present(items, &arns[0])?;
+        let users = present(users, &arns[1])?;
+        let interactions = present(interactions, &arns[2])?;
         // Applied in this order: the items dataset interns the catalogue's codes first.
-        if let Ok(Some(t)) = items {
+        if let Some(t) = items {
             data.load_items(&t);
         } else if let Ok(ds) = self
             .tailor
@@ -304,7 +329,7 @@ impl Runtime {
         {
             data.items_schema = Some(self.tailor.dataset_schema(&ds).await?);
         }
-        if let Ok(Some(t)) = users {
+        if let Some(t) = users {
             data.load_users(&t);
         } else if let Ok(ds) = self
             .tailor
@@ -313,7 +338,7 @@ impl Runtime {
         {
             data.users_schema = Some(self.tailor.dataset_schema(&ds).await?);
         }
-        if let Ok(Some(s)) = interactions {
+        if let Some(s) = interactions {
             data.load_snapshot(&s);
         }
         lap("datasets applied");
@@ -351,9 +376,13 @@ impl Runtime {
             if dataset_arn != items && dataset_arn != users {
                 continue;
             }
-            let Ok(attrs) = serde_json::from_slice::<HashMap<String, serde_json::Value>>(&v.value)
-            else {
-                continue;
+            let attrs = match serde_json::from_slice::<HashMap<String, serde_json::Value>>(&v.value)
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!(record = key, error = %e, "put record unreadable: left out");
+                    continue;
+                }
             };
             let attrs: Attrs = attrs
                 .into_iter()

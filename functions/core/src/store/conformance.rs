@@ -276,7 +276,15 @@ pub async fn key_service(keys: &dyn KeyService) {
         keys.decrypt_data_key(&dk.ciphertext, &other).await.is_err(),
         "context is bound"
     );
-    let sealed = crate::crypto::seal(keys, &ctx, b"secret rows")
+    let id = |group| crate::crypto::ObjectId {
+        group,
+        kind: "dataset/INTERACTIONS",
+        resource: "arn:aws:personalize:us-east-1:000000000000:dataset/g/INTERACTIONS",
+        key: "datasets/g/INTERACTIONS/00000001.avro.sealed",
+    };
+    let g = "arn:aws:personalize:us-east-1:000000000000:dataset-group/g";
+    let h = "arn:aws:personalize:us-east-1:000000000000:dataset-group/h";
+    let sealed = crate::crypto::seal(keys, &id(g), b"secret rows")
         .await
         .unwrap();
     assert!(
@@ -284,15 +292,25 @@ pub async fn key_service(keys: &dyn KeyService) {
         "no plaintext in the sealed bytes"
     );
     assert_eq!(
-        crate::crypto::open(keys, &ctx, &sealed).await.unwrap(),
+        crate::crypto::open(keys, &id(g), &sealed).await.unwrap(),
         b"secret rows"
     );
     let mut tampered = sealed.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
     assert!(
-        crate::crypto::open(keys, &ctx, &tampered).await.is_err(),
+        crate::crypto::open(keys, &id(g), &tampered).await.is_err(),
         "tampering is detected"
     );
-    assert!(crate::crypto::open(keys, &other, &sealed).await.is_err());
+    assert!(crate::crypto::open(keys, &id(h), &sealed).await.is_err());
+    let elsewhere = crate::crypto::ObjectId {
+        key: "datasets/g/INTERACTIONS/00000002.avro.sealed",
+        ..id(g)
+    };
+    assert!(
+        crate::crypto::open(keys, &elsewhere, &sealed)
+            .await
+            .is_err(),
+        "an object is bound to its key"
+    );
 }

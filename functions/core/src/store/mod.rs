@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub mod checked;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod fs;

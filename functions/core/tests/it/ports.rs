@@ -120,7 +120,12 @@ async fn fs_key_service_conforms() {
 async fn fs_key_service_master_key_is_private_and_stable() {
     let (dir, s) = stores();
     use tailor_core::crypto;
-    let ctx = crypto::group_context("g");
+    let ctx = crypto::ObjectId {
+        group: "g",
+        kind: "model",
+        resource: "v",
+        key: "k",
+    };
     let sealed = crypto::seal(&s.keys, &ctx, b"x").await.unwrap();
     let again = FsStores::open(dir.path()).unwrap();
     assert_eq!(
