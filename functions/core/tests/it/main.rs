@@ -11,4 +11,5 @@ mod roundtrip;
 mod schema_rules;
 mod serving;
 mod solutions;
+mod tamper;
 mod workflow;
