@@ -52,7 +52,9 @@ pub struct CreateSchema {
 impl CreateSchema {
     pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
         let json = read_text(&self.file)?;
-        let record = tailor.create_schema(&self.name, &json).await?;
+        // The stored schema is what DescribeSchema returns: without an editor's BOM.
+        let json = tailor_core::schema::strip_bom(&json);
+        let record = tailor.create_schema(&self.name, json).await?;
         print_json(&record);
         Ok(ExitCode::SUCCESS)
     }

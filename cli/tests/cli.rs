@@ -189,6 +189,53 @@ fn a_bad_file_is_rejected_with_line_and_column_and_nothing_changes() {
 }
 
 #[test]
+fn schema_files_with_a_bom_load_and_bad_json_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let plain = std::fs::read(schemas().join("ecommerce-users.json")).unwrap();
+    let bom = dir.path().join("bom.json");
+    std::fs::write(&bom, [b"\xEF\xBB\xBF".as_slice(), &plain].concat()).unwrap();
+    let out = tailor(
+        &data,
+        &[
+            "create-schema",
+            "--name",
+            "u",
+            "--file",
+            bom.to_str().unwrap(),
+        ],
+    );
+    ok(&out);
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(record["schema"].as_str().unwrap().starts_with('{'));
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        "{\n  \"type\": \"record\",\n  \"name\" \"Users\"\n}\n",
+    )
+    .unwrap();
+    let out = tailor(
+        &data,
+        &[
+            "create-schema",
+            "--name",
+            "b",
+            "--file",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(
+            "InvalidInputException: schema is not valid JSON: line 3, column 10: expected `:`"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn usage_errors_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let out = tailor(dir.path(), &["describe", "--dataset-group", "nope"]);

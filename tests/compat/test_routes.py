@@ -5,7 +5,7 @@ import json
 import pytest
 
 from conftest import (
-    NOMETA, POP, SIMS, UP, dataset_arn, ids, new_id, put_views,
+    DEMO_FILTER, NOMETA, POP, SIMS, UP, dataset_arn, ids, new_id, put_views,
 )
 
 
@@ -28,12 +28,23 @@ def test_recommendations_are_personal(runtime):
     assert a != b
 
 
-def test_known_users_never_get_items_from_their_history(server, runtime):
-    seen = {row["ITEM_ID"] for row in server.interactions if row["USER_ID"] == "U0001"}
-    assert seen
-    got = ids(runtime.get_recommendations(campaignArn=UP, userId="U0001", numResults=500))
+def test_known_users_keep_items_from_their_history_unless_a_filter_drops_them(server, runtime):
+    # Personalize does not drop what a user interacted with; an Interactions filter does.
+    purchases = {}
+    for row in server.interactions:
+        if row["EVENT_TYPE"] == "Purchase":
+            purchases.setdefault(row["USER_ID"], set()).add(row["ITEM_ID"])
+    user = max(sorted(purchases), key=lambda u: len(purchases[u]))
+    bought = purchases[user]
+    seen = {row["ITEM_ID"] for row in server.interactions if row["USER_ID"] == user}
+    got = ids(runtime.get_recommendations(campaignArn=UP, userId=user, numResults=500))
     assert len(got) == 500
-    assert not seen & set(got)
+    assert seen & set(got)
+    filtered = ids(runtime.get_recommendations(campaignArn=UP, userId=user, numResults=500,
+                                               filterArn=DEMO_FILTER))
+    assert len(filtered) == 500 and not bought & set(filtered)
+    kept = [i for i in got if i not in bought]
+    assert filtered[:len(kept)] == kept, "the filter only removes the purchases"
 
 
 def test_related_items(runtime, catalog):
@@ -147,8 +158,11 @@ def test_put_users_returns_empty_success(events):
 
 def test_put_views_helper_roundtrip(server, runtime, events):
     user = new_id("u")
+    cold = ids(runtime.get_recommendations(campaignArn=UP, userId=user, numResults=500))
     put_views(events, server, user, ["P00001"])
-    assert "P00001" not in ids(runtime.get_recommendations(campaignArn=UP, userId=user, numResults=500))
+    warm = ids(runtime.get_recommendations(campaignArn=UP, userId=user, numResults=500))
+    assert warm != cold, "the view reached the user's history"
+    assert "P00001" in warm, "and the viewed item stays a candidate"
 
 
 def test_recommendation_scores_are_catalog_probabilities(runtime):

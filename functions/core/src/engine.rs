@@ -169,7 +169,8 @@ impl ItemSet {
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     pub k: usize,
-    /// Leave out items the user already interacted with (Personalize's default).
+    /// Leave out items the user already interacted with. The offline protocol does; serving
+    /// does not (Personalize leaves that to an Interactions filter).
     pub exclude_history: bool,
 }
 

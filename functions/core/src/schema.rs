@@ -199,6 +199,12 @@ pub fn max_metadata_fields(kind: DatasetType) -> usize {
 pub enum SchemaError {
     #[error("schema is {0} characters; the limit is {MAX_SCHEMA_CHARS}")]
     TooLong(usize),
+    #[error("schema is not valid JSON: line {line}, column {column}: {reason}")]
+    InvalidJson {
+        line: usize,
+        column: usize,
+        reason: String,
+    },
     #[error("schema is not valid Avro: {0}")]
     InvalidAvro(String),
     #[error("schema must be an Avro record with fields")]
@@ -275,13 +281,15 @@ impl PartialEq for DatasetSchema {
 }
 
 impl DatasetSchema {
-    /// Parses and checks a schema; the dataset type comes from the record name.
+    /// Parses and checks a schema; the dataset type comes from the record name. A leading
+    /// UTF-8 byte-order mark is dropped: editors on Windows write one, and it is not content.
     pub fn parse(json: &str) -> Result<DatasetSchema, SchemaError> {
+        let json = strip_bom(json);
         if json.chars().count() > MAX_SCHEMA_CHARS {
             return Err(SchemaError::TooLong(json.chars().count()));
         }
-        let avro =
-            AvroSchema::parse_str(json).map_err(|e| SchemaError::InvalidAvro(e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_str(json).map_err(json_error)?;
+        let avro = AvroSchema::parse(&value).map_err(|e| SchemaError::InvalidAvro(chain(&e)))?;
         let AvroSchema::Record(record) = &avro else {
             return Err(SchemaError::NotRecord);
         };
@@ -418,6 +426,38 @@ impl DatasetSchema {
         }
         Ok(())
     }
+}
+
+/// `text` without a leading UTF-8 byte-order mark.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// serde_json's message carries " at line L column C"; the position gets its own fields.
+fn json_error(e: serde_json::Error) -> SchemaError {
+    let (line, column) = (e.line(), e.column());
+    let message = e.to_string();
+    let suffix = format!(" at line {line} column {column}");
+    SchemaError::InvalidJson {
+        line,
+        column,
+        reason: message
+            .strip_suffix(&suffix)
+            .unwrap_or(&message)
+            .to_string(),
+    }
+}
+
+/// An error and its causes, since apache-avro's top-level messages say little on their own.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 fn describe_type(f: &Field) -> String {

@@ -109,6 +109,19 @@ pub(crate) struct Condition {
     pub(crate) operand: Operand,
 }
 
+/// A `Dataset.FIELD` as written and where it sits, for CreateFilter's check against the
+/// dataset group's schemas.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FieldRef {
+    /// The dataset whose schema must hold the field: CurrentItem reads Items, CurrentUser Users.
+    pub(crate) dataset: Dataset,
+    /// The dataset as written (`Items`, `currentitem`, ...), for messages.
+    pub(crate) written: String,
+    pub(crate) name: String,
+    pub(crate) dataset_at: usize,
+    pub(crate) field_at: usize,
+}
+
 /// Conditions joined by AND/OR, kept n-ary so long chains do not deepen recursion.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Cond {

@@ -11,6 +11,7 @@
 
 mod ast;
 mod eval;
+mod fields;
 mod lexer;
 mod parser;
 mod values;
@@ -27,6 +28,7 @@ pub struct Filter {
     target: Target,
     expressions: Vec<ast::Expression>,
     params: Vec<String>,
+    fields: Vec<ast::FieldRef>,
 }
 
 /// Where a parse failed: byte offset into the expression, and what was expected.
@@ -90,6 +92,7 @@ impl Filter {
             target: parsed.target,
             expressions: parsed.expressions,
             params: parsed.params,
+            fields: parsed.fields,
         })
     }
 

@@ -1,7 +1,7 @@
 //! Recursive-descent parser for the filter grammar (reference §5.1), enforcing the rules
 //! Personalize checks at CreateFilter time.
 
-use super::ast::{Action, Cond, Condition, Dataset, Expression, Op, Operand, Target};
+use super::ast::{Action, Cond, Condition, Dataset, Expression, FieldRef, Op, Operand, Target};
 use super::lexer::{Lexer, Tok, Token};
 use super::values::Scalar;
 use super::FilterError;
@@ -10,12 +10,18 @@ use super::FilterError;
 pub(crate) const MAX_CHARS: usize = 2500;
 /// Bounds recursion on parenthesised conditions, so hostile input cannot overflow the stack.
 const MAX_NESTING: usize = 16;
+/// A request's `filterValues` holds at most this many entries, so a filter with more distinct
+/// parameters could never be given all of them.
+pub(crate) const MAX_PARAMS: usize = 25;
+/// `filterValues` keys are at most this long, so a longer `$NAME` could never be supplied.
+pub(crate) const MAX_PARAM_CHARS: usize = 50;
 
 #[derive(Debug)]
 pub(crate) struct Parsed {
     pub(crate) target: Target,
     pub(crate) expressions: Vec<Expression>,
     pub(crate) params: Vec<String>,
+    pub(crate) fields: Vec<FieldRef>,
 }
 
 pub(crate) fn parse(src: &str) -> Result<Parsed, FilterError> {
@@ -49,6 +55,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, FilterError> {
         target,
         expressions,
         params: p.params,
+        fields: p.fields,
     })
 }
 
@@ -62,6 +69,8 @@ struct Parser<'a> {
     first: Option<Dataset>,
     params: Vec<String>,
     expr_params: Vec<String>,
+    /// Every `Dataset.FIELD` written, for the check against the group's schemas.
+    fields: Vec<FieldRef>,
 }
 
 impl<'a> Parser<'a> {
@@ -76,6 +85,7 @@ impl<'a> Parser<'a> {
             first: None,
             params: Vec::new(),
             expr_params: Vec::new(),
+            fields: Vec::new(),
         })
     }
 
@@ -126,11 +136,23 @@ impl<'a> Parser<'a> {
         self.advance()
     }
 
-    /// `.FIELD` after a dataset name; the token is kept for errors about the field.
-    fn field(&mut self) -> Result<(Token, String), FilterError> {
+    /// `.FIELD` after the dataset name `dataset_tok`, recorded as a field of `schema`; the
+    /// token is kept for errors about the field.
+    fn field(
+        &mut self,
+        dataset_tok: &Token,
+        schema: Dataset,
+    ) -> Result<(Token, String), FilterError> {
         self.expect(Tok::Dot, "'.'")?;
         let tok = self.expect(Tok::Word, "a field name")?;
         let name = self.text(&tok).to_string();
+        self.fields.push(FieldRef {
+            dataset: schema,
+            written: self.text(dataset_tok).to_string(),
+            name: name.clone(),
+            dataset_at: dataset_tok.start,
+            field_at: tok.start,
+        });
         Ok((tok, name))
     }
 
@@ -243,7 +265,11 @@ impl<'a> Parser<'a> {
             }
         }
         self.advance()?;
-        let (field_tok, field) = self.field()?;
+        let schema = match dataset {
+            Dataset::CurrentUser => Dataset::Users,
+            other => other,
+        };
+        let (field_tok, field) = self.field(&dataset_tok, schema)?;
         if dataset == Dataset::Interactions && !field.eq_ignore_ascii_case("EVENT_TYPE") {
             return Err(self.error_at(
                 &field_tok,
@@ -358,8 +384,7 @@ impl<'a> Parser<'a> {
                 return Err(self.error("a quoted string ($PARAM is not allowed with NOT IN)"))
             }
             Tok::Param => {
-                let tok = self.advance()?;
-                let name = self.text(&tok)[1..].to_string();
+                let name = self.param_name()?;
                 for list in [&mut self.params, &mut self.expr_params] {
                     if !list.contains(&name) {
                         list.push(name.clone());
@@ -368,8 +393,8 @@ impl<'a> Parser<'a> {
                 Operand::Param(name)
             }
             Tok::Word if current_item && self.is_word("CurrentItem") => {
-                self.advance()?;
-                Operand::CurrentItem(self.field()?.1)
+                let tok = self.advance()?;
+                Operand::CurrentItem(self.field(&tok, Dataset::Items)?.1)
             }
             _ => {
                 let want = if parenthesised || op.is_comparison() {
@@ -390,6 +415,27 @@ impl<'a> Parser<'a> {
             self.expect(Tok::RParen, "')'")?;
         }
         Ok(operand)
+    }
+
+    /// A `$NAME` that a request's `filterValues` can supply: a key of at most
+    /// [`MAX_PARAM_CHARS`], and at most [`MAX_PARAMS`] distinct names per filter.
+    fn param_name(&mut self) -> Result<String, FilterError> {
+        let name = self.text(&self.tok)[1..].to_string();
+        if name.len() > MAX_PARAM_CHARS {
+            return Err(self.error(format!(
+                "a parameter name of at most {MAX_PARAM_CHARS} characters \
+                 (the longest filterValues key), not {}",
+                name.len()
+            )));
+        }
+        if self.params.len() >= MAX_PARAMS && !self.params.contains(&name) {
+            return Err(self.error(format!(
+                "at most {MAX_PARAMS} distinct parameters (filterValues holds at most \
+                 {MAX_PARAMS} entries)"
+            )));
+        }
+        self.advance()?;
+        Ok(name)
     }
 
     fn string(&mut self, dataset: Dataset) -> Result<Scalar, FilterError> {

@@ -1,13 +1,19 @@
 //! Filters: an expression in Personalize's grammar, checked at creation.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use super::catalog::tables;
 use super::Tailor;
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::filters::Filter;
+use crate::schema::{DatasetSchema, DatasetType};
 
 impl Tailor {
-    /// Creates a filter; a syntax error is InvalidInput naming the offset and what was expected.
+    /// Creates a filter. InvalidInput, naming the byte offset and what was expected, for a
+    /// syntax error, a parameter `filterValues` could not supply (more than 25, or a name over
+    /// 50 characters), or a field the group's datasets lack or filters cannot read.
     pub async fn create_filter(
         &self,
         name: &str,
@@ -16,7 +22,9 @@ impl Tailor {
     ) -> Result<FilterRecord> {
         validate_name("name", name)?;
         self.describe_dataset_group(dataset_group_arn).await?;
-        Filter::parse(expression).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let filter = Filter::parse(expression)?;
+        let schemas = self.group_schemas(dataset_group_arn).await?;
+        filter.check_fields(|kind| schemas.get(&kind).map(|s| s.as_ref()))?;
         let in_group = self.list_filters(Some(dataset_group_arn)).await?.len();
         if in_group >= 10 {
             return Err(Error::LimitExceeded(
@@ -37,6 +45,18 @@ impl Tailor {
         self.insert_record(tables::FILTERS, &record.filter_arn, &record)
             .await?;
         Ok(record)
+    }
+
+    /// The schema of each dataset the group has.
+    async fn group_schemas(
+        &self,
+        dataset_group_arn: &str,
+    ) -> Result<BTreeMap<DatasetType, Arc<DatasetSchema>>> {
+        let mut out = BTreeMap::new();
+        for dataset in self.list_datasets(Some(dataset_group_arn)).await? {
+            out.insert(dataset.dataset_type, self.dataset_schema(&dataset).await?);
+        }
+        Ok(out)
     }
 
     pub async fn describe_filter(&self, arn: &str) -> Result<FilterRecord> {

@@ -94,7 +94,8 @@ impl Tailor {
     }
 }
 
-/// Top `k` for a user with `history` (ids, oldest first), excluding what they interacted with.
+/// Top `k` for a user with `history` (ids, oldest first). Items they interacted with may be
+/// among them, as GetRecommendations answers.
 pub fn recommend(model: &Model, history: &[String], k: usize) -> Vec<PredictedItem> {
     let history = codes(model, history);
     named(
@@ -105,7 +106,7 @@ pub fn recommend(model: &Model, history: &[String], k: usize) -> Vec<PredictedIt
             &[],
             Options {
                 k,
-                exclude_history: true,
+                exclude_history: false,
             },
         ),
     )

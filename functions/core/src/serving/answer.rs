@@ -248,7 +248,8 @@ impl Runtime {
                 }
             }
         } else {
-            model_history.iter().for_each(|&i| skip.insert(i));
+            // Items the user interacted with stay candidates, as in Personalize: a filter
+            // (`EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (...)`) drops them when wanted.
             c.model.score_history(&model_history, &mut scores);
         }
         // No signal at all (an unknown item): popular items, marked as such.

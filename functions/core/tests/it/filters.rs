@@ -520,23 +520,132 @@ mod cases {
         prop::collection::btree_map(key, value, 0..6)
     }
 
+    /// Grammar tokens, whole and broken, for soups that reach deep parser states.
+    fn token() -> impl Strategy<Value = String> {
+        const WORDS: [&str; 36] = [
+            "INCLUDE",
+            "EXCLUDE",
+            "include",
+            "ItemID",
+            "UserID",
+            "ActionID",
+            "WHERE",
+            "AND",
+            "OR",
+            "IF",
+            "NOT",
+            "IN",
+            "Items",
+            "Interactions",
+            "Users",
+            "Actions",
+            "CurrentItem",
+            "CurrentUser",
+            "EVENT_TYPE",
+            "CATEGORY_L1",
+            "PRICE",
+            "AGE",
+            "GENRES",
+            ".",
+            ",",
+            "(",
+            ")",
+            "|",
+            "=",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "-",
+            "!=",
+            "\\",
+        ];
+        const LITERALS: [&str; 10] = [
+            "\"a\"", "\"*\"", "\"\"", "\"\\\"\"", "\"", "\"ü|x\"", "1", "-2.5e3", "1e999", "$",
+        ];
+        prop_oneof![
+            4 => prop::sample::select(&WORDS[..]).prop_map(String::from),
+            2 => prop::sample::select(&LITERALS[..]).prop_map(String::from),
+            // Up to 40 distinct names, past the 25 a filter may hold.
+            2 => (0..40u8).prop_map(|n| format!("$P{n}")),
+            // Names around the 50-character limit.
+            1 => (45..56usize).prop_map(|n| format!("${}", "N".repeat(n))),
+            1 => "[A-Za-z_]{1,8}",
+            1 => any::<char>().prop_map(String::from),
+        ]
+    }
+
+    fn token_soup() -> impl Strategy<Value = String> {
+        let sep = prop::sample::select(&[" ", " ", "", "\n", "\t "][..]);
+        prop::collection::vec((token(), sep), 0..80).prop_map(|parts| {
+            parts
+                .into_iter()
+                .map(|(t, sep)| format!("{t}{sep}"))
+                .collect()
+        })
+    }
+
+    /// The ecommerce Interactions, Items and Users schemas, parsed once.
+    fn group_schemas() -> &'static [tailor_core::schema::DatasetSchema] {
+        use tailor_core::sample::schemas;
+        use tailor_core::schema::DatasetSchema;
+        static SCHEMAS: std::sync::OnceLock<Vec<DatasetSchema>> = std::sync::OnceLock::new();
+        SCHEMAS.get_or_init(|| {
+            [
+                schemas::ECOMMERCE_INTERACTIONS,
+                schemas::ECOMMERCE_ITEMS,
+                schemas::ECOMMERCE_USERS,
+            ]
+            .iter()
+            .map(|s| DatasetSchema::parse(s).unwrap())
+            .collect()
+        })
+    }
+
+    fn offset_ok(src: &str, e: &FilterError) -> Result<(), TestCaseError> {
+        prop_assert!(
+            e.offset <= src.len() && src.is_char_boundary(e.offset),
+            "{src:?}: {e}"
+        );
+        Ok(())
+    }
+
     proptest! {
+        // The filter parser's fuzz target (run long with PROPTEST_CASES): arbitrary text,
+        // character soups, token soups and mutated valid expressions never panic; every error
+        // points at a character boundary inside the input; what parses holds only parameters
+        // filterValues can supply, and passes or fails the schema check with such an offset.
         #[test]
-        fn parse_never_panics_on_arbitrary_text(src in any::<String>()) {
-            let _ = Filter::parse(&src);
-        }
-
-        #[test]
-        fn parse_never_panics_on_grammar_soup(src in "[A-Za-z_.$()\",|<>=! 0-9*\\\\-]{0,300}") {
-            if let Err(e) = Filter::parse(&src) {
-                prop_assert!(e.offset <= src.len());
-            }
-        }
-
-        #[test]
-        fn parse_reports_offsets_inside_mutated_expressions(src in mutated()) {
-            if let Err(e) = Filter::parse(&src) {
-                prop_assert!(e.offset <= src.len() && src.is_char_boundary(e.offset), "{src}: {e}");
+        fn fuzz_filter_parser(src in prop_oneof![
+            any::<String>(),
+            "[A-Za-z_.$()\",|<>=! 0-9*\\\\-]{0,300}",
+            token_soup(),
+            mutated(),
+        ]) {
+            let parsed = Filter::parse(&src);
+            prop_assert_eq!(&parsed, &Filter::parse(&src), "parsing is deterministic");
+            match parsed {
+                Err(e) => offset_ok(&src, &e)?,
+                Ok(filter) => {
+                    let params = filter.parameters();
+                    prop_assert!(params.len() <= 25, "{src:?}");
+                    for p in &params {
+                        prop_assert!(p.len() <= 50 && src.contains(&format!("${p}")), "{src:?}");
+                    }
+                    let schemas = group_schemas();
+                    let checked = filter.check_fields(|kind| {
+                        schemas.iter().find(|s| s.dataset_type == kind)
+                    });
+                    if let Err(e) = checked {
+                        offset_ok(&src, &e)?;
+                    }
+                    // Every expression reads some dataset, so a group with none rejects it.
+                    let e = filter.check_fields(|_| None);
+                    prop_assert!(e.is_err(), "{src:?}");
+                    if let Err(e) = e {
+                        offset_ok(&src, &e)?;
+                    }
+                }
             }
         }
 
@@ -553,5 +662,231 @@ mod cases {
                 }
             }
         }
+    }
+}
+
+/// CreateFilter against a dataset group's schemas and filterValues' limits.
+mod create_filter {
+    use tailor_core::domain::ArnBuilder;
+    use tailor_core::sample::schemas;
+    use tailor_core::schema::DatasetType;
+    use tailor_core::{Error, ErrorKind, Stores, Tailor};
+
+    /// A group with Interactions and Items datasets (ecommerce schemas) and no Users dataset.
+    async fn group() -> (tempfile::TempDir, Tailor, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Tailor::new(Stores::embedded(dir.path()).unwrap(), ArnBuilder::default());
+        let g = t
+            .create_dataset_group("shop", None, None)
+            .await
+            .unwrap()
+            .dataset_group_arn;
+        for (kind, schema) in [
+            (DatasetType::Interactions, schemas::ECOMMERCE_INTERACTIONS),
+            (DatasetType::Items, schemas::ECOMMERCE_ITEMS),
+        ] {
+            add_dataset(&t, &g, kind, schema).await;
+        }
+        (dir, t, g)
+    }
+
+    async fn add_dataset(t: &Tailor, g: &str, kind: DatasetType, schema: &str) {
+        let name = kind.as_str().to_lowercase();
+        let s = t.create_schema(&name, schema).await.unwrap().schema_arn;
+        t.create_dataset(&name, &s, g, kind).await.unwrap();
+    }
+
+    /// The InvalidInputException message of a CreateFilter that must fail; nothing is stored.
+    async fn rejected(t: &Tailor, g: &str, expression: &str) -> String {
+        let before = t.list_filters(Some(g)).await.unwrap().len();
+        match t.create_filter("f", g, expression).await {
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::InvalidInput, "{expression}: {e}");
+                assert_eq!(t.list_filters(Some(g)).await.unwrap().len(), before);
+                e.to_string()
+            }
+            Ok(f) => panic!("{expression} was accepted: {f:?}"),
+        }
+    }
+
+    fn offset_of(expression: &str, part: &str) -> String {
+        format!("offset {}", expression.find(part).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_field_the_schema_lacks_is_rejected_naming_it() {
+        let (_dir, t, g) = group().await;
+        let expr = r#"INCLUDE ItemID WHERE Items.CATEGOY_L1 IN ("Books")"#;
+        let m = rejected(&t, &g, expr).await;
+        for part in [
+            "Items.CATEGOY_L1",
+            "the Items dataset has no field CATEGOY_L1",
+            "did you mean CATEGORY_L1?",
+        ] {
+            assert!(m.contains(part), "{part:?} not in {m}");
+        }
+        assert!(m.contains(&offset_of(expr, "CATEGOY_L1")), "{m}");
+
+        let expr = "INCLUDE ItemID WHERE Items.CATEGORY_L1 IN (CurrentItem.COLOUR)";
+        let m = rejected(&t, &g, expr).await;
+        assert!(
+            m.contains("CurrentItem.COLOUR") && m.contains("Items dataset"),
+            "{m}"
+        );
+        assert!(m.contains(&offset_of(expr, "COLOUR")), "{m}");
+        // In a later expression and after a valid field too.
+        let expr = r#"INCLUDE ItemID WHERE Items.PRICE < 5 | EXCLUDE ItemID WHERE Items.PRICE > 1 OR Items.WEIGHT > 3"#;
+        let m = rejected(&t, &g, expr).await;
+        assert!(m.contains(&offset_of(expr, "WEIGHT")), "{m}");
+    }
+
+    #[tokio::test]
+    async fn a_dataset_the_group_lacks_is_rejected_naming_it() {
+        let (_dir, t, g) = group().await;
+        let expr = r#"INCLUDE ItemID WHERE Items.PRICE < 5 IF CurrentUser.AGE > 18"#;
+        let m = rejected(&t, &g, expr).await;
+        assert!(
+            m.contains("CurrentUser.AGE") && m.contains("no Users dataset yet"),
+            "{m}"
+        );
+        assert!(m.contains(&offset_of(expr, "CurrentUser")), "{m}");
+        let m = rejected(
+            &t,
+            &g,
+            r#"INCLUDE ItemID WHERE Users.MEMBERSHIP IN ("gold")"#,
+        )
+        .await;
+        assert!(m.contains("no Users dataset yet"), "{m}");
+
+        // Once the Users dataset exists, its fields are checked like any other.
+        add_dataset(&t, &g, DatasetType::Users, schemas::ECOMMERCE_USERS).await;
+        t.create_filter("adults", &g, expr).await.unwrap();
+        let m = rejected(
+            &t,
+            &g,
+            r#"INCLUDE ItemID WHERE Items.PRICE < 5 IF CurrentUser.AGEE > 18"#,
+        )
+        .await;
+        assert!(
+            m.contains("the Users dataset has no field AGEE (did you mean AGE?)"),
+            "{m}"
+        );
+    }
+
+    #[tokio::test]
+    async fn interactions_filters_need_the_interactions_dataset() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Tailor::new(Stores::embedded(dir.path()).unwrap(), ArnBuilder::default());
+        let g = t
+            .create_dataset_group("items-only", None, None)
+            .await
+            .unwrap()
+            .dataset_group_arn;
+        add_dataset(&t, &g, DatasetType::Items, schemas::ECOMMERCE_ITEMS).await;
+        let expr = r#"EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Purchase")"#;
+        let m = rejected(&t, &g, expr).await;
+        assert!(m.contains("no Interactions dataset yet"), "{m}");
+        t.create_filter(
+            "books",
+            &g,
+            r#"INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ("x")"#,
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn interactions_allow_only_event_type() {
+        let (_dir, t, g) = group().await;
+        // DEVICE is a column of the Interactions schema, but filters read only EVENT_TYPE.
+        let m = rejected(
+            &t,
+            &g,
+            r#"INCLUDE ItemID WHERE Interactions.DEVICE IN ("phone")"#,
+        )
+        .await;
+        assert!(m.contains("EVENT_TYPE"), "{m}");
+        t.create_filter(
+            "seen",
+            &g,
+            r#"EXCLUDE ItemID WHERE Interactions.event_type IN ("*")"#,
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn textual_and_boolean_fields_are_rejected() {
+        let (_dir, t, g) = group().await;
+        let m = rejected(&t, &g, r#"INCLUDE ItemID WHERE Items.DESCRIPTION IN ("x")"#).await;
+        assert!(
+            m.contains("Items.DESCRIPTION") && m.contains("textual"),
+            "{m}"
+        );
+        let m = rejected(&t, &g, r#"INCLUDE ItemID WHERE Items.IN_STOCK = "True""#).await;
+        assert!(m.contains("Items.IN_STOCK") && m.contains("boolean"), "{m}");
+    }
+
+    #[tokio::test]
+    async fn fields_match_ignoring_case_and_valid_filters_are_stored() {
+        let (_dir, t, g) = group().await;
+        for (name, expr) in [
+            (
+                "lower",
+                r#"INCLUDE ItemID WHERE items.category_l1 IN ($CAT)"#,
+            ),
+            (
+                "mixed",
+                "INCLUDE ItemID WHERE Items.Price <= $MAX AND Items.CREATION_TIMESTAMP > 0",
+            ),
+            (
+                "current",
+                "INCLUDE ItemID WHERE Items.CATEGORY_L1 IN (CurrentItem.category_L1)",
+            ),
+        ] {
+            t.create_filter(name, &g, expr)
+                .await
+                .unwrap_or_else(|e| panic!("{expr}: {e}"));
+        }
+        assert_eq!(t.list_filters(Some(&g)).await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn more_parameters_than_filter_values_holds_are_rejected() {
+        let (_dir, t, g) = group().await;
+        let params = |n: usize| {
+            (0..n)
+                .map(|i| format!("Items.CATEGORY_L1 IN ($P{i})"))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        };
+        let expr = format!("INCLUDE ItemID WHERE {}", params(26));
+        let m = rejected(&t, &g, &expr).await;
+        assert!(m.contains("at most 25 distinct parameters"), "{m}");
+        assert!(m.contains(&offset_of(&expr, "$P25")), "{m}");
+        t.create_filter("p25", &g, &format!("INCLUDE ItemID WHERE {}", params(25)))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn parameter_names_filter_values_cannot_supply_are_rejected() {
+        let (_dir, t, g) = group().await;
+        let long = |n: usize| format!("INCLUDE ItemID WHERE Items.PRICE <= ${}", "X".repeat(n));
+        let m = rejected(&t, &g, &long(51)).await;
+        assert!(m.contains("at most 50 characters"), "{m}");
+        assert!(m.contains(&offset_of(&long(51), "$")), "{m}");
+        t.create_filter("n50", &g, &long(50)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn syntax_errors_still_come_first() {
+        let (_dir, t, g) = group().await;
+        let m = rejected(&t, &g, r#"INCLUDE ItemID WHERE Items.NOPE IN ("a)"#).await;
+        assert!(m.contains("unterminated"), "{m}");
+        assert!(matches!(
+            t.create_filter("f", &g, "INCLUDE").await,
+            Err(Error::InvalidInput(_))
+        ));
     }
 }

@@ -9,6 +9,7 @@ mod ports;
 mod recipes;
 mod roundtrip;
 mod schema_rules;
+mod seen_items;
 mod serving;
 mod solutions;
 mod tamper;

@@ -134,11 +134,73 @@ fn example_schemas_parse_for_their_own_type_only() {
 // ---------------------------------------------------------------- document shape
 
 #[test]
-fn invalid_json_is_invalid_avro() {
+fn invalid_json_says_where() {
     let e = DatasetSchema::parse(r#"{"type":"record","name":"Users","fields":["#).unwrap_err();
-    assert!(matches!(e, SchemaError::InvalidAvro(_)), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            SchemaError::InvalidJson {
+                line: 1,
+                column: 42,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let e = DatasetSchema::parse("not json at all").unwrap_err();
-    assert!(matches!(e, SchemaError::InvalidAvro(_)), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            SchemaError::InvalidJson {
+                line: 1,
+                column: 2,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn invalid_json_names_line_column_and_what_was_wrong() {
+    let json = "{\n  \"type\": \"record\",\n  \"name\": \"Users\"\n  \"fields\": []\n}";
+    let e = DatasetSchema::parse(json).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "schema is not valid JSON: line 4, column 3: expected `,` or `}`"
+    );
+    let e: tailor_core::Error = e.into();
+    assert_eq!(e.kind(), tailor_core::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_accepted() {
+    let plain = doc("Users", &[USER_ID, AGE]);
+    let s = DatasetSchema::parse(&format!("\u{feff}{plain}")).unwrap();
+    assert_eq!(s, DatasetSchema::parse(&plain).unwrap());
+    assert_eq!(s.source, plain, "the mark is not part of the stored schema");
+    // Only a leading one: elsewhere it is a character JSON does not allow.
+    let e = DatasetSchema::parse(&format!(" \u{feff}{plain}")).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SchemaError::InvalidJson {
+                line: 1,
+                column: 2,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn avro_errors_carry_their_cause() {
+    let e = DatasetSchema::parse(&doc("Users", &[USER_ID, &f("AGE", "\"integer\"")])).unwrap_err();
+    let SchemaError::InvalidAvro(m) = &e else {
+        panic!("{e:?}")
+    };
+    assert!(m.contains("integer"), "{m}");
 }
 
 #[test]

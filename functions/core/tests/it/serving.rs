@@ -17,6 +17,9 @@ struct Env {
     dir: tempfile::TempDir,
     campaign: String,
     tracking_id: String,
+    /// `EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")`: Personalize keeps seen items
+    /// unless a filter like this drops them.
+    unseen: String,
 }
 
 fn open(dir: &std::path::Path) -> Tailor {
@@ -102,11 +105,27 @@ async fn env() -> Env {
         .await
         .unwrap()
         .tracking_id;
+    let unseen = t
+        .create_filter(
+            "unseen",
+            &g,
+            r#"EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")"#,
+        )
+        .await
+        .unwrap()
+        .filter_arn;
     Env {
         dir,
         campaign,
         tracking_id,
+        unseen,
     }
+}
+
+/// `req` with the filter that drops what the user interacted with.
+fn unseen(e: &Env, mut req: GetRecommendationsRequest) -> GetRecommendationsRequest {
+    req.filter_arn = Some(e.unseen.clone());
+    req
 }
 
 fn ask(e: &Env, user: &str, n: usize) -> GetRecommendationsRequest {
@@ -170,8 +189,15 @@ async fn an_event_changes_the_very_next_answer() {
         .await
         .unwrap();
     assert_ne!(ids(&cold), ids(&warm));
+    let filtered = rt
+        .get_recommendations(&unseen(&e, ask(&e, "visitor", 10)))
+        .await
+        .unwrap();
     for seen in ["P00004", "P00014", "P00024"] {
-        assert!(!ids(&warm).contains(&seen.to_string()), "{seen} was seen");
+        assert!(
+            !ids(&filtered).contains(&seen.to_string()),
+            "{seen} was seen"
+        );
     }
     assert!(warm.item_list.iter().all(|i| i.score.is_some()));
     // Durable: a fresh runtime over the same store replays the events.
@@ -191,7 +217,7 @@ async fn anonymous_sessions_answer_and_then_join_the_user() {
         .await
         .unwrap();
     let by_session = rt
-        .get_recommendations(&ask(&e, "anon-1", 10))
+        .get_recommendations(&unseen(&e, ask(&e, "anon-1", 10)))
         .await
         .unwrap();
     assert!(!ids(&by_session).contains(&"P00007".to_string()));
@@ -200,7 +226,7 @@ async fn anonymous_sessions_answer_and_then_join_the_user() {
         .await
         .unwrap();
     let by_user = rt
-        .get_recommendations(&ask(&e, "member-9", 10))
+        .get_recommendations(&unseen(&e, ask(&e, "member-9", 10)))
         .await
         .unwrap();
     for seen in ["P00007", "P00017", "P00027"] {
@@ -335,6 +361,15 @@ async fn requests_are_checked_before_anything_runs() {
             .unwrap()
             .item_list
             .len(),
+        300,
+        "seen items are not dropped"
+    );
+    assert_eq!(
+        rt.get_recommendations(&unseen(&e, too_many.clone()))
+            .await
+            .unwrap()
+            .item_list
+            .len(),
         300 - rt_history_len(&rt, "U0001").await
     );
     let mut no_user = ask(&e, "x", 5);
@@ -456,8 +491,12 @@ async fn shared_runtimes_see_each_others_events_and_new_versions() {
         .await
         .unwrap();
     assert_ne!(ids(&cold), ids(&warm));
+    let filtered = reader
+        .get_recommendations(&unseen(&e, ask(&e, "visitor", 10)))
+        .await
+        .unwrap();
     for s in &seen {
-        assert!(!ids(&warm).contains(&s.to_string()), "{s} was seen");
+        assert!(!ids(&filtered).contains(&s.to_string()), "{s} was seen");
     }
     // Retrain and repoint the campaign: the reader reloads, a long refresh interval does not yet.
     let t = open(e.dir.path());
@@ -486,7 +525,7 @@ async fn shared_runtimes_see_each_others_events_and_new_versions() {
     );
     // The reloaded campaign still knows the events streamed before.
     let after = reader
-        .get_recommendations(&ask(&e, "visitor", 10))
+        .get_recommendations(&unseen(&e, ask(&e, "visitor", 10)))
         .await
         .unwrap();
     for s in &seen {

@@ -419,3 +419,85 @@ fn error_message_names_offset_expected_and_found() {
         "filter expression error at offset 15: expected WHERE, found 'Items'"
     );
 }
+
+/// `n` distinct parameters `$P0..`, each in its own chained expression.
+fn with_params(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("INCLUDE ItemID WHERE Items.G{i} IN ($P{i})"))
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[test]
+fn at_most_25_distinct_parameters() {
+    assert_eq!(ok(&with_params(MAX_PARAMS)).params.len(), 25);
+    let src = with_params(MAX_PARAMS + 1);
+    let at = src.rfind("$P25").unwrap();
+    assert_error(&src, at, "at most 25 distinct parameters");
+    // Repeating a parameter does not count it twice.
+    let repeated = format!(
+        "{} | EXCLUDE ItemID WHERE Items.X IN ($P0)",
+        with_params(25)
+    );
+    assert_eq!(ok(&repeated).params.len(), 25);
+}
+
+#[test]
+fn parameter_names_of_at_most_50_characters() {
+    let name = |n: usize| "N".repeat(n);
+    let p = ok(&format!("INCLUDE ItemID WHERE Items.G IN (${})", name(50)));
+    assert_eq!(p.params, [name(50)]);
+    for src in [
+        format!("INCLUDE ItemID WHERE Items.G IN (${})", name(51)),
+        format!("INCLUDE ItemID WHERE Items.P <= ${}", name(51)),
+        format!(
+            "INCLUDE ItemID WHERE Items.G IN (\"a\") IF CurrentUser.A = ${}",
+            name(51)
+        ),
+    ] {
+        let at = src.find('$').unwrap();
+        assert_error(&src, at, "at most 50 characters");
+    }
+}
+
+#[test]
+fn fields_are_recorded_with_their_datasets_and_offsets() {
+    let src = "INCLUDE ItemID WHERE Items.G IN (CurrentItem.H) IF CurrentUser.A = 1 \
+               | EXCLUDE ItemID WHERE Interactions.event_type IN (\"x\") OR Interactions.EVENT_TYPE IN (\"y\")";
+    let p = ok(src);
+    let got: Vec<(Dataset, &str, &str, &str, &str)> = p
+        .fields
+        .iter()
+        .map(|f| {
+            (
+                f.dataset,
+                f.written.as_str(),
+                f.name.as_str(),
+                &src[f.dataset_at..f.dataset_at + f.written.len()],
+                &src[f.field_at..f.field_at + f.name.len()],
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Dataset::Items, "Items", "G", "Items", "G"),
+            (Dataset::Items, "CurrentItem", "H", "CurrentItem", "H"),
+            (Dataset::Users, "CurrentUser", "A", "CurrentUser", "A"),
+            (
+                Dataset::Interactions,
+                "Interactions",
+                "event_type",
+                "Interactions",
+                "event_type"
+            ),
+            (
+                Dataset::Interactions,
+                "Interactions",
+                "EVENT_TYPE",
+                "Interactions",
+                "EVENT_TYPE"
+            ),
+        ]
+    );
+}
