@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::text::shown;
 use super::{check_count, check_len};
+use crate::domain::{check_arn, ResourceType};
 use crate::error::{Error, Result};
 
 /// Property keys PutEvents refuses (case-insensitive).
@@ -106,9 +108,15 @@ pub fn parse_properties(
         Ok(_) => Err(Error::InvalidInput(format!(
             "{field} must be a JSON object"
         ))),
+        // serde_json's syntax messages name no Rust type; the suffix repeats the position.
         Err(e) => Err(Error::InvalidInput(format!(
-            "{field} is not valid JSON at column {}: {e}",
-            e.column()
+            "{field} is not valid JSON at column {}: {}",
+            e.column(),
+            shown(
+                e.to_string()
+                    .rsplit_once(" at line ")
+                    .map_or("", |(m, _)| m)
+            )
         ))),
     }
 }
@@ -127,6 +135,18 @@ impl PutEventsRequest {
             if e.sent_at.is_none() {
                 return Err(Error::InvalidInput(format!("{} is required", at("sentAt"))));
             }
+            if e.event_value.is_some_and(|v| !v.is_finite()) {
+                return Err(Error::InvalidInput(format!(
+                    "{} must be a finite number",
+                    at("eventValue")
+                )));
+            }
+            if e.sent_at.is_some_and(|t| !t.is_finite()) {
+                return Err(Error::InvalidInput(format!(
+                    "{} must be a finite number",
+                    at("sentAt")
+                )));
+            }
             if let Some(id) = &e.event_id {
                 check_len(&at("eventId"), id, 1, 256)?;
             }
@@ -138,8 +158,8 @@ impl PutEventsRequest {
             }
             if !e.impression.is_empty() {
                 check_count(&at("impression"), e.impression.len(), 1, 25)?;
-                for id in &e.impression {
-                    check_len(&at("impression item"), id, 1, 256)?;
+                for (k, id) in e.impression.iter().enumerate() {
+                    check_len(&at(&format!("impression[{k}]")), id, 1, 256)?;
                 }
             }
             if let Some(p) = &e.properties {
@@ -149,8 +169,9 @@ impl PutEventsRequest {
                     .find(|k| FORBIDDEN_EVENT_PROPERTIES.contains(&k.to_ascii_lowercase().as_str()))
                 {
                     return Err(Error::InvalidInput(format!(
-                        "{} may not contain the key '{bad}'",
-                        at("properties")
+                        "{} may not contain the key '{}'",
+                        at("properties"),
+                        shown(bad)
                     )));
                 }
             }
@@ -169,7 +190,7 @@ impl PutEventsRequest {
 
 impl PutItemsRequest {
     pub fn validate(&self) -> Result<()> {
-        check_len("datasetArn", &self.dataset_arn, 1, 256)?;
+        check_arn("datasetArn", &self.dataset_arn, ResourceType::Dataset)?;
         check_count("items", self.items.len(), 1, 10)?;
         for (i, item) in self.items.iter().enumerate() {
             check_len(&format!("items[{i}].itemId"), &item.item_id, 1, 256)?;
@@ -183,7 +204,7 @@ impl PutItemsRequest {
 
 impl PutUsersRequest {
     pub fn validate(&self) -> Result<()> {
-        check_len("datasetArn", &self.dataset_arn, 1, 256)?;
+        check_arn("datasetArn", &self.dataset_arn, ResourceType::Dataset)?;
         check_count("users", self.users.len(), 1, 10)?;
         for (i, user) in self.users.iter().enumerate() {
             check_len(&format!("users[{i}].userId"), &user.user_id, 1, 256)?;

@@ -1,8 +1,12 @@
 //! The wire types of the runtime and events APIs, with Personalize's JSON field names and
 //! limits. One definition, used by the local server, the Lambdas and the CLI.
 
+mod decode;
 pub mod events;
 pub mod runtime;
+pub mod text;
+
+pub use decode::parse_json;
 
 use crate::error::{Error, Result};
 
@@ -36,17 +40,6 @@ pub fn column_of_property(key: &str) -> String {
         out.push(c.to_ascii_uppercase());
     }
     out
-}
-
-/// Parses Personalize's error-body-free JSON with a message naming the line and column.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        Error::InvalidInput(format!(
-            "request body is invalid at line {}, column {}: {e}",
-            e.line(),
-            e.column()
-        ))
-    })
 }
 
 #[cfg(test)]

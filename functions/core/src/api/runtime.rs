@@ -4,12 +4,21 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::text::shown;
 use super::{check_count, check_len};
+use crate::domain::{check_arn, ResourceType};
 use crate::error::{Error, Result};
 
 pub const DEFAULT_NUM_RESULTS: usize = 25;
 pub const MAX_NUM_RESULTS: usize = 500;
 pub const MAX_WITH_METADATA: usize = 50;
+/// tailor's limit on `excludeItemIds` (the extension has no Personalize limit to follow):
+/// as many as the largest answer, so any answer can be excluded in one call.
+pub const MAX_EXCLUDED_IDS: usize = 500;
+/// Item ids are at most 256 characters wherever Personalize takes them.
+pub const MAX_ID_CHARS: usize = 256;
+/// Personalize's limit on a `metadataColumns` column name.
+pub const MAX_COLUMN_CHARS: usize = 150;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,7 +121,8 @@ fn check_map(
         check_len(&format!("{field} key"), k, 1, max_key)?;
         if !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(Error::InvalidInput(format!(
-                "{field} key '{k}' may hold only letters, digits and '_'"
+                "{field} key '{}' may hold only letters, digits and '_'",
+                shown(k)
             )));
         }
         check_len(&format!("{field}.{k}"), v, 0, max_value)?;
@@ -125,10 +135,19 @@ fn check_metadata(columns: &BTreeMap<String, Vec<String>>) -> Result<()> {
     for (k, v) in columns {
         if k != "ITEMS" {
             return Err(Error::InvalidInput(format!(
-                "metadataColumns key '{k}' is not supported (use ITEMS)"
+                "metadataColumns key '{}' is not supported (use ITEMS)",
+                shown(k)
             )));
         }
         check_count("metadataColumns.ITEMS", v.len(), 0, 99)?;
+        for (i, column) in v.iter().enumerate() {
+            check_len(
+                &format!("metadataColumns.ITEMS[{i}]"),
+                column,
+                1,
+                MAX_COLUMN_CHARS,
+            )?;
+        }
     }
     Ok(())
 }
@@ -148,7 +167,10 @@ impl GetRecommendationsRequest {
                     "recommenders (domain dataset groups) are not supported; use a campaign".into(),
                 ))
             }
-            _ => {}
+            (Some(arn), None) => check_arn("campaignArn", arn, ResourceType::Campaign)?,
+        }
+        if let Some(f) = &self.filter_arn {
+            check_arn("filterArn", f, ResourceType::Filter)?;
         }
         if let Some(u) = &self.user_id {
             check_len("userId", u, 1, 256)?;
@@ -170,10 +192,13 @@ impl GetRecommendationsRequest {
                     "promotions.percentPromotedItems must be within [1, 100], got {pct}"
                 )));
             }
-            if p.filter_arn.is_none() {
-                return Err(Error::InvalidInput(
-                    "promotions.filterArn is required".into(),
-                ));
+            match &p.filter_arn {
+                None => {
+                    return Err(Error::InvalidInput(
+                        "promotions.filterArn is required".into(),
+                    ))
+                }
+                Some(f) => check_arn("promotions.filterArn", f, ResourceType::Filter)?,
             }
             check_map("promotions.filterValues", &p.filter_values, 25, 50, 1000)?;
         }
@@ -197,7 +222,15 @@ impl GetRecommendationsRequest {
                 }
             )));
         }
-        check_count("excludeItemIds", self.exclude_item_ids.len(), 0, 500)?;
+        check_count(
+            "excludeItemIds",
+            self.exclude_item_ids.len(),
+            0,
+            MAX_EXCLUDED_IDS,
+        )?;
+        for (i, id) in self.exclude_item_ids.iter().enumerate() {
+            check_len(&format!("excludeItemIds[{i}]"), id, 1, MAX_ID_CHARS)?;
+        }
         Ok(n)
     }
 
@@ -218,8 +251,9 @@ impl GetRecommendationsRequest {
 
 impl GetPersonalizedRankingRequest {
     pub fn validate(&self) -> Result<()> {
-        if self.campaign_arn.is_empty() {
-            return Err(Error::InvalidInput("campaignArn is required".into()));
+        check_arn("campaignArn", &self.campaign_arn, ResourceType::Campaign)?;
+        if let Some(f) = &self.filter_arn {
+            check_arn("filterArn", f, ResourceType::Filter)?;
         }
         check_len("userId", &self.user_id, 1, 256)?;
         let max = if self.metadata_columns.is_empty() {
@@ -228,8 +262,8 @@ impl GetPersonalizedRankingRequest {
             MAX_WITH_METADATA
         };
         check_count("inputList", self.input_list.len(), 1, max)?;
-        for id in &self.input_list {
-            check_len("inputList item", id, 1, 256)?;
+        for (i, id) in self.input_list.iter().enumerate() {
+            check_len(&format!("inputList[{i}]"), id, 1, MAX_ID_CHARS)?;
         }
         check_map("context", &self.context, 150, 150, 1000)?;
         check_map("filterValues", &self.filter_values, 25, 50, 1000)?;

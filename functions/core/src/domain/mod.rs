@@ -4,7 +4,7 @@ mod arn;
 mod records;
 mod status;
 
-pub use arn::{arn_path, validate_name, ArnBuilder, ResourceType};
+pub use arn::{arn_path, check_arn, validate_name, ArnBuilder, ResourceType, MAX_ARN_CHARS};
 pub use records::*;
 pub use status::Status;
 
