@@ -3,15 +3,19 @@
 //! paths, bodies and errors. `tailor serve` serves all of it; each HTTP Lambda serves its
 //! share of the routes through `lambda_http`.
 
+mod errors;
+pub mod limits;
 mod metrics;
+pub mod server;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::{from_fn, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -19,6 +23,7 @@ use tailor_core::api::parse_json;
 use tailor_core::serving::Runtime;
 use tailor_core::Error;
 
+pub use errors::{error_response, wire_error};
 pub use metrics::Operation;
 
 /// Which operations a router answers.
@@ -73,16 +78,21 @@ struct App {
 }
 
 impl App {
-    /// Runs one operation and turns its result into Personalize's response or error.
-    async fn answer<T, F>(&self, op: Operation, work: F) -> Response
-    where
-        T: serde::Serialize,
-        F: Future<Output = tailor_core::Result<T>>,
-    {
+    /// Runs one operation on a checked body and turns its result into Personalize's
+    /// response or error.
+    async fn answer<T: serde::Serialize>(
+        &self,
+        op: Operation,
+        body: Result<Bytes, Response>,
+        work: impl AsyncFnOnce(Bytes) -> tailor_core::Result<T>,
+    ) -> Response {
         let started = Instant::now();
-        let resp = match work.await {
-            Ok(value) => json(&value),
-            Err(e) => error_response(e),
+        let resp = match body {
+            Err(refused) => refused,
+            Ok(body) => match work(body).await {
+                Ok(value) => json(&value),
+                Err(e) => error_response(e),
+            },
         };
         if self.metrics == Metrics::Emf {
             println!("{}", op.emf_line(resp.status().as_u16(), started.elapsed()));
@@ -106,30 +116,14 @@ pub fn router(runtime: Arc<Runtime>, routes: Routes, metrics: Metrics) -> Router
             .route("/items", post(items))
             .route("/users", post(users));
     }
-    r.with_state(App { runtime, metrics })
-}
-
-/// Personalize's REST-JSON error: status, `x-amzn-ErrorType` header, `{"message"}` body.
-pub fn error_response(e: Error) -> Response {
-    let kind = e.kind();
-    if kind == tailor_core::ErrorKind::Internal {
-        tracing::error!(error = %e, "request failed");
-    }
-    let body = serde_json::json!({ "message": e.client_message(), "__type": kind.name() });
-    let mut resp = (
-        StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        body.to_string(),
-    )
-        .into_response();
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Ok(v) = HeaderValue::from_str(kind.name()) {
-        headers.insert("x-amzn-ErrorType", v);
-    }
-    resp
+    // Layers apply outside-in from the last: every answer, the fallbacks' included, leaves
+    // through `personalize_shape`.
+    r.fallback(errors::unknown_operation)
+        .method_not_allowed_fallback(errors::method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
+        .layer(from_fn(limits::check_headers))
+        .layer(map_response(errors::personalize_shape))
+        .with_state(App { runtime, metrics })
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Response {
@@ -143,42 +137,49 @@ fn json<T: serde::Serialize>(value: &T) -> Response {
 #[derive(serde::Serialize)]
 struct Empty {}
 
-async fn recommendations(State(app): State<App>, body: Bytes) -> Response {
+type Body = Result<Bytes, BytesRejection>;
+
+async fn recommendations(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     let rt = &app.runtime;
-    app.answer(Operation::GetRecommendations, async {
-        rt.get_recommendations(&parse_json(&body)?).await
+    let body = limits::json_body(&headers, body);
+    app.answer(Operation::GetRecommendations, body, async |b| {
+        rt.get_recommendations(&parse_json(&b)?).await
     })
     .await
 }
 
-async fn ranking(State(app): State<App>, body: Bytes) -> Response {
+async fn ranking(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     let rt = &app.runtime;
-    app.answer(Operation::GetPersonalizedRanking, async {
-        rt.get_personalized_ranking(&parse_json(&body)?).await
+    let body = limits::json_body(&headers, body);
+    app.answer(Operation::GetPersonalizedRanking, body, async |b| {
+        rt.get_personalized_ranking(&parse_json(&b)?).await
     })
     .await
 }
 
-async fn events(State(app): State<App>, body: Bytes) -> Response {
+async fn events(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     let rt = &app.runtime;
-    app.answer(Operation::PutEvents, async {
-        rt.put_events(&parse_json(&body)?).await.map(|()| Empty {})
+    let body = limits::json_body(&headers, body);
+    app.answer(Operation::PutEvents, body, async |b| {
+        rt.put_events(&parse_json(&b)?).await.map(|()| Empty {})
     })
     .await
 }
 
-async fn items(State(app): State<App>, body: Bytes) -> Response {
+async fn items(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     let rt = &app.runtime;
-    app.answer(Operation::PutItems, async {
-        rt.put_items(&parse_json(&body)?).await.map(|()| Empty {})
+    let body = limits::json_body(&headers, body);
+    app.answer(Operation::PutItems, body, async |b| {
+        rt.put_items(&parse_json(&b)?).await.map(|()| Empty {})
     })
     .await
 }
 
-async fn users(State(app): State<App>, body: Bytes) -> Response {
+async fn users(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     let rt = &app.runtime;
-    app.answer(Operation::PutUsers, async {
-        rt.put_users(&parse_json(&body)?).await.map(|()| Empty {})
+    let body = limits::json_body(&headers, body);
+    app.answer(Operation::PutUsers, body, async |b| {
+        rt.put_users(&parse_json(&b)?).await.map(|()| Empty {})
     })
     .await
 }

@@ -20,10 +20,25 @@ pub fn shown(value: &str) -> String {
 /// `\u{1b}`, ...), at most `max_chars` characters of output, then `…(N bytes)` naming the
 /// size of the whole input when it was cut.
 pub fn escape_bounded(s: &str, max_chars: usize) -> String {
+    render(s, max_chars, true)
+}
+
+/// [`escape_bounded`] for a whole message whose echoed values went through [`shown`]
+/// already: control and formatting characters are escaped, `\` is left as it is so those
+/// echoes are not escaped twice.
+pub fn message_bounded(s: &str) -> String {
+    render(s, MESSAGE_CHARS, false)
+}
+
+fn render(s: &str, max_chars: usize, escape_backslash: bool) -> String {
     let mut out = String::with_capacity(s.len().min(max_chars) + 16);
     let mut shown_chars = 0;
     for c in s.chars() {
-        let piece = escaped(c);
+        let piece = if c == '\\' && !escape_backslash {
+            None
+        } else {
+            escaped(c)
+        };
         let n = piece.as_ref().map_or(1, |p| p.chars().count());
         if shown_chars + n > max_chars {
             out.push_str(&format!("…({} bytes)", s.len()));
@@ -88,5 +103,15 @@ mod tests {
         assert!(esc.chars().count() <= SHOWN_CHARS + 20, "{}", esc.len());
         assert!(esc.ends_with("…(10000 bytes)"));
         assert_eq!(shown(&"a".repeat(SHOWN_CHARS)), "a".repeat(SHOWN_CHARS));
+    }
+
+    #[test]
+    fn messages_keep_earlier_escapes() {
+        let echo = shown("x\ny\n");
+        assert_eq!(
+            message_bounded(&format!("id '{echo}'\u{1b}")),
+            "id 'x\\ny\\n'\\u{1b}"
+        );
+        assert!(message_bounded(&"m".repeat(5000)).ends_with("…(5000 bytes)"));
     }
 }
