@@ -115,9 +115,12 @@ impl Tailor {
         let result = self.import_data(&job, csv_bytes, progress).await;
         let (status, failure, errors, rows) = match result {
             Ok(rows) => (Status::Active, None, None, rows),
-            Err(ImportFailure::Input(errs)) => {
-                (Status::CreateFailed, Some(errs.to_string()), Some(errs), 0)
-            }
+            Err(ImportFailure::Input(errs)) => (
+                Status::CreateFailed,
+                Some(bounded_reason(errs.to_string())),
+                Some(errs),
+                0,
+            ),
             Err(ImportFailure::Service(e)) => {
                 tracing::error!(job = job_arn, error = %e, "import failed");
                 let reason = match e.kind() {
@@ -263,6 +266,21 @@ impl Tailor {
             }
         }
     }
+}
+
+/// The longest failureReason a job record keeps: the reasons name lines and columns, and a bad
+/// value echoed whole (a 50 MB single-line file) must not become a 50 MB record.
+pub const MAX_FAILURE_REASON_BYTES: usize = 2048;
+
+fn bounded_reason(reason: String) -> String {
+    if reason.len() <= MAX_FAILURE_REASON_BYTES {
+        return reason;
+    }
+    let mut end = MAX_FAILURE_REASON_BYTES;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &reason[..end], reason.len() - end)
 }
 
 enum ImportFailure {

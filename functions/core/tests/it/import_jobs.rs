@@ -526,3 +526,35 @@ async fn imports_write_a_serving_snapshot_equal_to_the_data_and_keep_the_previou
         .unwrap();
     assert_eq!(fallback, expected);
 }
+
+#[tokio::test]
+async fn a_giant_single_line_file_gets_a_bounded_failure_reason() {
+    let e = env().await;
+    let line = vec![b'x'; 8 << 20];
+    let out = import(
+        &e.tailor,
+        DatasetType::Interactions,
+        "giant",
+        ImportMode::Full,
+        &line,
+    )
+    .await;
+    assert_eq!(out.job.status, Status::CreateFailed);
+    let reason = out.job.failure_reason.unwrap();
+    assert!(
+        reason.len() <= 2200,
+        "failureReason of {} bytes",
+        reason.len()
+    );
+    assert!(
+        reason.contains("line 1"),
+        "{}",
+        &reason[..200.min(reason.len())]
+    );
+    let stored = e
+        .tailor
+        .describe_dataset_import_job(&out.job.dataset_import_job_arn)
+        .await
+        .unwrap();
+    assert!(stored.failure_reason.unwrap().len() <= 2200);
+}
