@@ -12,5 +12,6 @@ mod schema_rules;
 mod seen_items;
 mod serving;
 mod solutions;
+mod support;
 mod tamper;
 mod workflow;

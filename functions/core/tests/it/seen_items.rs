@@ -6,13 +6,14 @@ use std::collections::BTreeSet;
 
 use tailor_core::api::events::{Event, PutEventsRequest};
 use tailor_core::api::runtime::{GetPersonalizedRankingRequest, GetRecommendationsRequest};
-use tailor_core::domain::{ArnBuilder, CampaignConfig, ImportMode, TrainingMode};
+use tailor_core::domain::{ArnBuilder, CampaignConfig};
 use tailor_core::recipes::Recipe;
-use tailor_core::sample::{self, schemas, SampleSize};
+use tailor_core::sample::{self, SampleSize};
 use tailor_core::schema::DatasetType;
-use tailor_core::services::CreateSolution;
 use tailor_core::serving::Runtime;
 use tailor_core::{Stores, Tailor};
+
+use crate::support;
 
 const ITEMS: usize = 300;
 const GROUP: &str = "arn:aws:personalize:us-east-1:000000000000:dataset-group/shop";
@@ -41,59 +42,25 @@ async fn env(recipes: &[Recipe]) -> Env {
             sessions_per_user: 5,
         },
     );
-    for (kind, schema, bytes) in [
-        (
-            DatasetType::Interactions,
-            schemas::ECOMMERCE_INTERACTIONS,
-            data.interactions.clone(),
-        ),
-        (
-            DatasetType::Items,
-            schemas::ECOMMERCE_ITEMS,
-            data.items.clone().unwrap(),
-        ),
-    ] {
-        let name = kind.as_str().to_lowercase();
-        let s = t.create_schema(&name, schema).await.unwrap().schema_arn;
-        let ds = t
-            .create_dataset(&name, &s, &g, kind)
-            .await
-            .unwrap()
-            .dataset_arn;
-        let job = t
-            .create_dataset_import_job(&name, &ds, "sample", ImportMode::Full, None)
-            .await
-            .unwrap();
-        t.run_dataset_import_job(&job.dataset_import_job_arn, &bytes, &mut |_, _| {})
-            .await
-            .unwrap();
-    }
+    support::import_sample(
+        &t,
+        &g,
+        "",
+        &data,
+        &[DatasetType::Interactions, DatasetType::Items],
+    )
+    .await;
     let mut campaigns = Vec::new();
     for &recipe in recipes {
         let name = recipe.name().replace("aws-", "");
-        let sol = t
-            .create_solution(CreateSolution {
-                name: name.clone(),
-                dataset_group_arn: g.clone(),
-                recipe_arn: recipe.arn(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let v = t
-            .create_solution_version(&sol.solution_arn, TrainingMode::Full, None)
-            .await
-            .unwrap();
-        t.run_solution_version(&v.solution_version_arn, &mut |_, _| {})
-            .await
-            .unwrap();
+        let version = support::train(&t, &g, &name, recipe).await;
         // Exploration off so answers depend on the model alone.
         let config = CampaignConfig {
             item_exploration_config: [("explorationWeight".to_string(), "0".to_string())].into(),
             ..Default::default()
         };
         let c = t
-            .create_campaign(&name, &v.solution_version_arn, None, config)
+            .create_campaign(&name, &version, None, config)
             .await
             .unwrap();
         campaigns.push(c.campaign_arn);

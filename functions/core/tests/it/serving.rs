@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 
 use tailor_core::api::events::{Event, Item, PutEventsRequest, PutItemsRequest};
 use tailor_core::api::runtime::{GetRecommendationsRequest, Promotion};
-use tailor_core::domain::{ArnBuilder, CampaignConfig, ImportMode, TrainingMode};
+use tailor_core::domain::{ArnBuilder, CampaignConfig, TrainingMode};
 use tailor_core::recipes::Recipe;
-use tailor_core::sample::{self, schemas, SampleSize};
+use tailor_core::sample::{self, SampleSize};
 use tailor_core::schema::DatasetType;
-use tailor_core::services::CreateSolution;
 use tailor_core::serving::Runtime;
 use tailor_core::{Error, Stores, Tailor};
+
+use crate::support;
 
 struct Env {
     dir: tempfile::TempDir,
@@ -42,61 +43,20 @@ async fn env() -> Env {
             sessions_per_user: 6,
         },
     );
-    for (kind, schema, bytes) in [
-        (
-            DatasetType::Interactions,
-            schemas::ECOMMERCE_INTERACTIONS,
-            data.interactions.clone(),
-        ),
-        (
-            DatasetType::Items,
-            schemas::ECOMMERCE_ITEMS,
-            data.items.clone().unwrap(),
-        ),
-        (
-            DatasetType::Users,
-            schemas::ECOMMERCE_USERS,
-            data.users.clone().unwrap(),
-        ),
-    ] {
-        let name = kind.as_str().to_lowercase();
-        let s = t.create_schema(&name, schema).await.unwrap().schema_arn;
-        let ds = t
-            .create_dataset(&name, &s, &g, kind)
-            .await
-            .unwrap()
-            .dataset_arn;
-        let job = t
-            .create_dataset_import_job(&name, &ds, "sample", ImportMode::Full, None)
-            .await
-            .unwrap();
-        t.run_dataset_import_job(&job.dataset_import_job_arn, &bytes, &mut |_, _| {})
-            .await
-            .unwrap();
-    }
-    let sol = t
-        .create_solution(CreateSolution {
-            name: "up".into(),
-            dataset_group_arn: g.clone(),
-            recipe_arn: Recipe::UserPersonalization.arn(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let v = t
-        .create_solution_version(&sol.solution_arn, TrainingMode::Full, None)
-        .await
-        .unwrap();
-    t.run_solution_version(&v.solution_version_arn, &mut |_, _| {})
-        .await
-        .unwrap();
+    let kinds = [
+        DatasetType::Interactions,
+        DatasetType::Items,
+        DatasetType::Users,
+    ];
+    support::import_sample(&t, &g, "", &data, &kinds).await;
+    let version = support::train(&t, &g, "up", Recipe::UserPersonalization).await;
     // Exploration off so answers depend on the model alone.
     let config = CampaignConfig {
         item_exploration_config: [("explorationWeight".to_string(), "0".to_string())].into(),
         ..Default::default()
     };
     let campaign = t
-        .create_campaign("c", &v.solution_version_arn, None, config)
+        .create_campaign("c", &version, None, config)
         .await
         .unwrap()
         .campaign_arn;

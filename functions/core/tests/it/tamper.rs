@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use tailor_core::api::runtime::GetRecommendationsRequest;
-use tailor_core::domain::{ArnBuilder, CampaignConfig, ImportMode, TrainingMode};
+use tailor_core::domain::{ArnBuilder, CampaignConfig};
 use tailor_core::recipes::Recipe;
-use tailor_core::sample::{self, schemas, SampleSize};
+use tailor_core::sample::{self, SampleSize};
 use tailor_core::schema::DatasetType;
-use tailor_core::services::CreateSolution;
 use tailor_core::serving::Runtime;
 use tailor_core::{Stores, Tailor};
+
+use crate::support;
 
 fn open(dir: &Path) -> Tailor {
     Tailor::new(Stores::embedded(dir).unwrap(), ArnBuilder::default())
@@ -32,75 +33,27 @@ async fn group(t: &Tailor, name: &str, seed: u64) -> String {
             sessions_per_user: 4,
         },
     );
-    for (kind, schema, bytes) in [
-        (
-            DatasetType::Interactions,
-            schemas::ECOMMERCE_INTERACTIONS,
-            data.interactions.clone(),
-        ),
-        (
-            DatasetType::Items,
-            schemas::ECOMMERCE_ITEMS,
-            data.items.clone().unwrap(),
-        ),
-        (
-            DatasetType::Users,
-            schemas::ECOMMERCE_USERS,
-            data.users.clone().unwrap(),
-        ),
-    ] {
-        let n = format!("{name}-{}", kind.as_str().to_lowercase());
-        let s = t.create_schema(&n, schema).await.unwrap().schema_arn;
-        let ds = t
-            .create_dataset(&n, &s, &g, kind)
-            .await
-            .unwrap()
-            .dataset_arn;
-        // Two FULL imports of interactions, so an older data version exists to roll back to.
-        let times = if kind == DatasetType::Interactions {
-            2
-        } else {
-            1
-        };
-        for i in 0..times {
-            let job = t
-                .create_dataset_import_job(&format!("{n}-{i}"), &ds, "s", ImportMode::Full, None)
-                .await
-                .unwrap();
-            t.run_dataset_import_job(&job.dataset_import_job_arn, &bytes, &mut |_, _| {})
-                .await
-                .unwrap();
-        }
-    }
-    let mut first = None;
-    for (sol, recipe) in [("up", Recipe::UserPersonalization), ("sims", Recipe::Sims)] {
-        let s = t
-            .create_solution(CreateSolution {
-                name: format!("{name}-{sol}"),
-                dataset_group_arn: g.clone(),
-                recipe_arn: recipe.arn(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let v = t
-            .create_solution_version(&s.solution_arn, TrainingMode::Full, None)
-            .await
-            .unwrap();
-        t.run_solution_version(&v.solution_version_arn, &mut |_, _| {})
-            .await
-            .unwrap();
-        first.get_or_insert(v.solution_version_arn);
-    }
-    t.create_campaign(
-        &format!("{name}-c"),
-        &first.unwrap(),
-        None,
-        CampaignConfig::default(),
+    let prefix = format!("{name}-");
+    let kinds = [
+        DatasetType::Interactions,
+        DatasetType::Items,
+        DatasetType::Users,
+    ];
+    let datasets = support::import_sample(t, &g, &prefix, &data, &kinds).await;
+    // A second FULL import of interactions, so an older data version exists to roll back to.
+    support::import(
+        t,
+        &datasets[0],
+        &format!("{prefix}again"),
+        &data.interactions,
     )
-    .await
-    .unwrap()
-    .campaign_arn
+    .await;
+    let up = support::train(t, &g, &format!("{name}-up"), Recipe::UserPersonalization).await;
+    support::train(t, &g, &format!("{name}-sims"), Recipe::Sims).await;
+    t.create_campaign(&format!("{name}-c"), &up, None, CampaignConfig::default())
+        .await
+        .unwrap()
+        .campaign_arn
 }
 
 struct Env {
