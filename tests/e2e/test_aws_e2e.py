@@ -28,10 +28,12 @@ import json
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import time
 import uuid
 import zipfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote_plus
@@ -154,8 +156,20 @@ def tail(text: str, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def unframe_record(table: str, key: str, stored: bytes) -> bytes:
+    assert stored[:4] == b"TLR\x01", f"{table}/{key} has no record header: {stored[:8]!r}"
+    crc = 0
+    for part in (table.encode(), key.encode()):
+        crc = zlib.crc32(struct.pack("<Q", len(part)) + part, crc)
+    value = stored[8:]
+    assert zlib.crc32(value, crc) == struct.unpack("<I", stored[4:8])[0], f"{table}/{key} checksum"
+    return value
+
+
 def meta_records(ddb, table_name: str, tbl: str) -> list[dict]:
-    """The records of one port table in the meta table (value = the JSON record, type B)."""
+    """The records of one port table in the meta table. Each value (type B) is a checked
+    record, `"TLR" | 1 | crc32(table, key, JSON) | JSON` (functions/core/src/store/checked.rs);
+    the frame is verified here so the on-table format is tested too."""
     out, kwargs = [], {
         "TableName": table_name,
         "IndexName": "by-table",
@@ -165,10 +179,7 @@ def meta_records(ddb, table_name: str, tbl: str) -> list[dict]:
     while True:
         page = ddb.query(**kwargs)
         for item in page["Items"]:
-            raw = item["value"].get("B")
-            if raw is None:
-                raw = item["value"]["S"].encode()
-            out.append(json.loads(raw))
+            out.append(json.loads(unframe_record(tbl, item["key"]["S"], item["value"]["B"])))
         if "LastEvaluatedKey" not in page:
             return out
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
