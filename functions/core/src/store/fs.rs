@@ -1,29 +1,46 @@
 //! Embedded adapters: everything in one directory (`./.tailor` by default).
 //!
-//! Layout: `blobs/<key>`, `meta/<table>/<escaped key path>`, `events/<group>/log.jsonl`,
-//! `keys/master.key`. Writes go to a temp file, are fsynced and renamed into place, so a reader
-//! sees the old or the new object, never half of one. Conditional writes and event appends hold
-//! an exclusive OS file lock, so several processes can share one directory.
+//! Layout: `blobs/<key>`, `meta/<table>/<escaped key path>`, `events/<group>/events.log` (see
+//! [`super::event_log`]), `keys/master.key`. Writes go to a temp file, are fsynced and renamed
+//! into place, so a reader sees the old or the new object, never half of one. Conditional writes
+//! and event appends hold an exclusive OS file lock, so several processes can share one
+//! directory. Everything is created private to its owner (files 0600, directories 0700): the
+//! directory holds users' data and the key that opens it.
 
-use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use async_trait::async_trait;
 
+pub use super::event_log::FsEventStore;
 use super::*;
+
+/// Creates `dir` and any missing parents, owner-only (0700).
+pub(super) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Opens `path` with `opts`; a file it creates is owner-only (0600).
+pub(super) fn private_open(opts: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(opts, 0o600);
+    opts.open(path)
+}
 
 /// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+    private_dir(dir)?;
     let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
     let result = (|| {
-        let mut f = File::create(&tmp)?;
+        let mut f = private_open(OpenOptions::new().write(true).create_new(true), &tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -36,18 +53,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Holds an exclusive lock on `path` (created if needed) until dropped.
-struct LockGuard(File);
+pub(super) struct LockGuard(File);
 
 impl LockGuard {
-    fn acquire(path: &Path) -> std::io::Result<LockGuard> {
+    pub(super) fn acquire(path: &Path) -> std::io::Result<LockGuard> {
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
+            private_dir(dir)?;
         }
-        let f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
+        let f = private_open(
+            OpenOptions::new().create(true).truncate(false).write(true),
+            path,
+        )?;
         f.lock()?;
         Ok(LockGuard(f))
     }
@@ -75,7 +91,7 @@ fn key_path(key: &str) -> StoreResult<PathBuf> {
     Ok(path)
 }
 
-fn escape(seg: &str) -> String {
+pub(super) fn escape(seg: &str) -> String {
     let mut out = String::with_capacity(seg.len());
     for b in seg.bytes() {
         if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (b == b'.' && !out.is_empty()) {
@@ -132,7 +148,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> std::io::Result<()> 
     Ok(())
 }
 
-fn read_opt(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+pub(super) fn read_opt(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     match fs::read(path) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -277,166 +293,11 @@ impl MetaStore for FsMetaStore {
     }
 }
 
-/// What one process knows of a group's log: read up to `offset`, indexed.
-#[derive(Default)]
-struct LogIndex {
-    offset: u64,
-    events: Vec<StoredEvent>,
-    ids: HashSet<String>,
-    by_subject: HashMap<String, Vec<usize>>,
-}
-
-impl LogIndex {
-    /// Reads lines appended since the last call (by this or another process).
-    fn catch_up(&mut self, path: &Path) -> StoreResult<()> {
-        let mut f = match File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        f.seek(SeekFrom::Start(self.offset))?;
-        let mut reader = BufReader::new(f);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = reader.read_line(&mut line)?;
-            if n == 0 || !line.ends_with('\n') {
-                break; // a line still being written by another process is read next time
-            }
-            self.offset += n as u64;
-            let event: StoredEvent = serde_json::from_str(&line)
-                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
-            self.add(event);
-        }
-        Ok(())
-    }
-
-    fn add(&mut self, event: StoredEvent) {
-        let idx = self.events.len();
-        self.ids.insert(event.event_id.clone());
-        self.by_subject
-            .entry(event.session_id.clone())
-            .or_default()
-            .push(idx);
-        if let Some(user) = &event.user_id {
-            if user != &event.session_id {
-                self.by_subject.entry(user.clone()).or_default().push(idx);
-            }
-        }
-        self.events.push(event);
-    }
-}
-
-/// [`EventStore`] on a directory: an append-only JSON-lines log per dataset group.
-pub struct FsEventStore {
-    root: PathBuf,
-    indexes: Mutex<HashMap<String, LogIndex>>,
-}
-
-impl FsEventStore {
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        FsEventStore {
-            root: root.into(),
-            indexes: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn log_path(&self, group: &str) -> StoreResult<PathBuf> {
-        if group.is_empty() {
-            return Err(StoreError::BadKey(group.into()));
-        }
-        // One directory per group; escaping makes an ARN a single safe name.
-        Ok(self.root.join(escape(group)).join("log.jsonl"))
-    }
-
-    fn with_index<T>(
-        &self,
-        group: &str,
-        f: impl FnOnce(&mut LogIndex, &Path) -> StoreResult<T>,
-    ) -> StoreResult<T> {
-        let path = self.log_path(group)?;
-        let mut indexes = self
-            .indexes
-            .lock()
-            .map_err(|_| StoreError::Io("poisoned".into()))?;
-        let index = indexes.entry(group.to_string()).or_default();
-        index.catch_up(&path)?;
-        f(index, &path)
-    }
-}
-
-#[async_trait]
-impl EventStore for FsEventStore {
-    async fn append(&self, group: &str, events: &[StoredEvent]) -> StoreResult<usize> {
-        self.with_index(group, |index, path| {
-            let _lock = LockGuard::acquire(&path.with_file_name(".lock"))?;
-            index.catch_up(path)?;
-            let mut buf = Vec::new();
-            let mut fresh = Vec::new();
-            let mut batch_ids = HashSet::new();
-            for e in events {
-                if index.ids.contains(&e.event_id) || !batch_ids.insert(&e.event_id) {
-                    continue;
-                }
-                serde_json::to_writer(&mut buf, e).map_err(|e| StoreError::Io(e.to_string()))?;
-                buf.push(b'\n');
-                fresh.push(e.clone());
-            }
-            if !buf.is_empty() {
-                let mut f = OpenOptions::new().create(true).append(true).open(path)?;
-                f.write_all(&buf)?;
-                f.sync_data()?;
-                index.offset += buf.len() as u64;
-                let n = fresh.len();
-                for e in fresh {
-                    index.add(e);
-                }
-                return Ok(n);
-            }
-            Ok(0)
-        })
-    }
-
-    async fn recent(
-        &self,
-        group: &str,
-        subject: &str,
-        limit: usize,
-    ) -> StoreResult<Vec<StoredEvent>> {
-        self.with_index(group, |index, _| {
-            let Some(idxs) = index.by_subject.get(subject) else {
-                return Ok(vec![]);
-            };
-            let start = idxs.len().saturating_sub(limit);
-            Ok(idxs[start..]
-                .iter()
-                .map(|&i| index.events[i].clone())
-                .collect())
-        })
-    }
-
-    async fn since(
-        &self,
-        group: &str,
-        after: u64,
-        limit: usize,
-    ) -> StoreResult<Vec<(u64, StoredEvent)>> {
-        self.with_index(group, |index, _| {
-            Ok(index
-                .events
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (i as u64 + 1, e))
-                .filter(|(seq, _)| *seq > after)
-                .take(limit)
-                .map(|(seq, e)| (seq, e.clone()))
-                .collect())
-        })
-    }
-}
-
-/// [`KeyService`] with a local master key (`keys/master.key`, created on first use, mode 0600).
-/// Data keys are wrapped with AES-256-GCM, the encryption context bound as associated data.
+/// [`KeyService`] with a local master key (`keys/master.key`, mode 0600). Data keys are wrapped
+/// with AES-256-GCM, the encryption context bound as associated data.
+///
+/// The key is made once, by [`FsStores::open`] on a new data directory, and never again: a key
+/// made anew over sealed data would only turn "key missing" into "nothing decrypts".
 pub struct FsKeyService {
     path: PathBuf,
 }
@@ -448,25 +309,32 @@ impl FsKeyService {
         }
     }
 
-    fn master(&self) -> StoreResult<Aes256Gcm> {
+    /// Makes the master key; fails if one exists.
+    fn create(&self) -> StoreResult<()> {
         if let Some(dir) = self.path.parent() {
-            fs::create_dir_all(dir)?;
+            private_dir(dir)?;
         }
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        match opts.open(&self.path) {
-            Ok(mut f) => {
-                let key = random::<32>()?;
-                f.write_all(&key)?;
-                f.sync_all()?;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e.into()),
+        let mut f = private_open(OpenOptions::new().write(true).create_new(true), &self.path)?;
+        f.write_all(&random::<32>()?)?;
+        f.sync_all()?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)?.sync_all()?;
         }
+        Ok(())
+    }
+
+    fn master(&self) -> StoreResult<Aes256Gcm> {
         let mut key = Vec::new();
-        File::open(&self.path)?.read_to_end(&mut key)?;
+        match File::open(&self.path) {
+            Ok(mut f) => f.read_to_end(&mut key)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Key(format!(
+                    "the master key {} is missing; restore it (nothing sealed under it can be                      read without it)",
+                    self.path.display()
+                )))
+            }
+            Err(e) => return Err(StoreError::Key(format!("{}: {e}", self.path.display()))),
+        };
         Aes256Gcm::new_from_slice(&key)
             .map_err(|_| StoreError::Key(format!("{} is not a 32-byte key", self.path.display())))
     }
@@ -544,15 +412,48 @@ pub struct FsStores {
 }
 
 impl FsStores {
+    /// Opens the data directory at `root`, making it (and its master key) if it is new. A
+    /// directory that holds data but no key is refused, naming the key's path.
     pub fn open(root: impl Into<PathBuf>) -> StoreResult<FsStores> {
         let root = root.into();
-        fs::create_dir_all(&root)?;
-        Ok(FsStores {
+        private_dir(&root)?;
+        let stores = FsStores {
             blobs: FsBlobStore::new(root.join("blobs")),
             meta: FsMetaStore::new(root.join("meta")),
             events: FsEventStore::new(root.join("events")),
             keys: FsKeyService::new(root.join("keys")),
             root,
-        })
+        };
+        if !stores.keys.path.exists() {
+            if !holds_data(&stores.root)? {
+                stores.keys.create()?;
+            } else {
+                return Err(StoreError::Key(format!(
+                    "the master key {} is missing but {} holds data sealed under it; restore                      the key, or use a new data directory",
+                    stores.keys.path.display(),
+                    stores.root.display()
+                )));
+            }
+        }
+        Ok(stores)
     }
+}
+
+/// Whether any file (other than locks and temp files) exists under `dir`.
+fn holds_data(dir: &Path) -> std::io::Result<bool> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            if holds_data(&entry.path())? {
+                return Ok(true);
+            }
+        } else {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name != ".lock" && !name.starts_with(".tmp-") {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }

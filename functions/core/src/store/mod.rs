@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub mod checked;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod event_log;
 pub mod fs;
 
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,9 @@
 //! most of what a test build costs here.
 
 mod csv_rules;
+mod data_dir;
 mod evaluation;
+mod event_log;
 mod filters;
 mod import_jobs;
 mod ports;

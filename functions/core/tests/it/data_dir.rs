@@ -1,0 +1,108 @@
+//! The local data directory: a master key made only for a new directory and never replaced,
+//! and everything in it private to its owner.
+
+use std::path::Path;
+
+use tailor_core::domain::ArnBuilder;
+use tailor_core::recipes::Recipe;
+use tailor_core::sample::{self, SampleSize};
+use tailor_core::schema::DatasetType;
+use tailor_core::store::fs::FsStores;
+use tailor_core::store::{StoreError, StoredEvent};
+use tailor_core::{Stores, Tailor};
+
+use crate::support;
+
+/// A data directory with sealed data in it: the sample imported, a model trained, an event.
+async fn used_directory(root: &Path) {
+    let t = Tailor::new(Stores::embedded(root).unwrap(), ArnBuilder::default());
+    let g = t
+        .create_dataset_group("shop", None, None)
+        .await
+        .unwrap()
+        .dataset_group_arn;
+    let data = sample::generate(
+        3,
+        SampleSize {
+            items: 60,
+            users: 40,
+            sessions_per_user: 3,
+        },
+    );
+    support::import_sample(&t, &g, "shop-", &data, &[DatasetType::Interactions]).await;
+    support::train(&t, &g, "shop-pop", Recipe::PopularityCount).await;
+    let event = StoredEvent {
+        event_id: "e1".into(),
+        session_id: "s1".into(),
+        user_id: Some("u1".into()),
+        item_id: Some("i1".into()),
+        event_type: "click".into(),
+        event_value: None,
+        sent_at: 1.0,
+        properties: None,
+        recommendation_id: None,
+        impression: vec![],
+    };
+    t.stores.events.append(&g, &[event]).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_new_directory_gets_a_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("not/yet/there");
+    FsStores::open(&root).unwrap();
+    assert_eq!(
+        std::fs::read(root.join("keys/master.key")).unwrap().len(),
+        32
+    );
+    // An existing key is kept as it is.
+    let key = std::fs::read(root.join("keys/master.key")).unwrap();
+    FsStores::open(&root).unwrap();
+    assert_eq!(std::fs::read(root.join("keys/master.key")).unwrap(), key);
+}
+
+#[tokio::test]
+async fn a_deleted_master_key_is_refused_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    used_directory(dir.path()).await;
+    let key = dir.path().join("keys/master.key");
+    std::fs::remove_file(&key).unwrap();
+
+    let err = match FsStores::open(dir.path()) {
+        Err(e) => e,
+        Ok(_) => panic!("a directory holding data opened without its key"),
+    };
+    assert!(matches!(err, StoreError::Key(_)), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains(&key.display().to_string()), "{msg}");
+    assert!(msg.contains("missing"), "{msg}");
+    assert!(!key.exists(), "a new key was made over sealed data");
+    assert!(Stores::embedded(dir.path()).is_err());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn everything_in_the_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data");
+    used_directory(&root).await;
+
+    let mut checked = 0;
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "directory {} is {mode:o}", d.display());
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode & 0o077, 0, "file {} is {mode:o}", path.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 8, "only {checked} files checked");
+}
