@@ -9,8 +9,11 @@ DURATION=${1:-60}
 CONNECTIONS=${2:-8}
 PORT=${PORT:-8797}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release -q -p tailor-cli
-BIN=target/release/tailor
+# TAILOR_BIN runs another build (e.g. an earlier commit's) for before/after figures.
+if [ -z "${TAILOR_BIN:-}" ]; then
+  cargo build --release -q -p tailor-cli
+fi
+BIN=${TAILOR_BIN:-target/release/tailor}
 DATA=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
 $BIN --data-dir "$DATA" demo --no-serve > "$DATA/demo.out" 2>&1
@@ -40,8 +43,9 @@ curl -sf -X POST "$URL/events" -H 'content-type: application/json' \
   -d "{\"trackingId\":\"$TRACKING_ID\",\"userId\":\"fresh-visitor\",\"sessionId\":\"fv\",\"eventList\":[{\"eventType\":\"View\",\"itemId\":\"P00004\",\"sentAt\":1767225600},{\"eventType\":\"View\",\"itemId\":\"P00024\",\"sentAt\":1767225601}]}" >/dev/null
 after=$(curl -s -X POST "$URL/recommendations" -H 'content-type: application/json' \
   -d "{\"campaignArn\":\"$CAMPAIGN\",\"userId\":\"fresh-visitor\",\"numResults\":5}")
-if [ "$before" != "$after" ] && ! grep -q '"P00004"' <<<"$after"; then
-  echo "visible: the next answer changed and excludes the viewed item"
+# Viewed items stay candidates (as in Personalize), so the check is that the answer moved.
+if [ "$before" != "$after" ]; then
+  echo "visible: the next answer changed"
 else
   echo "NOT VISIBLE: before=$before after=$after" >&2
   exit 1

@@ -6,6 +6,7 @@ mod data_dir;
 mod evaluation;
 mod event_log;
 mod filters;
+mod fuzz;
 mod import_jobs;
 mod ports;
 mod recipes;
