@@ -57,47 +57,73 @@ fn filter_words() -> impl Strategy<Value = String> {
         .prop_map(|w| w.join(" "))
 }
 
-/// A valid expression: its parameters are the `$NAME`s it uses, in order.
+/// A condition list over one dataset, as AND/OR may not mix datasets: `Items` fields, or
+/// `Interactions.EVENT_TYPE`. A list is one `$PARAM` (never after NOT IN, as in Personalize)
+/// or quoted values.
+fn conditions() -> impl Strategy<Value = String> {
+    let values = || {
+        prop_oneof![
+            proptest::collection::vec("[A-Za-z0-9 ]{1,8}".prop_map(|v| format!("\"{v}\"")), 1..4)
+                .prop_map(|vs| vs.join(", ")),
+            "[A-Z][A-Z0-9_]{0,10}".prop_map(|p| format!("${p}")),
+        ]
+    };
+    let condition = |field: BoxedStrategy<&'static str>| {
+        (field, values(), any::<bool>()).prop_map(|(f, vs, not)| {
+            let vs = match vs.strip_prefix('$') {
+                Some(p) if not => format!("\"{p}\""),
+                _ => vs,
+            };
+            format!("{f} {}IN ({vs})", if not { "NOT " } else { "" })
+        })
+    };
+    let items = proptest::sample::select(&["Items.GENRES", "Items.COLOR"][..]).boxed();
+    let interactions = Just("Interactions.EVENT_TYPE").boxed();
+    let joined = |conds: Vec<String>, ops: Vec<bool>| {
+        let mut text = conds[0].clone();
+        for (c, and) in conds[1..].iter().zip(ops) {
+            text.push_str(if and { " AND " } else { " OR " });
+            text.push_str(c);
+        }
+        text
+    };
+    prop_oneof![
+        (
+            proptest::collection::vec(condition(items), 1..4),
+            proptest::collection::vec(any::<bool>(), 3)
+        )
+            .prop_map(move |(c, o)| joined(c, o)),
+        (
+            proptest::collection::vec(condition(interactions), 1..3),
+            proptest::collection::vec(any::<bool>(), 2)
+        )
+            .prop_map(move |(c, o)| joined(c, o)),
+    ]
+}
+
+/// A valid filter of one to three `|`-chained expressions, and the `$NAME`s it uses in order.
 fn valid_filter() -> impl Strategy<Value = (String, Vec<String>)> {
-    let field =
-        proptest::sample::select(&["Items.GENRES", "Items.COLOR", "Interactions.EVENT_TYPE"][..]);
-    let value = prop_oneof![
-        "[A-Za-z0-9 ]{1,8}".prop_map(|v| format!("\"{v}\"")),
-        "[A-Z][A-Z0-9_]{0,10}".prop_map(|p| format!("${p}")),
-    ];
-    let condition =
-        (field, proptest::collection::vec(value, 1..4), any::<bool>()).prop_map(|(f, vs, not)| {
-            format!(
-                "{f} {}IN ({})",
-                if not { "NOT " } else { "" },
-                vs.join(", ")
-            )
-        });
-    (
-        any::<bool>(),
-        proptest::collection::vec(condition, 1..4),
-        proptest::collection::vec(any::<bool>(), 3),
-    )
-        .prop_map(|(include, conds, ops)| {
-            let mut text = format!(
-                "{} ItemID WHERE {}",
-                if include { "INCLUDE" } else { "EXCLUDE" },
-                conds[0]
-            );
-            for (c, and) in conds[1..].iter().zip(ops) {
-                text.push_str(if and { " AND " } else { " OR " });
-                text.push_str(c);
-            }
-            let mut params: Vec<String> = Vec::new();
-            for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$')) {
-                if let Some(p) = word.strip_prefix('$') {
-                    if !params.iter().any(|q| q == p) {
-                        params.push(p.to_string());
-                    }
+    proptest::collection::vec((any::<bool>(), conditions()), 1..4).prop_map(|exprs| {
+        let text = exprs
+            .iter()
+            .map(|(include, conds)| {
+                format!(
+                    "{} ItemID WHERE {conds}",
+                    if *include { "INCLUDE" } else { "EXCLUDE" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let mut params: Vec<String> = Vec::new();
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$')) {
+            if let Some(p) = word.strip_prefix('$') {
+                if !params.iter().any(|q| q == p) {
+                    params.push(p.to_string());
                 }
             }
-            (text, params)
-        })
+        }
+        (text, params)
+    })
 }
 
 /// JSON documents shaped like requests, with wrong types and odd values mixed in.
@@ -189,7 +215,8 @@ proptest! {
             let again = Filter::parse(&text).unwrap();
             prop_assert_eq!(f.parameters(), again.parameters());
             for p in f.parameters() {
-                prop_assert!(text.contains(&format!("${p}")));
+                let used = format!("${p}");
+                prop_assert!(text.contains(&used), "{} not in {}", used, text);
             }
         }
     }
