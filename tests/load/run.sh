@@ -15,6 +15,7 @@ if [ -z "${TAILOR_BIN:-}" ]; then
 fi
 BIN=${TAILOR_BIN:-target/release/tailor}
 DATA=$(mktemp -d)
+SERVER=
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
 $BIN --data-dir "$DATA" demo --no-serve > "$DATA/demo.out" 2>&1
 TRACKING_ID=$(grep -o 'trackingId [0-9a-f-]*' "$DATA/demo.out" | cut -d' ' -f2)

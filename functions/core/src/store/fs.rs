@@ -425,7 +425,13 @@ impl FsStores {
             root,
         };
         if !stores.keys.path.exists() {
-            if !holds_data(&stores.root)? {
+            // Only tailor's own directories count: other files beside them (a log, a demo's
+            // output) do not make a directory used.
+            let mut used = false;
+            for part in ["blobs", "meta", "events"] {
+                used |= holds_data(&stores.root.join(part))?;
+            }
+            if !used {
                 stores.keys.create()?;
             } else {
                 return Err(StoreError::Key(format!(
@@ -441,7 +447,12 @@ impl FsStores {
 
 /// Whether any file (other than locks and temp files) exists under `dir`.
 fn holds_data(dir: &Path) -> std::io::Result<bool> {
-    for entry in fs::read_dir(dir)? {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
         let entry = entry?;
         if entry.file_type()?.is_dir() {
             if holds_data(&entry.path())? {
