@@ -680,8 +680,9 @@ def test_06_put_events_changes_the_next_answer(stack):
                     "eventValue": 5.0, "sentAt": time.time()}],
     )
     after = ids(rt.get_recommendations(campaignArn=CAMPAIGN, userId=USER, numResults=10))
-    assert after != before
-    assert top not in after, (top, after)
+    # The event shapes the very next answer. (The rated item may stay in it: as in
+    # Personalize, items a user interacted with remain candidates unless a filter drops them.)
+    assert after != before, (top, after)
     # The event is durable in the events table (its eventId's dedup marker, its log entry).
     items = client("dynamodb").scan(TableName=stack.events_table)["Items"]
     assert any(f"e2e-{stack.run_id}" in i["pk"]["S"] for i in items), "the event is not in the events table"
