@@ -378,34 +378,12 @@ fn parse_cell<'a>(kind: DatasetType, field: &Field, raw: &'a [u8]) -> Result<Cel
             Err("a value is required (the field is not nullable)".into())
         };
     }
-    if let Some(at) = text.find('\0') {
-        return Err(format!(
-            "holds a NUL character (at character {})",
-            char_index(text, at)
-        ));
-    }
-    // Only free text may span lines; elsewhere a line break is a quote left open above.
-    if !field.textual {
-        if let Some(at) = text.find(['\n', '\r']) {
-            return Err(format!(
-                "holds a line break (at character {}); only textual fields may span lines, \
-                 so a quote opened on this line is likely never closed",
-                char_index(text, at)
-            ));
-        }
+    // One scan for the rare case; which control character matters is sorted out after.
+    if text.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        check_controls(kind, field, text)?;
     }
     match field.ty {
         FieldType::String => {
-            if is_symbol(field, kind) {
-                if let Some((at, c)) = text.char_indices().find(|(_, c)| c.is_ascii_control()) {
-                    return Err(format!(
-                        "holds the control character {} (at character {}); ids, event types \
-                         and categorical values cannot",
-                        c.escape_debug(),
-                        char_index(text, at)
-                    ));
-                }
-            }
             let chars = text.chars().count();
             let is_id = Values::encodes(field, kind) && field.name != "EVENT_TYPE";
             if is_id && chars > MAX_ID_CHARS {
@@ -461,6 +439,38 @@ fn parse_cell<'a>(kind: DatasetType, field: &Field, raw: &'a [u8]) -> Result<Cel
             )),
         },
     }
+}
+
+/// NUL is refused anywhere; line breaks outside textual fields; any control character in
+/// ids, event types and categorical values.
+fn check_controls(kind: DatasetType, field: &Field, text: &str) -> Result<(), String> {
+    if let Some(at) = text.find('\0') {
+        return Err(format!(
+            "holds a NUL character (at character {})",
+            char_index(text, at)
+        ));
+    }
+    // Only free text may span lines; elsewhere a line break is a quote left open above.
+    if !field.textual {
+        if let Some(at) = text.find(['\n', '\r']) {
+            return Err(format!(
+                "holds a line break (at character {}); only textual fields may span lines, \
+                 so a quote opened on this line is likely never closed",
+                char_index(text, at)
+            ));
+        }
+    }
+    if field.ty == FieldType::String && is_symbol(field, kind) {
+        if let Some((at, c)) = text.char_indices().find(|(_, c)| c.is_ascii_control()) {
+            return Err(format!(
+                "holds the control character {} (at character {}); ids, event types and \
+                 categorical values cannot",
+                c.escape_debug(),
+                char_index(text, at)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Strings that name things (ids, event types, categories): no control characters at all.
