@@ -117,21 +117,28 @@ pub struct Import {
 
 impl Import {
     pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
-        let bytes = std::fs::read(&self.file).map_err(|e| {
+        // Opened, not read whole: the import streams it, so its size does not bound memory.
+        let cannot = |e: std::io::Error| {
             Error::InvalidInput(format!("cannot read {}: {e}", self.file.display()))
-        })?;
+        };
+        let mut file = std::fs::File::open(&self.file).map_err(cannot)?;
+        let size = file.metadata().map_err(cannot)?.len();
         let mode = match self.mode {
             Mode::Full => ImportMode::Full,
             Mode::Incremental => ImportMode::Incremental,
         };
         let location = format!("file://{}", self.file.display());
         let group = group_arn(tailor, &self.dataset_group);
-        let job = import_bytes(
+        let source = Source {
+            location: &location,
+            input: &mut file,
+            size,
+        };
+        let job = import(
             tailor,
             &group,
             self.dataset_type,
-            &location,
-            &bytes,
+            source,
             mode,
             self.job_name,
         )
@@ -144,16 +151,43 @@ impl Import {
     }
 }
 
-/// Creates and runs an import job with a progress bar, then prints its outcome.
+/// Where an import's CSV comes from: its location (for the job record), a reader, its size.
+pub struct Source<'a> {
+    pub location: &'a str,
+    pub input: &'a mut (dyn std::io::Read + Send),
+    /// For the progress bar; 0 if unknown.
+    pub size: u64,
+}
+
+/// [`import`] of CSV held in memory.
 pub async fn import_bytes(
     tailor: &Tailor,
     group_arn: &str,
     dataset_type: DatasetType,
     location: &str,
-    bytes: &[u8],
+    mut bytes: &[u8],
     mode: ImportMode,
     job_name: Option<String>,
 ) -> Result<DatasetImportJob> {
+    let size = bytes.len() as u64;
+    let source = Source {
+        location,
+        input: &mut bytes,
+        size,
+    };
+    import(tailor, group_arn, dataset_type, source, mode, job_name).await
+}
+
+/// Creates and runs an import job with a progress bar, then prints its outcome.
+pub async fn import(
+    tailor: &Tailor,
+    group_arn: &str,
+    dataset_type: DatasetType,
+    source: Source<'_>,
+    mode: ImportMode,
+    job_name: Option<String>,
+) -> Result<DatasetImportJob> {
+    let location = source.location;
     let group = tailor.describe_dataset_group(group_arn).await?;
     let dataset_arn = tailor.arns.dataset_arn(&group.name, dataset_type);
     // Unique even for imports started in the same instant by different processes.
@@ -166,13 +200,16 @@ pub async fn import_bytes(
         .await?;
     let bar = progress::bytes(
         &format!("importing {}", dataset_type.as_str().to_lowercase()),
-        bytes.len() as u64,
+        source.size,
     );
     let started = std::time::Instant::now();
     let outcome = tailor
-        .run_dataset_import_job(&job.dataset_import_job_arn, bytes, &mut |done, _| {
-            bar.set_position(done)
-        })
+        .run_dataset_import_job_from(
+            &job.dataset_import_job_arn,
+            source.input,
+            source.size,
+            &mut |done, _| bar.set_position(done),
+        )
         .await;
     bar.finish_and_clear();
     let outcome = outcome?;

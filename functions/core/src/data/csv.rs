@@ -3,7 +3,13 @@
 //! with or without a BOM, LF or CRLF. Any bad row fails the whole file; the errors name the line,
 //! the column and the reason.
 
+mod records;
+
+use std::io::{BufReader, Chain, Cursor, Read};
 use std::sync::Arc;
+
+pub use records::MAX_RECORD_BYTES;
+use records::{Broken, Record, Records};
 
 use super::table::push_opt;
 use super::{Table, Values};
@@ -34,7 +40,7 @@ impl std::fmt::Display for RowError {
 }
 
 /// Why a file was rejected: the first errors and how many there were in all.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ImportErrors {
     pub errors: Vec<RowError>,
     pub total: usize,
@@ -49,16 +55,17 @@ impl ImportErrors {
     }
 
     fn one(line: u64, column: Option<String>, message: impl Into<String>) -> ImportErrors {
-        let mut e = ImportErrors {
-            errors: vec![],
-            total: 0,
-        };
-        e.push(RowError {
+        ImportErrors::from_one(RowError {
             line,
             column,
             message: message.into(),
-        });
-        e
+        })
+    }
+
+    fn from_one(e: RowError) -> ImportErrors {
+        let mut errors = ImportErrors::default();
+        errors.push(e);
+        errors
     }
 }
 
@@ -78,40 +85,6 @@ impl std::fmt::Display for ImportErrors {
 
 impl std::error::Error for ImportErrors {}
 
-/// Line numbers from byte offsets. The csv crate's own line count is off after CRLF endings and
-/// blank lines, so lines are counted here, moving forward only (records arrive in order).
-struct LineCounter<'a> {
-    input: &'a [u8],
-    offset: usize,
-    line: u64,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(input: &'a [u8]) -> Self {
-        LineCounter {
-            input,
-            offset: 0,
-            line: 1,
-        }
-    }
-
-    /// The 1-based line of the record starting at `byte` (blank lines before it skipped).
-    fn line_at(&mut self, byte: u64) -> u64 {
-        let mut start = (byte as usize).min(self.input.len());
-        while start < self.input.len() && matches!(self.input[start], b'\r' | b'\n') {
-            start += 1;
-        }
-        if start >= self.offset {
-            self.line += self.input[self.offset..start]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count() as u64;
-            self.offset = start;
-        }
-        self.line
-    }
-}
-
 /// A parsed cell, borrowed from the record until the whole row is known to be good.
 enum Cell<'a> {
     Null,
@@ -121,132 +94,229 @@ enum Cell<'a> {
     Bool(bool),
 }
 
-/// Parses a Personalize CSV into a table of `schema`. `progress` receives bytes consumed.
+/// The input as the record splitter reads it: the UTF-8 BOM, if any, already taken off.
+type Input<R> = BufReader<Chain<Cursor<Vec<u8>>, R>>;
+
+/// Records read between progress reports and other checks of a caller.
+pub const BATCH_ROWS: usize = 4096;
+
+/// Reads a Personalize CSV into a table of its schema, record by record: memory grows with
+/// the table, not the file. The header is read by [`CsvReader::new`], rows by
+/// [`CsvReader::read_rows`], and [`CsvReader::finish`] gives the table or every error.
+pub struct CsvReader<R> {
+    schema: Arc<DatasetSchema>,
+    records: Records<Input<R>>,
+    record: Record,
+    /// The schema field of each CSV column.
+    columns: Vec<usize>,
+    header_line: u64,
+    bom_bytes: u64,
+    table: Table,
+    errors: ImportErrors,
+    finished: bool,
+}
+
+impl<R: Read> CsvReader<R> {
+    /// Reads up to the header and maps its columns to the schema's fields.
+    pub fn new(schema: Arc<DatasetSchema>, mut input: R) -> Result<Self, ImportErrors> {
+        let mut head = Vec::with_capacity(3);
+        (&mut input)
+            .take(3)
+            .read_to_end(&mut head)
+            .map_err(|e| ImportErrors::one(1, None, format!("cannot read the input: {e}")))?;
+        let bom_bytes = if head == b"\xEF\xBB\xBF" {
+            head.clear();
+            3
+        } else {
+            0
+        };
+        let input = BufReader::with_capacity(64 << 10, Cursor::new(head).chain(input));
+        let mut records = Records::new(input);
+        let mut record = Record::default();
+        // Blank or whitespace-only lines before the header are not a header.
+        loop {
+            match records.next_into(&mut record) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(ImportErrors::one(
+                        1,
+                        None,
+                        "the file is empty; a header row naming the schema fields is required",
+                    ))
+                }
+                Err(broken) => {
+                    return Err(ImportErrors::from_one(broken_row(broken, &[], &schema)))
+                }
+            }
+            let blank = record.len() == 1
+                && record
+                    .fields()
+                    .all(|(f, _)| f.iter().all(u8::is_ascii_whitespace));
+            if !blank {
+                break;
+            }
+        }
+        let header_line = record.line;
+        let columns = map_header(&schema, &record, header_line)?;
+        Ok(CsvReader {
+            table: Table::empty(schema.clone()),
+            schema,
+            records,
+            record,
+            columns,
+            header_line,
+            bom_bytes,
+            errors: ImportErrors::default(),
+            finished: false,
+        })
+    }
+
+    /// Bytes of the input consumed so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bom_bytes + self.records.consumed()
+    }
+
+    /// Reads up to `rows` records; false once the input is exhausted or cannot be read on.
+    pub fn read_rows(&mut self, rows: usize) -> bool {
+        for _ in 0..rows {
+            if self.finished {
+                break;
+            }
+            match self.records.next_into(&mut self.record) {
+                Ok(true) => self.add_row(),
+                Ok(false) => self.finished = true,
+                Err(broken) => {
+                    let e = broken_row(broken, &self.columns, &self.schema);
+                    self.errors.push(e);
+                    self.finished = true;
+                }
+            }
+        }
+        !self.finished
+    }
+
+    /// Reads what is left, then the table, or every error of the file.
+    pub fn finish(mut self) -> Result<Table, ImportErrors> {
+        while self.read_rows(BATCH_ROWS) {}
+        if self.errors.total > 0 {
+            return Err(self.errors);
+        }
+        if self.table.rows() == 0 {
+            return Err(ImportErrors::one(
+                self.header_line,
+                None,
+                "the file has a header but no records",
+            ));
+        }
+        Ok(self.table)
+    }
+
+    fn add_row(&mut self) {
+        let record = &self.record;
+        if record.len() != self.columns.len() {
+            self.errors.push(RowError {
+                line: record.line,
+                column: None,
+                message: format!(
+                    "expected {} fields as in the header, found {}",
+                    self.columns.len(),
+                    record.len()
+                ),
+            });
+            return;
+        }
+        let schema = &self.schema;
+        let mut cells: Vec<Cell> = schema.fields.iter().map(|_| Cell::Null).collect();
+        let errors_before = self.errors.total;
+        for (&field_idx, (raw, line)) in self.columns.iter().zip(record.fields()) {
+            let field = &schema.fields[field_idx];
+            match parse_cell(schema.dataset_type, field, raw) {
+                Ok(cell) => cells[field_idx] = cell,
+                Err(message) => self.errors.push(RowError {
+                    line,
+                    column: Some(field.name.clone()),
+                    message,
+                }),
+            }
+        }
+        // Once the file has an error no table comes out of it: stop building one.
+        if errors_before == 0 && self.errors.total == 0 {
+            // Fields absent from the header were checked nullable in `map_header`.
+            for (col, cell) in self.table.columns.iter_mut().zip(cells) {
+                push_cell(col, cell);
+            }
+        }
+    }
+}
+
+/// The error of a record that could not be split; `columns` maps field positions to names.
+fn broken_row(broken: Broken, columns: &[usize], schema: &DatasetSchema) -> RowError {
+    let column = |field: usize| columns.get(field).map(|&i| schema.fields[i].name.clone());
+    match broken {
+        Broken::Unterminated { line, field } => RowError {
+            line,
+            column: column(field),
+            message: "a quoted value opens here and is never closed (the file ends inside it)"
+                .into(),
+        },
+        Broken::TooLong {
+            line,
+            field,
+            quoted,
+        } => RowError {
+            line,
+            column: column(field),
+            message: format!(
+                "record over the {MAX_RECORD_BYTES}-byte limit (reached in this value){}",
+                if quoted {
+                    "; a quoted value opened here is likely never closed"
+                } else {
+                    "; is this a CSV file?"
+                }
+            ),
+        },
+        Broken::Io { line, error } => RowError {
+            line,
+            column: None,
+            message: format!("cannot read the input: {error}"),
+        },
+    }
+}
+
+/// Parses a Personalize CSV held in memory; see [`read`].
 pub fn parse(
     schema: Arc<DatasetSchema>,
     input: &[u8],
     progress: &mut dyn FnMut(u64),
 ) -> Result<Table, ImportErrors> {
-    let total = input.len() as u64;
-    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
-    let skipped = total - input.len() as u64;
-    let mut lines = LineCounter::new(input);
-    if input.iter().all(u8::is_ascii_whitespace) {
-        return Err(ImportErrors::one(
-            1,
-            None,
-            "the file is empty; a header row naming the schema fields is required",
-        ));
-    }
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .escape(Some(b'\\'))
-        .from_reader(input);
-    let mut record = ::csv::ByteRecord::new();
-    let mut errors = ImportErrors {
-        errors: vec![],
-        total: 0,
-    };
+    read(schema, input, progress)
+}
 
-    let header_line = match reader.read_byte_record(&mut record) {
-        Ok(true) => lines.line_at(record.position().map_or(0, |p| p.byte())),
-        Ok(false) => return Err(ImportErrors::one(1, None, "the file has no header row")),
-        Err(e) => {
-            return Err(ImportErrors::one(
-                1,
-                None,
-                format!("unreadable header: {e}"),
-            ))
-        }
-    };
-    let columns = map_header(&schema, &record, header_line)?;
-
-    let mut table = Table::empty(schema.clone());
-    let mut rows = 0u64;
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = lines.line_at(e.position().map_or(0, |p| p.byte()));
-                errors.push(RowError {
-                    line,
-                    column: None,
-                    message: format!("unreadable CSV: {e}"),
-                });
-                break;
-            }
-        }
-        rows += 1;
-        let start = record.position().map_or(0, |p| p.byte());
-        let line = lines.line_at(start);
-        if rows.is_multiple_of(4096) {
-            progress(skipped + start);
-        }
-        if record.len() != columns.len() {
-            errors.push(RowError {
-                line,
-                column: None,
-                message: format!(
-                    "expected {} fields as in the header, found {}",
-                    columns.len(),
-                    record.len()
-                ),
-            });
-            continue;
-        }
-        let mut cells: Vec<Cell> = schema.fields.iter().map(|_| Cell::Null).collect();
-        let mut row_ok = true;
-        for (pos, raw) in record.iter().enumerate() {
-            let field_idx = columns[pos];
-            let field = &schema.fields[field_idx];
-            match parse_cell(schema.dataset_type, field, raw) {
-                Ok(cell) => cells[field_idx] = cell,
-                Err(message) => {
-                    row_ok = false;
-                    errors.push(RowError {
-                        line,
-                        column: Some(field.name.clone()),
-                        message,
-                    });
-                }
-            }
-        }
-        if row_ok {
-            // Fields absent from the header were checked nullable in `map_header`.
-            for (col, cell) in table.columns.iter_mut().zip(cells) {
-                push_cell(col, cell);
-            }
-        }
+/// Parses a Personalize CSV from `input` into a table of `schema`. `progress` receives bytes
+/// consumed.
+pub fn read(
+    schema: Arc<DatasetSchema>,
+    input: impl Read,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Table, ImportErrors> {
+    let mut reader = CsvReader::new(schema, input)?;
+    while reader.read_rows(BATCH_ROWS) {
+        progress(reader.bytes_read());
     }
-    progress(total);
-    if errors.total > 0 {
-        return Err(errors);
-    }
-    if table.rows() == 0 {
-        return Err(ImportErrors::one(
-            header_line,
-            None,
-            "the file has a header but no records",
-        ));
-    }
-    Ok(table)
+    progress(reader.bytes_read());
+    reader.finish()
 }
 
 /// Maps each CSV column to its schema field; every non-nullable field must be present.
 fn map_header(
     schema: &DatasetSchema,
-    header: &::csv::ByteRecord,
+    header: &Record,
     line: u64,
 ) -> Result<Vec<usize>, ImportErrors> {
-    let mut errors = ImportErrors {
-        errors: vec![],
-        total: 0,
-    };
+    let mut errors = ImportErrors::default();
     let mut columns = Vec::with_capacity(header.len());
     let mut seen = vec![false; schema.fields.len()];
-    for raw in header.iter() {
+    for (raw, _) in header.fields() {
         let Ok(name) = std::str::from_utf8(raw) else {
             errors.push(RowError {
                 line,
@@ -268,7 +338,7 @@ fn map_header(
             }
             None => errors.push(RowError {
                 line,
-                column: Some(name.into()),
+                column: Some(column_name(name)),
                 message: format!(
                     "not a field of the {} schema (fields: {})",
                     schema.dataset_type,
@@ -308,6 +378,10 @@ fn parse_cell<'a>(kind: DatasetType, field: &Field, raw: &'a [u8]) -> Result<Cel
             Err("a value is required (the field is not nullable)".into())
         };
     }
+    // One scan for the rare case; which control character matters is sorted out after.
+    if text.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        check_controls(kind, field, text)?;
+    }
     match field.ty {
         FieldType::String => {
             let chars = text.chars().count();
@@ -325,9 +399,9 @@ fn parse_cell<'a>(kind: DatasetType, field: &Field, raw: &'a [u8]) -> Result<Cel
             Ok(Cell::Str(text))
         }
         FieldType::Int | FieldType::Long => {
-            let v: i64 = text.trim().parse().map_err(|_| {
-                format!("'{}' is not an integer ({})", clip(text), field.ty.as_str())
-            })?;
+            let v: i64 = trim_blanks(text)
+                .parse()
+                .map_err(|_| format!("{} is not an integer ({})", echo(text), field.ty.as_str()))?;
             if field.ty == FieldType::Int && i32::try_from(v).is_err() {
                 return Err(format!("{v} does not fit an int"));
             }
@@ -339,12 +413,11 @@ fn parse_cell<'a>(kind: DatasetType, field: &Field, raw: &'a [u8]) -> Result<Cel
             Ok(Cell::Long(v))
         }
         FieldType::Float | FieldType::Double => {
-            let v: f64 = text
-                .trim()
+            let v: f64 = trim_blanks(text)
                 .parse()
-                .map_err(|_| format!("'{}' is not a number ({})", clip(text), field.ty.as_str()))?;
+                .map_err(|_| format!("{} is not a number ({})", echo(text), field.ty.as_str()))?;
             if !v.is_finite() {
-                return Err(format!("'{}' is not a finite number", clip(text)));
+                return Err(format!("{} is not a finite number", echo(text)));
             }
             // A float field stores f32; round now so every later read sees the same value.
             let v = if field.ty == FieldType::Float {
@@ -353,7 +426,7 @@ fn parse_cell<'a>(kind: DatasetType, field: &Field, raw: &'a [u8]) -> Result<Cel
                 v
             };
             if !v.is_finite() {
-                return Err(format!("'{}' is out of range for a float", clip(text)));
+                return Err(format!("{} is out of range for a float", echo(text)));
             }
             Ok(Cell::Double(v))
         }
@@ -361,18 +434,105 @@ fn parse_cell<'a>(kind: DatasetType, field: &Field, raw: &'a [u8]) -> Result<Cel
             "true" => Ok(Cell::Bool(true)),
             "false" => Ok(Cell::Bool(false)),
             _ => Err(format!(
-                "'{}' is not a boolean (use lower-case true or false)",
-                clip(text)
+                "{} is not a boolean (use lower-case true or false)",
+                echo(text)
             )),
         },
     }
 }
 
-fn clip(s: &str) -> String {
-    if s.chars().count() > 40 {
-        format!("{}...", s.chars().take(40).collect::<String>())
+/// NUL is refused anywhere; line breaks outside textual fields; any control character in
+/// ids, event types and categorical values.
+fn check_controls(kind: DatasetType, field: &Field, text: &str) -> Result<(), String> {
+    if let Some(at) = text.find('\0') {
+        return Err(format!(
+            "holds a NUL character (at character {})",
+            char_index(text, at)
+        ));
+    }
+    // Only free text may span lines; elsewhere a line break is a quote left open above.
+    if !field.textual {
+        if let Some(at) = text.find(['\n', '\r']) {
+            return Err(format!(
+                "holds a line break (at character {}); only textual fields may span lines, \
+                 so a quote opened on this line is likely never closed",
+                char_index(text, at)
+            ));
+        }
+    }
+    if field.ty == FieldType::String && is_symbol(field, kind) {
+        if let Some((at, c)) = text.char_indices().find(|(_, c)| c.is_ascii_control()) {
+            return Err(format!(
+                "holds the control character {} (at character {}); ids, event types and \
+                 categorical values cannot",
+                c.escape_debug(),
+                char_index(text, at)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Strings that name things (ids, event types, categories): no control characters at all.
+fn is_symbol(field: &Field, kind: DatasetType) -> bool {
+    Values::encodes(field, kind)
+        || field.categorical
+        || matches!(
+            field.name.as_str(),
+            "USER_ID"
+                | "ITEM_ID"
+                | "EVENT_TYPE"
+                | "IMPRESSION"
+                | "RECOMMENDATION_ID"
+                | "EVENT_ATTRIBUTION_SOURCE"
+        )
+}
+
+/// Spaces and tabs around a number are allowed; line breaks are not (checked before).
+fn trim_blanks(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
+/// The 1-based character position of byte offset `at`.
+fn char_index(s: &str, at: usize) -> usize {
+    s[..at].chars().count() + 1
+}
+
+/// The longest value echoed in an error, in characters.
+pub const MAX_ECHO_CHARS: usize = 100;
+
+/// A value from the input as an error may show it: quoted, at most [`MAX_ECHO_CHARS`], with
+/// control and other invisible characters escaped (`\n`, `\u{1b}`), so a hostile file can
+/// neither flood nor forge the failureReason and the logs it is copied to.
+pub fn echo(s: &str) -> String {
+    let (shown, rest) = escaped(s);
+    if rest > 0 {
+        format!("'{shown}'… ({rest} more characters)")
     } else {
-        s.to_string()
+        format!("'{shown}'")
+    }
+}
+
+/// The first [`MAX_ECHO_CHARS`] of `s` with invisible characters escaped, and how many
+/// characters were left off.
+fn escaped(s: &str) -> (String, usize) {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    for c in chars.by_ref().take(MAX_ECHO_CHARS) {
+        match c {
+            // Quotes need no escaping in an echo; everything else escape_debug flags does.
+            '"' | '\'' => out.push(c),
+            c => out.extend(c.escape_debug()),
+        }
+    }
+    (out, chars.count())
+}
+
+/// A column name from the header as an error names it: escaped and bounded like [`echo`].
+fn column_name(s: &str) -> String {
+    match escaped(s) {
+        (shown, 0) => shown,
+        (shown, rest) => format!("{shown}… ({rest} more characters)"),
     }
 }
 
@@ -422,6 +582,15 @@ pub fn write_row<'a>(out: &mut Vec<u8>, fields: impl IntoIterator<Item = &'a str
 mod tests {
     use super::*;
 
+    fn fields(input: &[u8]) -> Vec<String> {
+        let mut records = Records::new(input);
+        let mut rec = Record::default();
+        assert!(records.next_into(&mut rec).unwrap());
+        rec.fields()
+            .map(|(f, _)| String::from_utf8(f.to_vec()).unwrap())
+            .collect()
+    }
+
     #[test]
     fn written_rows_read_back_verbatim() {
         let tricky = [
@@ -436,22 +605,19 @@ mod tests {
         ];
         let mut out = Vec::new();
         write_row(&mut out, tricky);
-        let mut reader = ::csv::ReaderBuilder::new()
-            .has_headers(false)
-            .escape(Some(b'\\'))
-            .from_reader(out.as_slice());
-        let rec = reader.records().next().unwrap().unwrap();
-        assert_eq!(rec.iter().collect::<Vec<_>>(), tricky);
+        assert_eq!(fields(&out), tricky);
     }
 
     #[test]
     fn unquoted_backslashes_are_literal() {
-        let mut reader = ::csv::ReaderBuilder::new()
-            .has_headers(false)
-            .escape(Some(b'\\'))
-            .from_reader(&b"a\\b,\"q\\\"x\"\n"[..]);
-        let rec = reader.records().next().unwrap().unwrap();
-        assert_eq!(&rec[0], "a\\b");
-        assert_eq!(&rec[1], "q\"x");
+        assert_eq!(fields(b"a\\b,\"q\\\"x\"\n"), ["a\\b", "q\"x"]);
+    }
+
+    #[test]
+    fn echoes_are_short_and_escaped() {
+        assert_eq!(echo("a\nb\u{1b}[2J\\"), "'a\\nb\\u{1b}[2J\\\\'");
+        let long = echo(&"x".repeat(5000));
+        assert!(long.len() < 150, "{long}");
+        assert!(long.ends_with("(4900 more characters)"), "{long}");
     }
 }

@@ -82,6 +82,33 @@ pub struct DatasetImportJob {
     pub last_updated_date_time: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
+    /// Not a Personalize field: while CREATE IN_PROGRESS, who runs the job and until when, so
+    /// a job whose worker died can be failed instead of staying in progress forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<ImportLease>,
+}
+
+/// The running worker's claim on an import job, renewed while it works.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportLease {
+    /// Epoch seconds after which the job counts as abandoned unless renewed.
+    pub expires: f64,
+    /// The worker's process, when it can be checked for liveness (Linux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<WorkerProcess>,
+}
+
+/// A process, named so that another process can tell whether it is still running: only one
+/// on the same kernel and in the same pid namespace can (see `services::import::lease`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerProcess {
+    /// The kernel boot id and pid namespace the pid belongs to.
+    pub host: String,
+    pub pid: u32,
+    /// The process's start time (clock ticks since boot): a reused pid has another.
+    pub started: u64,
 }
 
 /// Where a dataset's current bulk data lives. Not a Personalize shape: the pointer that imports

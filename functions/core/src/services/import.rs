@@ -3,6 +3,13 @@
 //! The new data is written to a fresh blob, then the dataset's data pointer is swapped with a
 //! conditional write. A failed file or a lost race leaves the pointer, and so the data readers
 //! see, exactly as it was. Two importers racing on one dataset each retry on the other's result.
+//! The CSV is read as a stream, and a running job holds a lease ([`lease`]) so that a killed
+//! worker's job ends CREATE FAILED instead of staying in progress forever.
+
+mod lease;
+
+use std::io::Read;
+use std::time::Instant;
 
 use super::catalog::tables;
 use super::Tailor;
@@ -13,6 +20,7 @@ use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::schema::DatasetType;
 use crate::store::{Expect, StoreError};
+use lease::Renewal;
 
 /// How often an import re-reads and re-merges after losing a race before giving up.
 const MAX_SWAP_ATTEMPTS: usize = 8;
@@ -28,6 +36,13 @@ pub struct ImportOutcome {
     pub errors: Option<csv::ImportErrors>,
     /// Rows in the dataset after the import.
     pub rows: u64,
+}
+
+/// A job this worker runs: its record as last written, and that write's version.
+struct Held {
+    job: DatasetImportJob,
+    version: u64,
+    renewal: Renewal,
 }
 
 impl Tailor {
@@ -62,14 +77,17 @@ impl Tailor {
             creation_date_time: now,
             last_updated_date_time: now,
             failure_reason: None,
+            lease: None,
         };
         self.insert_record(tables::IMPORT_JOBS, &job.dataset_import_job_arn, &job)
             .await?;
         Ok(job)
     }
 
+    /// The job; one in progress whose worker is gone is failed first (see [`lease`]).
     pub async fn describe_dataset_import_job(&self, arn: &str) -> Result<DatasetImportJob> {
-        Ok(self.require(tables::IMPORT_JOBS, arn).await?.0)
+        let (job, version) = self.require(tables::IMPORT_JOBS, arn).await?;
+        self.settle(job, version).await
     }
 
     pub async fn list_dataset_import_jobs(
@@ -80,15 +98,64 @@ impl Tailor {
         if let Some(d) = dataset_arn {
             all.retain(|j| j.dataset_arn == d);
         }
+        let now = now_epoch();
+        for job in &mut all {
+            if lease::abandoned(job, now) {
+                *job = self
+                    .describe_dataset_import_job(&job.dataset_import_job_arn)
+                    .await?;
+            }
+        }
         Ok(all)
     }
 
-    /// Runs a pending job on the CSV bytes its data source holds. Bad input ends the job
-    /// CREATE FAILED (returned, not an `Err`); `progress` gets (bytes parsed, total bytes).
+    /// `job` (stored at `version`) as it stands, after failing it if it is in progress with
+    /// no live worker. The write is conditional: a worker that renewed meanwhile wins.
+    async fn settle(&self, job: DatasetImportJob, version: u64) -> Result<DatasetImportJob> {
+        if !lease::abandoned(&job, now_epoch()) {
+            return Ok(job);
+        }
+        let arn = job.dataset_import_job_arn.clone();
+        let failed = lease::failed(job.clone());
+        match self
+            .update_record(tables::IMPORT_JOBS, &arn, version, &failed)
+            .await
+        {
+            Ok(_) => {
+                tracing::warn!(job = arn, "import worker gone: job failed");
+                Ok(failed)
+            }
+            Err(Error::Store(StoreError::ConditionFailed)) => {
+                Ok(self.require(tables::IMPORT_JOBS, &arn).await?.0)
+            }
+            // A reader without write access still gets its answer.
+            Err(e) => {
+                tracing::warn!(job = arn, error = %e, "could not fail an abandoned import job");
+                Ok(job)
+            }
+        }
+    }
+
+    /// Runs a pending job on CSV bytes held in memory; see [`Self::run_dataset_import_job_from`].
     pub async fn run_dataset_import_job(
         &self,
         job_arn: &str,
         csv_bytes: &[u8],
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<ImportOutcome> {
+        let mut input = csv_bytes;
+        self.run_dataset_import_job_from(job_arn, &mut input, csv_bytes.len() as u64, progress)
+            .await
+    }
+
+    /// Runs a pending job on the CSV read from `input`, which is read once, as a stream. Bad
+    /// input ends the job CREATE FAILED (returned, not an `Err`); `progress` gets (bytes
+    /// read, `size`), `size` being the input's length if known (0 if not).
+    pub async fn run_dataset_import_job_from(
+        &self,
+        job_arn: &str,
+        input: &mut (dyn Read + Send),
+        size: u64,
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<ImportOutcome> {
         let (mut job, version) = self
@@ -102,6 +169,8 @@ impl Tailor {
         }
         job.status = Status::CreateInProgress;
         job.last_updated_date_time = now_epoch();
+        job.lease = Some(lease::new_lease());
+        let at = Instant::now();
         let version = self
             .update_record(tables::IMPORT_JOBS, job_arn, version, &job)
             .await
@@ -111,8 +180,13 @@ impl Tailor {
                 )),
                 e => e,
             })?;
+        let mut held = Held {
+            job,
+            version,
+            renewal: Renewal { at },
+        };
 
-        let result = self.import_data(&job, csv_bytes, progress).await;
+        let result = self.import_data(&mut held, input, size, progress).await;
         let (status, failure, errors, rows) = match result {
             Ok(rows) => (Status::Active, None, None, rows),
             Err(ImportFailure::Input(errs)) => (
@@ -129,26 +203,79 @@ impl Tailor {
                 };
                 (Status::CreateFailed, Some(reason), None, 0)
             }
+            Err(ImportFailure::Lost) => return self.lost(job_arn).await,
         };
+        let mut job = held.job;
         job.status = status;
         job.failure_reason = failure;
+        job.lease = None;
         job.last_updated_date_time = now_epoch();
-        self.update_record(tables::IMPORT_JOBS, job_arn, version, &job)
-            .await?;
-        Ok(ImportOutcome { job, errors, rows })
+        match self
+            .update_record(tables::IMPORT_JOBS, job_arn, held.version, &job)
+            .await
+        {
+            Ok(_) => Ok(ImportOutcome { job, errors, rows }),
+            Err(Error::Store(StoreError::ConditionFailed)) => self.lost(job_arn).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The outcome of a job that a reader failed while this worker ran it (its lease ran out
+    /// unrenewed: the process was suspended, say). That reader's verdict stands.
+    async fn lost(&self, job_arn: &str) -> Result<ImportOutcome> {
+        tracing::warn!(
+            job = job_arn,
+            "import job was failed while running: lease lost"
+        );
+        let (job, _) = self.require(tables::IMPORT_JOBS, job_arn).await?;
+        Ok(ImportOutcome {
+            job,
+            errors: None,
+            rows: 0,
+        })
+    }
+
+    /// Renews the job's lease if due, or now if `force`. Fails with [`ImportFailure::Lost`]
+    /// if the job record changed under this worker.
+    async fn keep_lease(&self, held: &mut Held, force: bool) -> Result<(), ImportFailure> {
+        if !force && !held.renewal.due() {
+            return Ok(());
+        }
+        let at = Instant::now();
+        held.job.lease = Some(lease::new_lease());
+        let arn = held.job.dataset_import_job_arn.clone();
+        match self
+            .update_record(tables::IMPORT_JOBS, &arn, held.version, &held.job)
+            .await
+        {
+            Ok(version) => {
+                held.version = version;
+                held.renewal = Renewal { at };
+                Ok(())
+            }
+            Err(Error::Store(StoreError::ConditionFailed)) => Err(ImportFailure::Lost),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn import_data(
         &self,
-        job: &DatasetImportJob,
-        csv_bytes: &[u8],
+        held: &mut Held,
+        input: &mut (dyn Read + Send),
+        size: u64,
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64, ImportFailure> {
+        let job = held.job.clone();
         let dataset = self.describe_dataset(&job.dataset_arn).await?;
         let schema = self.dataset_schema(&dataset).await?;
-        let total = csv_bytes.len() as u64;
-        let incoming = csv::parse(schema.clone(), csv_bytes, &mut |done| progress(done, total))
-            .map_err(ImportFailure::Input)?;
+        let mut reader =
+            csv::CsvReader::new(schema.clone(), input).map_err(ImportFailure::Input)?;
+        while reader.read_rows(csv::BATCH_ROWS) {
+            progress(reader.bytes_read(), size);
+            self.keep_lease(held, false).await?;
+        }
+        progress(reader.bytes_read(), size.max(reader.bytes_read()));
+        let incoming = reader.finish().map_err(ImportFailure::Input)?;
         let incoming = incoming.latest_per_id();
         let group_name = arn_path(&dataset.dataset_group_arn, ResourceType::DatasetGroup)
             .unwrap_or("default")
@@ -156,6 +283,7 @@ impl Tailor {
         let kind = super::datasets::data_kind(dataset.dataset_type);
 
         for _ in 0..MAX_SWAP_ATTEMPTS {
+            self.keep_lease(held, false).await?;
             let current = self
                 .get_record::<DatasetData>(tables::DATASET_DATA, &dataset.dataset_arn)
                 .await?;
@@ -207,6 +335,11 @@ impl Tailor {
                 .into_iter()
                 .flatten()
                 .collect();
+            // Renewed just before the swap, so no reader can take the job before it lands.
+            if let Err(e) = self.keep_lease(held, true).await {
+                self.discard(&written).await;
+                return Err(e);
+            }
             let expect = current
                 .as_ref()
                 .map_or(Expect::Absent, |(_, v)| Expect::Version(*v));
@@ -286,6 +419,8 @@ fn bounded_reason(reason: String) -> String {
 enum ImportFailure {
     Input(csv::ImportErrors),
     Service(Error),
+    /// The job was failed by a reader that took this worker for dead.
+    Lost,
 }
 
 impl From<Error> for ImportFailure {

@@ -678,3 +678,289 @@ fn nullable_user_id_metadata_in_items_reads_as_null() {
     assert!(t.column("USER_ID").unwrap().is_valid(0));
     assert!(!t.column("USER_ID").unwrap().is_valid(1));
 }
+
+// ---------------------------------------------------------------- quotes left open (issue 9)
+
+/// The file of the issue: the quote opened on line 3 never closes.
+const UNCLOSED_LAST_COLUMN: &str = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nU1,I1,1700000000,View\nU2,I2,1700000001,\"View\nU3,I3,1700000002,View\nU4,I4,1700000003,View\n";
+
+#[test]
+fn unterminated_quote_in_the_last_column_names_the_line_it_opened_on() {
+    let e = fail(interactions(), UNCLOSED_LAST_COLUMN.as_bytes());
+    assert_error(only(&e), 3, Some("EVENT_TYPE"), "never closed");
+}
+
+#[test]
+fn unterminated_quote_in_a_middle_column_names_its_column() {
+    let input = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nU1,I1,1700000000,View\n\nU2,\"I2,1700000001,View\nU3,I3,1700000002,View\n";
+    let e = fail(interactions(), input.as_bytes());
+    assert_error(only(&e), 4, Some("ITEM_ID"), "never closed");
+}
+
+#[test]
+fn unterminated_quote_in_a_textual_field_fails_too() {
+    let input =
+        format!("{ITEMS_HEADER}i1,Drama,false,,\"an open\ndescription\ni2,Drama,false,,x\n");
+    let e = fail(items(), input.as_bytes());
+    assert_error(only(&e), 2, Some("DESCRIPTION"), "never closed");
+}
+
+#[test]
+fn a_quote_closed_lines_later_is_a_line_break_where_none_is_allowed() {
+    // The quote opened on line 3 pairs with the one on line 5: one record, EVENT_TYPE spanning
+    // lines 3-5.
+    let input = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nU1,I1,1700000000,View\nU2,I2,1700000001,\"View\nU3,I3,1700000002,View\nU4,I4,1700000003,\"Buy\"\nU5,I5,1700000004,View\n";
+    let e = fail(interactions(), input.as_bytes());
+    assert_error(only(&e), 3, Some("EVENT_TYPE"), "line break");
+    assert!(only(&e).message.contains("quote"), "{e}");
+}
+
+/// Interactions with a plain (neither categorical nor textual) string field.
+fn with_plain_string() -> Arc<DatasetSchema> {
+    Arc::new(
+        DatasetSchema::parse(
+            r#"{"type":"record","name":"Interactions","fields":[
+                {"name":"USER_ID","type":"string"},{"name":"ITEM_ID","type":"string"},
+                {"name":"TIMESTAMP","type":"long"},{"name":"EVENT_TYPE","type":"string"},
+                {"name":"RECOMMENDATION_ID","type":["null","string"]}]}"#,
+        )
+        .unwrap(),
+    )
+}
+
+#[test]
+fn line_breaks_are_refused_in_every_field_that_is_not_textual() {
+    let good = ["u1", "i1", "1700000000", "click", "", "phone"];
+    for (col, name) in INTERACTIONS_HEADER.trim().split(',').enumerate() {
+        for brk in ["\n", "\r\n", "\r"] {
+            let mut row = good.map(String::from);
+            row[col] = format!(
+                "{}{brk}x",
+                if good[col].is_empty() { "1" } else { good[col] }
+            );
+            let mut input = INTERACTIONS_HEADER.as_bytes().to_vec();
+            csv::write_row(&mut input, row.iter().map(String::as_str));
+            let e = fail(interactions(), &input);
+            let r = only(&e);
+            assert_eq!(
+                (r.line, r.column.as_deref()),
+                (2, Some(name)),
+                "{brk:?}: {r}"
+            );
+        }
+    }
+    for (col, name) in ITEMS_HEADER.trim().split(',').enumerate().take(4) {
+        let mut row = ["i1", "Drama", "false", "1999", "text"].map(String::from);
+        row[col] = format!("{}\nx", row[col]);
+        let mut input = ITEMS_HEADER.as_bytes().to_vec();
+        csv::write_row(&mut input, row.iter().map(String::as_str));
+        let e = fail(items(), &input);
+        assert_error(only(&e), 2, Some(name), "");
+    }
+    let e = fail(
+        with_plain_string(),
+        b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,RECOMMENDATION_ID\nu,i,1,click,\"r\n1\"\n",
+    );
+    assert_error(only(&e), 2, Some("RECOMMENDATION_ID"), "line break");
+}
+
+#[test]
+fn a_textual_field_spanning_lines_imports_and_later_lines_still_count() {
+    let input = format!(
+        "{ITEMS_HEADER}i1,Drama,false,,\"one\r\ntwo\nthree\rfour\"\ni2,Drama,false,,\"tab\there\"\ni3,Drama,nope,,\n"
+    );
+    // Lines: 1 header; 2-5 i1 (CRLF, LF and CR each end one line); 6 i2; 7 i3, bad.
+    let e = fail(items(), input.as_bytes());
+    assert_error(only(&e), 7, Some("ADULT"), "boolean");
+    let good = input.replace("nope", "true");
+    let t = ok(items(), &good);
+    assert_eq!(
+        strs(&t, "DESCRIPTION"),
+        [
+            Some("one\r\ntwo\nthree\rfour".into()),
+            Some("tab\there".into()),
+            None
+        ]
+    );
+}
+
+#[test]
+fn control_characters_are_refused_in_ids_event_types_and_categories() {
+    for c in ['\u{0}', '\u{1}', '\t', '\u{1b}', '\u{1f}', '\u{7f}'] {
+        for (col, name) in [
+            (0, "USER_ID"),
+            (1, "ITEM_ID"),
+            (3, "EVENT_TYPE"),
+            (5, "DEVICE"),
+        ] {
+            let mut row = ["u1", "i1", "1700000000", "click", "", "phone"].map(String::from);
+            row[col].insert(1, c);
+            let mut input = INTERACTIONS_HEADER.as_bytes().to_vec();
+            csv::write_row(&mut input, row.iter().map(String::as_str));
+            let e = fail(interactions(), &input);
+            let r = only(&e);
+            assert_eq!((r.line, r.column.as_deref()), (2, Some(name)), "{c:?}: {r}");
+            assert!(r.message.contains("character"), "{c:?}: {r}");
+        }
+        let input = format!("{ITEMS_HEADER}i1,Dra{c}ma,false,,\n");
+        assert_error(
+            only(&fail(items(), input.as_bytes())),
+            2,
+            Some("GENRES"),
+            "character",
+        );
+    }
+}
+
+#[test]
+fn nul_is_refused_anywhere_even_in_text() {
+    let e = fail(
+        items(),
+        format!("{ITEMS_HEADER}i1,Drama,false,,\"te\0xt\"\n").as_bytes(),
+    );
+    assert_error(only(&e), 2, Some("DESCRIPTION"), "NUL");
+    let e = fail(
+        with_plain_string(),
+        b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,RECOMMENDATION_ID\nu,i,1,click,r\x001\n",
+    );
+    assert_error(only(&e), 2, Some("RECOMMENDATION_ID"), "NUL");
+    // Other control characters are text in a textual field.
+    let t = ok(
+        items(),
+        &format!("{ITEMS_HEADER}i1,Drama,false,,\"a\u{1b}b\"\n"),
+    );
+    assert_eq!(strs(&t, "DESCRIPTION"), [Some("a\u{1b}b".into())]);
+}
+
+// ---------------------------------------------------------------- echoed values
+
+#[test]
+fn echoed_values_are_bounded_and_escaped() {
+    // An escape sequence that would clear a terminal, a fake error line, then a flood.
+    let hostile = format!("\u{1b}[2J\u{7f}; line 9: all good{}", "9".repeat(10_000));
+    let mut input = INTERACTIONS_HEADER.as_bytes().to_vec();
+    csv::write_row(
+        &mut input,
+        ["u1", "i1", "1700000000", "click", &hostile, ""],
+    );
+    let e = fail(interactions(), &input);
+    let r = only(&e);
+    assert_eq!((r.line, r.column.as_deref()), (2, Some("EVENT_VALUE")));
+    let text = e.to_string();
+    assert!(text.len() < 400, "{} bytes: {text}", text.len());
+    assert!(!text.contains(['\n', '\r', '\u{1b}', '\u{7f}']), "{text:?}");
+    assert!(text.contains("'\\u{1b}[2J\\u{7f}; line 9"), "{text}");
+
+    let mut input = INTERACTIONS_HEADER.as_bytes().to_vec();
+    csv::write_row(
+        &mut input,
+        [
+            "u1",
+            "i1",
+            &format!("12{}", "x".repeat(500)),
+            "click",
+            "",
+            "",
+        ],
+    );
+    let text = fail(interactions(), &input).to_string();
+    assert!(text.contains("(402 more characters)"), "{text}");
+}
+
+#[test]
+fn an_unknown_header_column_is_echoed_escaped() {
+    let e = fail(
+        items(),
+        b"ITEM_ID,GENRES,ADULT,\"EVIL\x1b[31m\"\ni1,Drama,false,x\n",
+    );
+    let r = only(&e);
+    assert_eq!(r.column.as_deref(), Some("EVIL\\u{1b}[31m"), "{r}");
+}
+
+// ---------------------------------------------------------------- streaming and record size
+
+/// Serves `bytes` a few at a time, counting what was read.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_stream_read_a_byte_at_a_time_gives_the_same_table() {
+    let input = format!(
+        "\u{FEFF}{ITEMS_HEADER}i1,\"Comedy, Drama\",false,1999,\"big\r\n\"\"bold\"\" \\\\ loud\"\r\ni2,Horror,true,,\n"
+    );
+    let whole = ok(items(), &input);
+    for step in [1, 2, 3, 7] {
+        let stream = Trickle {
+            bytes: input.as_bytes(),
+            step,
+        };
+        let t = csv::read(items(), stream, &mut |_| {}).unwrap();
+        assert_eq!(t, whole, "step {step}");
+    }
+    // A BOM split over reads, and a file shorter than a BOM.
+    let e = csv::read(
+        items(),
+        Trickle {
+            bytes: b"\xEF",
+            step: 1,
+        },
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("not a field") || e.to_string().contains("UTF-8"),
+        "{e}"
+    );
+}
+
+/// Endless zeros, counting how many were read.
+struct Zeros(u64);
+
+impl std::io::Read for Zeros {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        buf.fill(0);
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+}
+
+#[test]
+fn endless_input_fails_fast_on_line_1() {
+    let mut zeros = Zeros(0);
+    let e = csv::read(items(), &mut zeros, &mut |_| {}).unwrap_err();
+    assert_error(only(&e), 1, None, "1048576-byte limit");
+    assert!(zeros.0 < 2 << 20, "read {} bytes", zeros.0);
+}
+
+#[test]
+fn a_record_over_the_limit_fails_naming_its_line() {
+    let mut input = format!("{ITEMS_HEADER}i1,Drama,false,,ok\ni2,Drama,false,,").into_bytes();
+    input.extend(std::iter::repeat_n(b'x', csv::MAX_RECORD_BYTES));
+    input.extend_from_slice(b"\ni3,Drama,false,,ok\n");
+    let e = fail(items(), &input);
+    assert_error(only(&e), 3, Some("DESCRIPTION"), "1048576-byte limit");
+    // An unclosed quote running into the limit says so.
+    let mut input = format!("{ITEMS_HEADER}i1,Drama,false,,\"open\n").into_bytes();
+    input.extend(std::iter::repeat_n(b"i,D,false,,x\n", 100_000).flatten());
+    let e = fail(items(), &input);
+    assert_error(only(&e), 2, Some("DESCRIPTION"), "never closed");
+}
+
+#[test]
+fn a_record_just_under_the_limit_is_read() {
+    // A long textual value stays under the limit: only the record size is capped.
+    let text = "t".repeat(csv::MAX_RECORD_BYTES - 100);
+    let t = ok(items(), &format!("{ITEMS_HEADER}i1,Drama,false,,{text}\n"));
+    assert_eq!(strs(&t, "DESCRIPTION"), [Some(text)]);
+}

@@ -558,3 +558,317 @@ async fn a_giant_single_line_file_gets_a_bounded_failure_reason() {
         .unwrap();
     assert!(stored.failure_reason.unwrap().len() <= 2200);
 }
+
+#[tokio::test]
+async fn an_unterminated_quote_fails_the_job_naming_its_line() {
+    let e = env().await;
+    let csv = b"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nU1,I1,1700000000,View\nU2,I2,1700000001,\"View\nU3,I3,1700000002,View\nU4,I4,1700000003,View\n";
+    let out = import(
+        &e.tailor,
+        DatasetType::Interactions,
+        "unclosed",
+        ImportMode::Full,
+        csv,
+    )
+    .await;
+    assert_eq!(out.job.status, Status::CreateFailed);
+    let reason = out.job.failure_reason.unwrap();
+    assert!(
+        reason.starts_with("1 error") && reason.contains("line 3, column EVENT_TYPE"),
+        "{reason}"
+    );
+    assert!(reason.contains("never closed"), "{reason}");
+}
+
+#[tokio::test]
+async fn an_import_streams_its_input_and_stops_at_an_oversized_record() {
+    // Endless zeros, as `--file /dev/zero`: the job fails on line 1 having read little.
+    struct Zeros(u64);
+    impl std::io::Read for Zeros {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            buf.fill(0);
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+    }
+    let e = env().await;
+    let ds = e.tailor.arns.dataset_arn("g", DatasetType::Interactions);
+    let job = e
+        .tailor
+        .create_dataset_import_job("zeros", &ds, "file:///dev/zero", ImportMode::Full, None)
+        .await
+        .unwrap();
+    let mut zeros = Zeros(0);
+    let out = e
+        .tailor
+        .run_dataset_import_job_from(&job.dataset_import_job_arn, &mut zeros, 0, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(out.job.status, Status::CreateFailed);
+    let reason = out.job.failure_reason.unwrap();
+    assert!(
+        reason.contains("line 1") && reason.contains("byte limit"),
+        "{reason}"
+    );
+    assert!(zeros.0 < 2 << 20, "read {} bytes", zeros.0);
+}
+
+// ---------------------------------------------------------------- workers that die
+
+use tailor_core::domain::{DatasetImportJob, ImportLease, WorkerProcess};
+use tailor_core::services::tables;
+use tailor_core::store::Expect;
+
+/// Records job `name` as a worker leaves it when killed mid-import: CREATE IN_PROGRESS with
+/// `lease`. Written straight to the store, as the dead worker's last renewal would have.
+async fn left_in_progress(t: &Tailor, name: &str, lease: ImportLease) -> String {
+    let ds = t.arns.dataset_arn("g", DatasetType::Interactions);
+    let job = t
+        .create_dataset_import_job(name, &ds, "file://big.csv", ImportMode::Full, None)
+        .await
+        .unwrap();
+    let arn = job.dataset_import_job_arn.clone();
+    let stored = t
+        .stores
+        .meta
+        .get(tables::IMPORT_JOBS, &arn)
+        .await
+        .unwrap()
+        .unwrap();
+    let running = DatasetImportJob {
+        status: Status::CreateInProgress,
+        lease: Some(lease),
+        ..job
+    };
+    t.stores
+        .meta
+        .put(
+            tables::IMPORT_JOBS,
+            &arn,
+            serde_json::to_vec(&running).unwrap(),
+            Expect::Version(stored.version),
+        )
+        .await
+        .unwrap();
+    arn
+}
+
+fn now() -> f64 {
+    tailor_core::domain::now_epoch()
+}
+
+/// A process that ran and exited: its pid names no live process with its start time.
+fn dead_process() -> Option<WorkerProcess> {
+    let mut child = std::process::Command::new("sleep").arg("30").spawn().ok()?;
+    let p = WorkerProcess::of(child.id());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    p
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_died_is_failed_and_the_data_and_next_import_are_fine() {
+    let e = env().await;
+    let t = &e.tailor;
+    let ds = t.arns.dataset_arn("g", DatasetType::Interactions);
+    import(
+        t,
+        DatasetType::Interactions,
+        "before",
+        ImportMode::Full,
+        &interactions(&[("u1", "a", 1), ("u2", "b", 2)]),
+    )
+    .await;
+    let data_before = t.load_dataset(&ds).await.unwrap().unwrap();
+
+    let expired = ImportLease {
+        expires: now() - 1.0,
+        process: None,
+    };
+    let arn = left_in_progress(t, "killed", expired).await;
+    let described = t.describe_dataset_import_job(&arn).await.unwrap();
+    assert_eq!(described.status, Status::CreateFailed);
+    assert_eq!(
+        described.failure_reason.as_deref(),
+        Some("the import worker stopped before finishing; import again")
+    );
+    assert_eq!(described.lease, None);
+    // Stored so, not only answered so: a fresh process reads the same.
+    let again = open(&e.root)
+        .describe_dataset_import_job(&arn)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.status, again.failure_reason, again.lease),
+        (described.status, described.failure_reason.clone(), None)
+    );
+
+    let listed_arn = left_in_progress(
+        t,
+        "killed-too",
+        ImportLease {
+            expires: now() - 1.0,
+            process: None,
+        },
+    )
+    .await;
+    let listed = t.list_dataset_import_jobs(Some(&ds)).await.unwrap();
+    let job = listed
+        .iter()
+        .find(|j| j.dataset_import_job_arn == listed_arn)
+        .unwrap();
+    assert_eq!(job.status, Status::CreateFailed);
+    assert!(job
+        .failure_reason
+        .as_deref()
+        .unwrap()
+        .contains("worker stopped"));
+
+    assert_eq!(t.load_dataset(&ds).await.unwrap().unwrap(), data_before);
+    let out = import(
+        t,
+        DatasetType::Interactions,
+        "after",
+        ImportMode::Incremental,
+        &interactions(&[("u3", "c", 3)]),
+    )
+    .await;
+    assert_eq!((out.job.status, out.rows), (Status::Active, 3));
+}
+
+#[tokio::test]
+async fn a_job_whose_local_process_exited_is_failed_before_its_lease_ends() {
+    let Some(dead) = dead_process() else {
+        return; // no /proc here: the lease alone decides, tested above
+    };
+    let e = env().await;
+    let lease = ImportLease {
+        expires: now() + 3600.0,
+        process: Some(dead),
+    };
+    let arn = left_in_progress(&e.tailor, "ctrl-c", lease).await;
+    let job = e.tailor.describe_dataset_import_job(&arn).await.unwrap();
+    assert_eq!(job.status, Status::CreateFailed);
+    assert!(job.failure_reason.unwrap().contains("import again"));
+}
+
+#[tokio::test]
+async fn a_live_worker_is_never_failed() {
+    let e = env().await;
+    let me = WorkerProcess::of(std::process::id());
+    let elsewhere = WorkerProcess {
+        host: "another-machine/pid:[4026531836]".into(),
+        pid: 1,
+        started: 1,
+    };
+    for (name, process) in [("here", me), ("elsewhere", Some(elsewhere))] {
+        let lease = ImportLease {
+            expires: now() + 3600.0,
+            process,
+        };
+        let arn = left_in_progress(&e.tailor, name, lease).await;
+        let job = e.tailor.describe_dataset_import_job(&arn).await.unwrap();
+        assert_eq!(job.status, Status::CreateInProgress, "{name}");
+        let listed = e.tailor.list_dataset_import_jobs(None).await.unwrap();
+        assert!(listed
+            .iter()
+            .any(|j| j.dataset_import_job_arn == arn && j.status == Status::CreateInProgress));
+    }
+}
+
+/// CSV that, once its header has been read, has another process fail the job as a reader
+/// would that took the worker for dead (its lease unrenewed while it was suspended, say).
+struct FailedMidway {
+    csv: Vec<u8>,
+    at: usize,
+    root: std::path::PathBuf,
+    arn: String,
+    done: bool,
+}
+
+impl std::io::Read for FailedMidway {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at > 0 && !self.done {
+            self.done = true;
+            let (root, arn) = (self.root.clone(), self.arn.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let other = open(&root);
+                    let stored = other
+                        .stores
+                        .meta
+                        .get(tables::IMPORT_JOBS, &arn)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    let mut job: DatasetImportJob = serde_json::from_slice(&stored.value).unwrap();
+                    assert_eq!(job.status, Status::CreateInProgress);
+                    job.status = Status::CreateFailed;
+                    job.failure_reason = Some("taken for dead".into());
+                    job.lease = None;
+                    let value = serde_json::to_vec(&job).unwrap();
+                    other
+                        .stores
+                        .meta
+                        .put(
+                            tables::IMPORT_JOBS,
+                            &arn,
+                            value,
+                            Expect::Version(stored.version),
+                        )
+                        .await
+                        .unwrap();
+                })
+            })
+            .join()
+            .unwrap();
+        }
+        let n = buf.len().min(self.csv.len() - self.at).min(64);
+        buf[..n].copy_from_slice(&self.csv[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_job_swaps_in_no_data() {
+    let e = env().await;
+    let t = &e.tailor;
+    let ds = t.arns.dataset_arn("g", DatasetType::Interactions);
+    import(
+        t,
+        DatasetType::Interactions,
+        "before",
+        ImportMode::Full,
+        &interactions(&[("u1", "a", 1)]),
+    )
+    .await;
+    let data_before = t.load_dataset(&ds).await.unwrap().unwrap();
+    let blobs_before = t.stores.blobs.list("").await.unwrap();
+    let job = t
+        .create_dataset_import_job("suspended", &ds, "file://x.csv", ImportMode::Full, None)
+        .await
+        .unwrap();
+    let mut input = FailedMidway {
+        csv: interactions(&[("u9", "z", 9), ("u8", "y", 8)]),
+        at: 0,
+        root: e.root.clone(),
+        arn: job.dataset_import_job_arn.clone(),
+        done: false,
+    };
+    let out = t
+        .run_dataset_import_job_from(&job.dataset_import_job_arn, &mut input, 0, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(out.job.status, Status::CreateFailed);
+    assert_eq!(out.job.failure_reason.as_deref(), Some("taken for dead"));
+    assert_eq!(t.load_dataset(&ds).await.unwrap().unwrap(), data_before);
+    assert_eq!(
+        t.stores.blobs.list("").await.unwrap(),
+        blobs_before,
+        "its files are gone"
+    );
+}
