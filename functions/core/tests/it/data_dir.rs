@@ -51,7 +51,10 @@ async fn a_new_directory_gets_a_master_key() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("not/yet/there");
     FsStores::open(&root).unwrap();
-    assert_eq!(std::fs::read(root.join("keys/master.key")).unwrap().len(), 32);
+    assert_eq!(
+        std::fs::read(root.join("keys/master.key")).unwrap().len(),
+        32
+    );
     // A directory with other files in it, but none of tailor's, is new too.
     let root = dir.path().join("with-a-log");
     std::fs::create_dir_all(&root).unwrap();
