@@ -24,7 +24,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::fs::{escape, private_dir, private_open, write_atomic, LockGuard};
+use super::fs::{escape, private_open, write_atomic, LockGuard};
 use super::{EventStore, StoreError, StoreResult, StoredEvent};
 
 const MAGIC: &[u8; 4] = b"TLEV";
@@ -294,7 +294,7 @@ impl EventStore for FsEventStore {
     async fn append(&self, group: &str, events: &[StoredEvent]) -> StoreResult<usize> {
         self.with_index(group, |index, path| {
             let dir = path.parent().unwrap_or(Path::new("."));
-            private_dir(dir)?;
+            // Creates the group's directory too, on the first append.
             let _lock = LockGuard::acquire(&dir.join(".lock"))?;
             index.catch_up_locked(path, group)?;
             let mut buf = Vec::new();

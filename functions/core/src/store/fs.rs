@@ -329,7 +329,8 @@ impl FsKeyService {
             Ok(mut f) => f.read_to_end(&mut key)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::Key(format!(
-                    "the master key {} is missing; restore it (nothing sealed under it can be                      read without it)",
+                    "the master key {} is missing; restore it (nothing sealed under it can be \
+                     read without it)",
                     self.path.display()
                 )))
             }
@@ -427,15 +428,16 @@ impl FsStores {
         if !stores.keys.path.exists() {
             // Only tailor's own directories count: other files beside them (a log, a demo's
             // output) do not make a directory used.
-            let mut used = false;
+            let mut files = Vec::new();
             for part in ["blobs", "meta", "events"] {
-                used |= holds_data(&stores.root.join(part))?;
+                walk(&stores.root.join(part), "", &mut files)?;
             }
-            if !used {
+            if files.is_empty() {
                 stores.keys.create()?;
             } else {
                 return Err(StoreError::Key(format!(
-                    "the master key {} is missing but {} holds data sealed under it; restore                      the key, or use a new data directory",
+                    "the master key {} is missing but {} holds data sealed under it; restore \
+                     the key, or use a new data directory",
                     stores.keys.path.display(),
                     stores.root.display()
                 )));
@@ -443,28 +445,4 @@ impl FsStores {
         }
         Ok(stores)
     }
-}
-
-/// Whether any file (other than locks and temp files) exists under `dir`.
-fn holds_data(dir: &Path) -> std::io::Result<bool> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            if holds_data(&entry.path())? {
-                return Ok(true);
-            }
-        } else {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name != ".lock" && !name.starts_with(".tmp-") {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
 }
