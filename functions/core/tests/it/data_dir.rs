@@ -3,46 +3,26 @@
 
 use std::path::Path;
 
-use tailor_core::domain::ArnBuilder;
 use tailor_core::recipes::Recipe;
-use tailor_core::sample::{self, SampleSize};
+use tailor_core::sample::SampleSize;
 use tailor_core::schema::DatasetType;
 use tailor_core::store::fs::FsStores;
-use tailor_core::store::{StoreError, StoredEvent};
-use tailor_core::{Stores, Tailor};
+use tailor_core::store::StoreError;
+use tailor_core::Stores;
 
 use crate::support;
 
 /// A data directory with sealed data in it: the sample imported, a model trained, an event.
 async fn used_directory(root: &Path) {
-    let t = Tailor::new(Stores::embedded(root).unwrap(), ArnBuilder::default());
-    let g = t
-        .create_dataset_group("shop", None, None)
-        .await
-        .unwrap()
-        .dataset_group_arn;
-    let data = sample::generate(
-        3,
-        SampleSize {
-            items: 60,
-            users: 40,
-            sessions_per_user: 3,
-        },
-    );
+    let size = SampleSize {
+        items: 60,
+        users: 40,
+        sessions_per_user: 3,
+    };
+    let (t, g, data) = support::shop(root, 3, size).await;
     support::import_sample(&t, &g, "shop-", &data, &[DatasetType::Interactions]).await;
     support::train(&t, &g, "shop-pop", Recipe::PopularityCount).await;
-    let event = StoredEvent {
-        event_id: "e1".into(),
-        session_id: "s1".into(),
-        user_id: Some("u1".into()),
-        item_id: Some("i1".into()),
-        event_type: "click".into(),
-        event_value: None,
-        sent_at: 1.0,
-        properties: None,
-        recommendation_id: None,
-        impression: vec![],
-    };
+    let event = support::click("e1", "s1", "u1", "i1");
     t.stores.events.append(&g, &[event]).await.unwrap();
 }
 

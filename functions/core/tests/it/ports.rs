@@ -80,19 +80,8 @@ async fn fs_event_store_sees_other_handles_appends() {
     let dir = tempfile::tempdir().unwrap();
     let a = FsStores::open(dir.path()).unwrap();
     let b = FsStores::open(dir.path()).unwrap();
-    use tailor_core::store::{EventStore, StoredEvent};
-    let e = |id: &str| StoredEvent {
-        event_id: id.into(),
-        session_id: "s".into(),
-        user_id: Some("u".into()),
-        item_id: Some("i".into()),
-        event_type: "click".into(),
-        event_value: None,
-        sent_at: 1.0,
-        properties: None,
-        recommendation_id: None,
-        impression: vec![],
-    };
+    use tailor_core::store::EventStore;
+    let e = |id: &str| crate::support::click(id, "s", "u", "i");
     assert_eq!(a.events.append("g", &[e("1")]).await.unwrap(), 1);
     assert_eq!(
         b.events.append("g", &[e("1"), e("2")]).await.unwrap(),

@@ -6,12 +6,11 @@ use std::collections::BTreeSet;
 
 use tailor_core::api::events::{Event, PutEventsRequest};
 use tailor_core::api::runtime::{GetPersonalizedRankingRequest, GetRecommendationsRequest};
-use tailor_core::domain::{ArnBuilder, CampaignConfig};
+use tailor_core::domain::CampaignConfig;
 use tailor_core::recipes::Recipe;
-use tailor_core::sample::{self, SampleSize};
+use tailor_core::sample::SampleSize;
 use tailor_core::schema::DatasetType;
 use tailor_core::serving::Runtime;
-use tailor_core::{Stores, Tailor};
 
 use crate::support;
 
@@ -28,20 +27,12 @@ struct Env {
 
 async fn env(recipes: &[Recipe]) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let t = Tailor::new(Stores::embedded(dir.path()).unwrap(), ArnBuilder::default());
-    let g = t
-        .create_dataset_group("shop", None, None)
-        .await
-        .unwrap()
-        .dataset_group_arn;
-    let data = sample::generate(
-        11,
-        SampleSize {
-            items: ITEMS,
-            users: 150,
-            sessions_per_user: 5,
-        },
-    );
+    let size = SampleSize {
+        items: ITEMS,
+        users: 150,
+        sessions_per_user: 5,
+    };
+    let (t, g, data) = support::shop(dir.path(), 11, size).await;
     support::import_sample(
         &t,
         &g,

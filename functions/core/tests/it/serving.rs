@@ -7,7 +7,7 @@ use tailor_core::api::events::{Event, Item, PutEventsRequest, PutItemsRequest};
 use tailor_core::api::runtime::{GetRecommendationsRequest, Promotion};
 use tailor_core::domain::{ArnBuilder, CampaignConfig, TrainingMode};
 use tailor_core::recipes::Recipe;
-use tailor_core::sample::{self, SampleSize};
+use tailor_core::sample::SampleSize;
 use tailor_core::schema::DatasetType;
 use tailor_core::serving::Runtime;
 use tailor_core::{Error, Stores, Tailor};
@@ -29,20 +29,12 @@ fn open(dir: &std::path::Path) -> Tailor {
 
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let t = open(dir.path());
-    let g = t
-        .create_dataset_group("shop", None, None)
-        .await
-        .unwrap()
-        .dataset_group_arn;
-    let data = sample::generate(
-        5,
-        SampleSize {
-            items: 300,
-            users: 200,
-            sessions_per_user: 6,
-        },
-    );
+    let size = SampleSize {
+        items: 300,
+        users: 200,
+        sessions_per_user: 6,
+    };
+    let (t, g, data) = support::shop(dir.path(), 5, size).await;
     let kinds = [
         DatasetType::Interactions,
         DatasetType::Items,

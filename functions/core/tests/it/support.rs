@@ -1,12 +1,43 @@
 //! Set-up the integration tests share: the generated sample imported into a group, a recipe
 //! trained on it.
 
-use tailor_core::domain::{ImportMode, TrainingMode};
+use std::path::Path;
+
+use tailor_core::domain::{ArnBuilder, ImportMode, TrainingMode};
 use tailor_core::recipes::Recipe;
-use tailor_core::sample::{schemas, SampleData};
+use tailor_core::sample::{self, schemas, SampleData, SampleSize};
 use tailor_core::schema::DatasetType;
 use tailor_core::services::CreateSolution;
-use tailor_core::Tailor;
+use tailor_core::store::StoredEvent;
+use tailor_core::{Stores, Tailor};
+
+/// The services on an embedded store at `dir`, a dataset group `shop`, and the generated sample
+/// for `seed` and `size` (not yet imported).
+pub async fn shop(dir: &Path, seed: u64, size: SampleSize) -> (Tailor, String, SampleData) {
+    let t = Tailor::new(Stores::embedded(dir).unwrap(), ArnBuilder::default());
+    let g = t
+        .create_dataset_group("shop", None, None)
+        .await
+        .unwrap()
+        .dataset_group_arn;
+    (t, g, sample::generate(seed, size))
+}
+
+/// A PutEvents-style click of `item` by `user` in session `session`.
+pub fn click(id: &str, session: &str, user: &str, item: &str) -> StoredEvent {
+    StoredEvent {
+        event_id: id.into(),
+        session_id: session.into(),
+        user_id: Some(user.into()),
+        item_id: Some(item.into()),
+        event_type: "click".into(),
+        event_value: None,
+        sent_at: 1.0,
+        properties: None,
+        recommendation_id: None,
+        impression: vec![],
+    }
+}
 
 /// Creates a schema and dataset named `<prefix><type>` for each of `kinds` (interactions, items,
 /// users) in `group`, and FULL-imports the sample's CSV into it. Returns the dataset ARNs.
