@@ -2,13 +2,15 @@
 
 use std::process::ExitCode;
 
+use tailor_core::api::runtime::{
+    GetPersonalizedRankingRequest, GetRecommendationsRequest, PredictedItem,
+};
 use tailor_core::data::{Table, Values};
 use tailor_core::domain::{ResourceType, SolutionConfig, SolutionVersion, Status, TrainingMode};
 use tailor_core::evaluation::Report;
-use tailor_core::recipes::Model;
 use tailor_core::schema::DatasetType;
-use tailor_core::services::recommend::{self, PredictedItem};
 use tailor_core::services::CreateSolution;
+use tailor_core::serving::{CampaignState, Runtime};
 use tailor_core::{Error, Result, Tailor};
 
 use crate::commands::{group_arn, say};
@@ -152,25 +154,46 @@ pub async fn train(
     Ok(done)
 }
 
-/// What a query runs against: the solution's newest ACTIVE version.
+/// What a query runs against: a campaign, or a solution's newest ACTIVE version served as a
+/// campaign with the default configuration. Either way the answer comes from the same runtime
+/// the server and the Lambdas answer with.
 struct Target {
-    model: Model,
+    runtime: Runtime,
+    state: std::sync::Arc<CampaignState>,
     group: String,
 }
 
-async fn target(tailor: &Tailor, solution: &str) -> Result<Target> {
-    let arn = solution_arn(tailor, solution);
-    let version = if solution.matches('/').count() >= 2 {
-        tailor.describe_solution_version(solution).await?
-    } else {
-        tailor
-            .latest_active_version(&arn)
-            .await?
-            .ok_or_else(|| Error::InvalidInput(format!("solution {solution} has no ACTIVE version; run `tailor train --solution {solution}`")))?
+async fn target(tailor: &Tailor, solution: &str, campaign: Option<&str>) -> Result<Target> {
+    let runtime = Runtime::new(tailor.clone());
+    let state = match campaign {
+        Some(c) => {
+            let arn = if c.starts_with("arn:") {
+                c.to_string()
+            } else {
+                tailor.arns.arn(ResourceType::Campaign, c)
+            };
+            runtime.campaign(&arn).await?
+        }
+        None => {
+            let arn = solution_arn(tailor, solution);
+            let version = if solution.matches('/').count() >= 2 {
+                tailor.describe_solution_version(solution).await?
+            } else {
+                tailor
+                    .latest_active_version(&arn)
+                    .await?
+                    .ok_or_else(|| Error::InvalidInput(format!("solution {solution} has no ACTIVE version; run `tailor train --solution {solution}`")))?
+            };
+            runtime
+                .solution_version(&version.solution_version_arn)
+                .await?
+        }
     };
+    let group = state.group.arn.clone();
     Ok(Target {
-        model: tailor.load_model(&version.solution_version_arn).await?,
-        group: version.dataset_group_arn,
+        runtime,
+        state,
+        group,
     })
 }
 
@@ -226,8 +249,11 @@ fn print_items(items: &[PredictedItem], titles: Option<&Table>) {
 #[derive(Debug, clap::Args)]
 pub struct Recommend {
     /// Solution name or ARN (its newest ACTIVE version), or a solution version ARN.
+    #[arg(long, required_unless_present = "campaign")]
+    solution: Option<String>,
+    /// Or a campaign name or ARN: exactly what GetRecommendations answers.
     #[arg(long)]
-    solution: String,
+    campaign: Option<String>,
     #[arg(long)]
     user_id: String,
     #[arg(long, default_value_t = 10)]
@@ -237,17 +263,24 @@ pub struct Recommend {
 impl Recommend {
     pub fn new(solution: &str, user_id: &str, num_results: usize) -> Self {
         Recommend {
-            solution: solution.into(),
+            solution: Some(solution.into()),
+            campaign: None,
             user_id: user_id.into(),
             num_results,
         }
     }
 
     pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
-        let t = target(tailor, &self.solution).await?;
-        let history = tailor.user_history(&t.group, &self.user_id).await?;
-        let recs = recommend::recommend(&t.model, &history, self.num_results);
-        print_items(&recs, titles(tailor, &t.group).await.as_ref());
+        let solution = self.solution.as_deref().unwrap_or_default();
+        let t = target(tailor, solution, self.campaign.as_deref()).await?;
+        let req = GetRecommendationsRequest {
+            campaign_arn: Some(t.state.campaign.campaign_arn.clone()),
+            user_id: Some(self.user_id),
+            num_results: Some(self.num_results),
+            ..Default::default()
+        };
+        let recs = t.runtime.recommend_with(&t.state, &req).await?;
+        print_items(&recs.item_list, titles(tailor, &t.group).await.as_ref());
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -295,7 +328,7 @@ impl Similar {
     }
 
     pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
-        let t = target(tailor, &self.solution).await?;
+        let t = target(tailor, &self.solution, None).await?;
         let items = titles(tailor, &t.group).await;
         let id = match (&self.item_id, &self.title) {
             (Some(id), _) => id.clone(),
@@ -307,10 +340,14 @@ impl Similar {
             "related to {id} {}\n",
             title_of(items.as_ref(), &id)
         ));
-        print_items(
-            &recommend::related(&t.model, &id, self.num_results),
-            items.as_ref(),
-        );
+        let req = GetRecommendationsRequest {
+            campaign_arn: Some(t.state.campaign.campaign_arn.clone()),
+            item_id: Some(id),
+            num_results: Some(self.num_results),
+            ..Default::default()
+        };
+        let recs = t.runtime.recommend_with(&t.state, &req).await?;
+        print_items(&recs.item_list, items.as_ref());
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -328,10 +365,16 @@ pub struct Rank {
 
 impl Rank {
     pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
-        let t = target(tailor, &self.solution).await?;
-        let history = tailor.user_history(&t.group, &self.user_id).await?;
+        let t = target(tailor, &self.solution, None).await?;
+        let req = GetPersonalizedRankingRequest {
+            campaign_arn: t.state.campaign.campaign_arn.clone(),
+            user_id: self.user_id,
+            input_list: self.items,
+            ..Default::default()
+        };
+        let ranked = t.runtime.rank_with(&t.state, &req).await?;
         print_items(
-            &recommend::rank(&t.model, &history, &self.items),
+            &ranked.personalized_ranking,
             titles(tailor, &t.group).await.as_ref(),
         );
         Ok(ExitCode::SUCCESS)

@@ -1,74 +1,212 @@
-//! GetRecommendations for known users from a loaded user-personalization model over a
-//! 10,000-item catalogue (the generated sample at that size), in-process.
+//! GetRecommendations through the real answer path (the runtime the server and the Lambdas
+//! call: campaign, group history, compiled filter, exploration, the engine), in-process, over a
+//! 10,000-item catalogue (the generated sample at that size) on embedded stores; then
+//! `recommend_batch` for 1,000 users at once.
 //!
-//! `cargo bench -p tailor-core --bench recommend` prints p50/p99 of single requests, then
-//! criterion's estimate of the mean.
+//! `cargo bench -p tailor-core --bench recommend` prints p50/p99 of single requests with and
+//! without an `Items.CATEGORY_L1 IN ($G)` filter (exploration on, the campaign default), the
+//! batch's users/s, then criterion's estimates.
 
 use std::time::Instant;
 
 use criterion::Criterion;
-use tailor_core::engine::{self, Options};
-use tailor_core::evaluation::read_csv;
-use tailor_core::recipes::{EventConfig, Hyperparameters, Model, Recipe, TrainingData};
-use tailor_core::sample::{self, SampleSize};
+use tailor_core::api::runtime::GetRecommendationsRequest;
+use tailor_core::domain::{ArnBuilder, CampaignConfig, ImportMode, TrainingMode};
+use tailor_core::engine::{self, Query};
+use tailor_core::recipes::Recipe;
+use tailor_core::sample::{self, schemas, SampleSize};
 use tailor_core::schema::DatasetType;
+use tailor_core::services::CreateSolution;
+use tailor_core::serving::Runtime;
+use tailor_core::{Stores, Tailor};
 
-fn main() {
+struct Setup {
+    runtime: Runtime,
+    campaign: String,
+    filter: String,
+    users: Vec<String>,
+}
+
+async fn setup(dir: &std::path::Path) -> Setup {
     let size = SampleSize {
         items: 10_000,
         users: 3_000,
         sessions_per_user: 9,
     };
-    let sample = sample::generate(7, size);
-    let table = read_csv(DatasetType::Interactions, &sample.interactions).unwrap();
-    let items = read_csv(DatasetType::Items, sample.items.as_deref().unwrap()).unwrap();
-    let data = TrainingData::from_tables(&table, Some(&items), &EventConfig::default()).unwrap();
-    let model = Model::fit(
-        Recipe::UserPersonalization,
-        &data,
-        &Hyperparameters::new(),
-        &mut |_| {},
-    )
-    .unwrap();
-    let model = Model::from_bytes(&model.to_bytes()).unwrap(); // as served: loaded from its artifact
-    assert_eq!(model.items.len(), 10_000);
-    let histories: Vec<Vec<u32>> = data
-        .histories
-        .iter()
-        .filter(|h| !h.is_empty())
-        .map(|h| h.iter().map(|e| e.item).collect())
-        .collect();
-    let opts = Options {
-        k: 25,
-        exclude_history: true,
+    let data = sample::generate(7, size);
+    let t = Tailor::new(Stores::embedded(dir).unwrap(), ArnBuilder::default());
+    let g = t
+        .create_dataset_group("bench", None, None)
+        .await
+        .unwrap()
+        .dataset_group_arn;
+    for (kind, schema, csv) in [
+        (
+            DatasetType::Interactions,
+            schemas::ECOMMERCE_INTERACTIONS,
+            data.interactions.clone(),
+        ),
+        (
+            DatasetType::Items,
+            schemas::ECOMMERCE_ITEMS,
+            data.items.clone().unwrap(),
+        ),
+    ] {
+        let name = kind.as_str().to_lowercase();
+        let s = t.create_schema(&name, schema).await.unwrap().schema_arn;
+        let ds = t.create_dataset(&name, &s, &g, kind).await.unwrap();
+        let job = t
+            .create_dataset_import_job(&name, &ds.dataset_arn, "sample", ImportMode::Full, None)
+            .await
+            .unwrap();
+        t.run_dataset_import_job(&job.dataset_import_job_arn, &csv, &mut |_, _| {})
+            .await
+            .unwrap();
+    }
+    let sol = t
+        .create_solution(CreateSolution {
+            name: "up".into(),
+            dataset_group_arn: g.clone(),
+            recipe_arn: Recipe::UserPersonalization.arn(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let v = t
+        .create_solution_version(&sol.solution_arn, TrainingMode::Full, None)
+        .await
+        .unwrap();
+    t.run_solution_version(&v.solution_version_arn, &mut |_, _| {})
+        .await
+        .unwrap();
+    let campaign = t
+        .create_campaign(
+            "up",
+            &v.solution_version_arn,
+            None,
+            CampaignConfig::default(),
+        )
+        .await
+        .unwrap()
+        .campaign_arn;
+    let filter = t
+        .create_filter(
+            "by-category",
+            &g,
+            "INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ($G)",
+        )
+        .await
+        .unwrap()
+        .filter_arn;
+    let runtime = Runtime::new(t);
+    runtime.warm().await.unwrap();
+    let users = {
+        let state = runtime.campaign(&campaign).await.unwrap();
+        let g = state.group.data.read().unwrap();
+        let mut users: Vec<String> = g.histories.keys().cloned().collect();
+        users.sort();
+        users
     };
+    Setup {
+        runtime,
+        campaign,
+        filter,
+        users,
+    }
+}
 
-    let mut times = Vec::with_capacity(50_000);
-    for round in 0..50_000 {
-        let h = &histories[round % histories.len()];
+fn request(s: &Setup, user: &str, filtered: bool) -> GetRecommendationsRequest {
+    let mut req = GetRecommendationsRequest {
+        campaign_arn: Some(s.campaign.clone()),
+        user_id: Some(user.to_string()),
+        num_results: Some(25),
+        ..Default::default()
+    };
+    if filtered {
+        req.filter_arn = Some(s.filter.clone());
+        req.filter_values
+            .insert("G".into(), "\"Electronics\"".into());
+    }
+    req
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = rt.block_on(setup(dir.path()));
+    assert!(s.users.len() >= 1_000, "{} users", s.users.len());
+
+    for filtered in [false, true] {
+        let mut times = Vec::with_capacity(50_000);
+        for round in 0..50_000 {
+            let req = request(&s, &s.users[round % s.users.len()], filtered);
+            let t = Instant::now();
+            let out = rt.block_on(s.runtime.get_recommendations(&req)).unwrap();
+            times.push(t.elapsed().as_nanos() as f64 / 1e3);
+            assert_eq!(out.item_list.len(), 25);
+            std::hint::black_box(out);
+        }
+        times.sort_by(|a, b| a.total_cmp(b));
+        let q = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
+        println!(
+            "GetRecommendations, 10k-item catalogue, exploration on, {}: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs over {} requests",
+            if filtered { "Items.CATEGORY_L1 IN ($G) filter" } else { "no filter" },
+            q(0.5),
+            q(0.99),
+            q(1.0),
+            times.len()
+        );
+    }
+
+    // recommend_batch: 1,000 users' queries against the campaign's model at once.
+    let state = rt.block_on(s.runtime.campaign(&s.campaign)).unwrap();
+    let histories: Vec<Vec<u32>> = {
+        let g = state.group.data.read().unwrap();
+        s.users[..1_000]
+            .iter()
+            .map(|u| state.model_codes(&g.histories[u], &g))
+            .collect()
+    };
+    let queries: Vec<Query> = histories
+        .iter()
+        .map(|h| Query::for_history(h, 25))
+        .collect();
+    let mut rates = Vec::new();
+    for _ in 0..10 {
         let t = Instant::now();
-        let out = engine::recommend(&model, h, &[], opts);
-        times.push(t.elapsed().as_nanos() as f64 / 1e3);
+        let out = engine::recommend_batch(&state.model, &queries);
+        rates.push(queries.len() as f64 / t.elapsed().as_secs_f64());
         std::hint::black_box(out);
     }
-    times.sort_by(|a, b| a.total_cmp(b));
-    let q = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
+    rates.sort_by(|a, b| a.total_cmp(b));
     println!(
-        "recommend, 10k-item catalogue, {} users, numResults 25: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs over {} requests",
-        histories.len(),
-        q(0.5),
-        q(0.99),
-        q(1.0),
-        times.len()
+        "recommend_batch, 1,000 users, numResults 25: median {:.0} users/s (min {:.0}, max {:.0}) over 10 batches on {} threads",
+        rates[rates.len() / 2],
+        rates[0],
+        rates[rates.len() - 1],
+        rayon::current_num_threads()
     );
 
     let mut c = Criterion::default().configure_from_args().sample_size(50);
-    let mut i = 0;
-    c.bench_function("recommend_10k_catalogue", |b| {
-        b.iter(|| {
-            i += 1;
-            engine::recommend(&model, &histories[i % histories.len()], &[], opts)
-        })
+    for filtered in [false, true] {
+        let mut i = 0;
+        let name = if filtered {
+            "get_recommendations_10k_filter_exploration"
+        } else {
+            "get_recommendations_10k_exploration"
+        };
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                i += 1;
+                let req = request(&s, &s.users[i % s.users.len()], filtered);
+                rt.block_on(s.runtime.get_recommendations(&req)).unwrap()
+            })
+        });
+    }
+    c.bench_function("recommend_batch_1000_users", |b| {
+        b.iter(|| engine::recommend_batch(&state.model, &queries))
     });
     c.final_summary();
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use crate::engine::{top_k, ItemSet};
+use crate::engine::{self, ItemSet, Query};
 use crate::recipes::{Model, TrainingData};
 
 /// Training data plus each held-out user's ground truth (item codes).
@@ -62,17 +62,20 @@ pub fn evaluate(model: &Model, split: &Split) -> Metrics {
                 .iter()
                 .map(|e| e.item)
                 .collect();
-            let mut scores = Vec::with_capacity(n_items);
-            model.score_history(&history, &mut scores);
-            let mut seen = ItemSet::new(n_items);
-            history.iter().for_each(|&i| seen.insert(i));
-            let top = top_k(&scores, 25, |i| !seen.contains(i));
+            let query = Query {
+                exclude_history: true,
+                ..Query::for_history(&history, 25)
+            };
+            let top: Vec<u32> = engine::recommend(model, &query)
+                .iter()
+                .filter_map(|p| p.item)
+                .collect();
             let mut relevant = ItemSet::new(n_items);
             truth.iter().for_each(|&i| relevant.insert(i));
             let mut distinct = truth.clone();
             distinct.sort_unstable();
             distinct.dedup();
-            let hits: Vec<bool> = top.iter().map(|s| relevant.contains(s.item)).collect();
+            let hits: Vec<bool> = top.iter().map(|&i| relevant.contains(i)).collect();
             let (mut precision, mut recall, mut ndcg) = ([0.0; 3], [0.0; 3], [0.0; 3]);
             for (slot, &k) in KS.iter().enumerate() {
                 let h = &hits[..k.min(hits.len())];
@@ -93,7 +96,7 @@ pub fn evaluate(model: &Model, split: &Split) -> Metrics {
                 .iter()
                 .position(|&x| x)
                 .map_or(0.0, |r| 1.0 / (r + 1) as f64);
-            let top10: Vec<u32> = top.iter().take(10).map(|s| s.item).collect();
+            let top10: Vec<u32> = top.iter().take(10).copied().collect();
             UserResult {
                 precision,
                 recall,

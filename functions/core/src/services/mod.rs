@@ -6,7 +6,6 @@ mod catalog;
 mod datasets;
 mod filters;
 mod import;
-pub mod recommend;
 mod solutions;
 pub mod training;
 pub mod uploads;

@@ -28,7 +28,49 @@ impl Attr {
     }
 }
 
+impl Attr {
+    /// The value as a filter compares it.
+    pub fn filter_value(&self) -> crate::filters::Value<'_> {
+        use crate::filters::Value;
+        match self {
+            Attr::Text(s) => Value::Text(s),
+            Attr::Number(n) => Value::Number(*n),
+            Attr::Bool(b) => Value::Bool(*b),
+        }
+    }
+
+    /// As stored in a put record (and read back by [`Attr::from_json`]).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Attr::Text(s) => serde_json::Value::String(s.clone()),
+            Attr::Number(n) => serde_json::json!(n),
+            Attr::Bool(b) => serde_json::Value::Bool(*b),
+        }
+    }
+
+    /// A stored JSON attribute; `None` for what no attribute is (null, lists, objects).
+    pub fn from_json(v: &serde_json::Value) -> Option<Attr> {
+        match v {
+            serde_json::Value::String(s) => Some(Attr::Text(s.clone())),
+            serde_json::Value::Number(n) => n.as_f64().map(Attr::Number),
+            serde_json::Value::Bool(b) => Some(Attr::Bool(*b)),
+            _ => None,
+        }
+    }
+}
+
 pub type Attrs = HashMap<String, Attr>;
+
+/// An attribute by column name, exact first, then ignoring ASCII case (filters and
+/// metadataColumns may spell columns either way).
+pub fn lookup<'a>(attrs: &'a Attrs, field: &str) -> Option<&'a Attr> {
+    attrs.get(field).or_else(|| {
+        attrs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(field))
+            .map(|(_, v)| v)
+    })
+}
 
 /// One event of a history: group item code and event-type code.
 #[derive(Debug, Clone, Copy, PartialEq)]

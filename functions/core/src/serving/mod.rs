@@ -5,12 +5,13 @@
 
 mod answer;
 mod group;
+mod put;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-pub use group::{Attr, Attrs, GroupData};
+pub use group::{lookup, Attr, Attrs, GroupData};
 
 use crate::domain::{Campaign, EventTracker, FilterRecord};
 use crate::error::{Error, Result};
@@ -179,6 +180,38 @@ impl Runtime {
     }
 
     async fn load_campaign(&self, arn: &str, campaign: Campaign) -> Result<Arc<CampaignState>> {
+        let state = self.campaign_state(campaign).await?;
+        self.campaigns
+            .write()
+            .map_err(poisoned)?
+            .insert(arn.to_string(), state.clone());
+        Ok(state)
+    }
+
+    /// A solution version served as a campaign with the default configuration would serve it
+    /// (what `tailor recommend --solution` answers from), not registered as a campaign.
+    pub async fn solution_version(&self, version_arn: &str) -> Result<Arc<CampaignState>> {
+        let now = crate::domain::now_epoch();
+        self.campaign_state(Campaign {
+            name: "solution-version".into(),
+            // A campaign ARN, so requests against it pass the same checks a campaign's do.
+            campaign_arn: self
+                .tailor
+                .arns
+                .arn(crate::domain::ResourceType::Campaign, "solution-version"),
+            solution_version_arn: version_arn.into(),
+            min_provisioned_tps: 1,
+            campaign_config: Default::default(),
+            status: crate::domain::Status::Active,
+            failure_reason: None,
+            creation_date_time: now,
+            last_updated_date_time: now,
+        })
+        .await
+    }
+
+    async fn campaign_state(&self, campaign: Campaign) -> Result<Arc<CampaignState>> {
+        let arn = campaign.campaign_arn.clone();
         let version = self
             .tailor
             .describe_solution_version(&campaign.solution_version_arn)
@@ -195,7 +228,7 @@ impl Runtime {
         let (model, model_ms) = model;
         let (model, group) = (Arc::new(model?), group?);
         tracing::info!(
-            campaign = arn,
+            campaign = %arn,
             model_ms,
             total_ms = started.elapsed().as_secs_f64() * 1000.0,
             "campaign loaded"
@@ -224,10 +257,6 @@ impl Runtime {
             to_model: RwLock::new(to_model),
             checked: Mutex::new(Instant::now()),
         });
-        self.campaigns
-            .write()
-            .map_err(poisoned)?
-            .insert(arn.to_string(), state.clone());
         Ok(state)
     }
 
@@ -386,7 +415,7 @@ impl Runtime {
             };
             let attrs: Attrs = attrs
                 .into_iter()
-                .filter_map(|(k, v)| Some((k, json_attr(&v)?)))
+                .filter_map(|(k, v)| Some((k, Attr::from_json(&v)?)))
                 .collect();
             out.push((dataset_arn == items, id.to_string(), attrs));
         }
@@ -480,23 +509,5 @@ impl Runtime {
             .map_err(poisoned)?
             .insert(tracking_id.to_string(), tracker.clone());
         Ok(tracker)
-    }
-}
-
-/// A stored JSON attribute back to an [`Attr`].
-fn json_attr(v: &serde_json::Value) -> Option<Attr> {
-    match v {
-        serde_json::Value::String(s) => Some(Attr::Text(s.clone())),
-        serde_json::Value::Number(n) => n.as_f64().map(Attr::Number),
-        serde_json::Value::Bool(b) => Some(Attr::Bool(*b)),
-        _ => None,
-    }
-}
-
-fn attr_json(a: &Attr) -> serde_json::Value {
-    match a {
-        Attr::Text(s) => serde_json::Value::String(s.clone()),
-        Attr::Number(n) => serde_json::json!(n),
-        Attr::Bool(b) => serde_json::Value::Bool(*b),
     }
 }

@@ -1,7 +1,7 @@
 //! Every recipe on small synthetic data with a planted structure it must recover, plus fold-in,
 //! artifacts, determinism and hyperparameter errors.
 
-use tailor_core::engine::{self, Options};
+use tailor_core::engine::{self, Candidates, Pick, Query, Scoring};
 use tailor_core::recipes::{ArtifactError, Event, Hyperparameters, Model, Recipe, TrainingData};
 use tailor_core::sample::SplitMix;
 
@@ -29,11 +29,41 @@ fn two_groups(users_per_group: usize, events_per_user: usize, seed: u64) -> Trai
     data
 }
 
-fn ids(model: &Model, scored: &[engine::Scored]) -> Vec<String> {
-    scored
+fn ids(model: &Model, picks: &[Pick]) -> Vec<String> {
+    picks
         .iter()
-        .map(|s| model.items.name(s.item).to_string())
+        .filter_map(|p| Some(model.items.name(p.item?).to_string()))
         .collect()
+}
+
+/// The engine's answer for a history (the offline protocol when `exclude_history`).
+fn recommend(model: &Model, history: &[u32], k: usize, exclude_history: bool) -> Vec<Pick> {
+    let query = Query {
+        exclude_history,
+        ..Query::for_history(history, k)
+    };
+    engine::recommend(model, &query)
+}
+
+/// GetPersonalizedRanking's order: (input position, score).
+fn rank(model: &Model, history: &[u32], list: &[Option<u32>]) -> Vec<(usize, Option<f64>)> {
+    let query = Query {
+        candidates: Candidates::Only(list),
+        ..Query::for_history(history, list.len())
+    };
+    engine::recommend(model, &query)
+        .iter()
+        .map(|p| (p.input.unwrap(), p.score))
+        .collect()
+}
+
+/// A RELATED_ITEMS answer for `item`.
+fn related(model: &Model, item: Option<u32>, _exclude: &[u32], k: usize) -> Vec<Pick> {
+    let query = Query {
+        scoring: Scoring::Related(item),
+        ..Query::for_history(&[], k)
+    };
+    engine::recommend(model, &query)
 }
 
 fn history_of(data: &TrainingData, user: &str) -> Vec<u32> {
@@ -51,15 +81,7 @@ fn user_personalization_keeps_each_group_inside_its_taste() {
     let model = fit(Recipe::UserPersonalization, &data);
     for user in data.users.iter() {
         let group = &user[..1].to_lowercase();
-        let top = engine::recommend(
-            &model,
-            &history_of(&data, user),
-            &[],
-            Options {
-                k: 5,
-                exclude_history: true,
-            },
-        );
+        let top = recommend(&model, &history_of(&data, user), 5, true);
         assert_eq!(top.len(), 5);
         for id in ids(&model, &top) {
             assert!(id.starts_with(group.as_str()), "{user} got {id}");
@@ -76,15 +98,7 @@ fn a_new_users_three_events_fold_in_without_retraining() {
             .iter()
             .map(|i| model.items.get(&format!("{group}{i}")).unwrap())
             .collect();
-        let top = engine::recommend(
-            &model,
-            &events,
-            &[],
-            Options {
-                k: 5,
-                exclude_history: true,
-            },
-        );
+        let top = recommend(&model, &events, 5, true);
         let got = ids(&model, &top);
         assert!(
             got.iter().all(|id| id.starts_with(group)),
@@ -98,15 +112,7 @@ fn a_new_users_three_events_fold_in_without_retraining() {
         );
     }
     // With no events at all: popular items.
-    let cold = engine::recommend(
-        &model,
-        &[],
-        &[],
-        Options {
-            k: 2,
-            exclude_history: true,
-        },
-    );
+    let cold = recommend(&model, &[], 2, true);
     let got = ids(&model, &cold);
     assert!(
         got.contains(&"a0".to_string()) || got.contains(&"b0".to_string()),
@@ -119,34 +125,12 @@ fn each_new_event_changes_the_next_answer() {
     let data = two_groups(20, 25, 3);
     let model = fit(Recipe::UserPersonalization, &data);
     let mut history = vec![model.items.get("a1").unwrap()];
-    let before = ids(
-        &model,
-        &engine::recommend(
-            &model,
-            &history,
-            &[],
-            Options {
-                k: 5,
-                exclude_history: true,
-            },
-        ),
-    );
+    let before = ids(&model, &recommend(&model, &history, 5, true));
     // The user turns to group b: three b events outweigh one old a event.
     for i in ["b2", "b4", "b6"] {
         history.push(model.items.get(i).unwrap());
     }
-    let after = ids(
-        &model,
-        &engine::recommend(
-            &model,
-            &history,
-            &[],
-            Options {
-                k: 5,
-                exclude_history: true,
-            },
-        ),
-    );
+    let after = ids(&model, &recommend(&model, &history, 5, true));
     assert_ne!(before, after);
     assert!(after[0].starts_with('b'), "{after:?}");
 }
@@ -158,7 +142,7 @@ fn personalized_ranking_puts_the_users_group_first_and_unknown_items_last() {
     let history = history_of(&data, "A3");
     let input = ["b1", "a2", "nope", "b3", "a4"];
     let candidates: Vec<Option<u32>> = input.iter().map(|id| model.items.get(id)).collect();
-    let ranked = engine::rank(&model, &history, &candidates);
+    let ranked = rank(&model, &history, &candidates);
     let order: Vec<&str> = ranked.iter().map(|(p, _)| input[*p]).collect();
     assert!(order[..2].iter().all(|id| id.starts_with('a')), "{order:?}");
     assert_eq!(order[4], "nope");
@@ -172,7 +156,7 @@ fn sims_relates_items_within_their_group() {
     let hp = Hyperparameters::new().with("min_cointeraction_count", "2");
     let model = Model::fit(Recipe::Sims, &data, &hp, &mut |_| {}).unwrap();
     for probe in ["a1", "a5", "b2", "b8"] {
-        let related = engine::related(&model, model.items.get(probe), &[], 5);
+        let related = related(&model, model.items.get(probe), &[], 5);
         let got = ids(&model, &related);
         assert_eq!(got.len(), 5);
         assert!(
@@ -181,7 +165,7 @@ fn sims_relates_items_within_their_group() {
         );
     }
     // An unknown item falls back to popular items.
-    let fallback = ids(&model, &engine::related(&model, None, &[], 2));
+    let fallback = ids(&model, &related(&model, None, &[], 2));
     assert!(fallback.contains(&"a0".to_string()) || fallback.contains(&"b0".to_string()));
 }
 
@@ -212,15 +196,7 @@ fn popularity_counts_distinct_users() {
         data.histories.push(events);
     }
     let model = fit(Recipe::PopularityCount, &data);
-    let top = engine::recommend(
-        &model,
-        &[],
-        &[],
-        Options {
-            k: 2,
-            exclude_history: true,
-        },
-    );
+    let top = recommend(&model, &[], 2, true);
     assert_eq!(ids(&model, &top), ["x", "y"]);
 }
 
@@ -250,32 +226,10 @@ fn trending_finds_the_item_that_surged_in_the_latest_window() {
     }
     let hp = Hyperparameters::new().with("trend_discovery_frequency", "1 hour");
     let model = Model::fit(Recipe::TrendingNow, &data, &hp, &mut |_| {}).unwrap();
-    let top = engine::recommend(
-        &model,
-        &[],
-        &[],
-        Options {
-            k: 2,
-            exclude_history: false,
-        },
-    );
+    let top = recommend(&model, &[], 2, false);
     assert_eq!(ids(&model, &top)[0], "surge");
     let pop = fit(Recipe::PopularityCount, &data);
-    assert_eq!(
-        ids(
-            &pop,
-            &engine::recommend(
-                &pop,
-                &[],
-                &[],
-                Options {
-                    k: 1,
-                    exclude_history: false
-                }
-            )
-        )[0],
-        "steady"
-    );
+    assert_eq!(ids(&pop, &recommend(&pop, &[], 1, false))[0], "steady");
 }
 
 #[test]
@@ -364,17 +318,9 @@ fn update_takes_in_a_new_item_without_refitting() {
         "the new item's popularity is counted"
     );
     // The new item is now part of the catalogue: rankable with a score, and recommendable.
-    let ranked = engine::rank(&updated, &[], &[Some(code)]);
+    let ranked = rank(&updated, &[], &[Some(code)]);
     assert!(ranked[0].1.is_some_and(|s| s > 0.0));
-    let all = engine::recommend(
-        &updated,
-        &[],
-        &[],
-        Options {
-            k: updated.items.len(),
-            exclude_history: true,
-        },
-    );
+    let all = recommend(&updated, &[], updated.items.len(), true);
     assert!(ids(&updated, &all).contains(&"a-new".to_string()));
     assert!(
         full.items.get("a-new").is_none(),
@@ -477,15 +423,7 @@ fn hidden_dimension_limits_the_rank_and_keeps_the_structure() {
         "a rank-32 matrix differs from the full-rank one over 60 items"
     );
     for user in ["A1", "B7"] {
-        let top = engine::recommend(
-            &reduced,
-            &history_of(&data, user),
-            &[],
-            Options {
-                k: 5,
-                exclude_history: true,
-            },
-        );
+        let top = recommend(&reduced, &history_of(&data, user), 5, true);
         assert!(
             ids(&reduced, &top)
                 .iter()

@@ -5,7 +5,7 @@ use tailor_core::domain::{ArnBuilder, ImportMode, SolutionConfig, Status, Traini
 use tailor_core::recipes::Recipe;
 use tailor_core::sample::SplitMix;
 use tailor_core::schema::DatasetType;
-use tailor_core::services::{recommend, CreateSolution};
+use tailor_core::services::CreateSolution;
 use tailor_core::{Error, Stores, Tailor};
 
 const INTERACTIONS: &str = tailor_core::sample::schemas::MOVIELENS_INTERACTIONS;
@@ -135,10 +135,24 @@ async fn a_version_trains_stores_metrics_and_answers() {
     let json = serde_json::to_value(&metrics).unwrap();
     assert!(json["solutionVersionArn"].is_string() && json["metrics"].is_object());
 
-    let model = t.load_model(&v.solution_version_arn).await.unwrap();
-    let history = t.user_history(&g, "a-user3").await.unwrap();
-    assert_eq!(history.len(), 20);
-    let recs = recommend::recommend(&model, &history, 5);
+    let runtime = tailor_core::serving::Runtime::new(t.clone());
+    let state = runtime
+        .solution_version(&v.solution_version_arn)
+        .await
+        .unwrap();
+    let history = state.group.data.read().unwrap().histories["a-user3"].len();
+    assert_eq!(history, 20);
+    let req = tailor_core::api::runtime::GetRecommendationsRequest {
+        campaign_arn: Some(state.campaign.campaign_arn.clone()),
+        user_id: Some("a-user3".into()),
+        num_results: Some(5),
+        ..Default::default()
+    };
+    let recs = runtime
+        .recommend_with(&state, &req)
+        .await
+        .unwrap()
+        .item_list;
     assert!(
         recs.iter()
             .all(|r| r.item_id.starts_with('a') && r.score.is_some()),
