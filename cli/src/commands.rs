@@ -376,3 +376,20 @@ fn read_text(path: &PathBuf) -> Result<String> {
     std::fs::read_to_string(path)
         .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))
 }
+
+#[derive(Debug, clap::Args)]
+pub struct Compact {
+    /// Dataset group name or ARN.
+    #[arg(long)]
+    dataset_group: String,
+}
+
+impl Compact {
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let arn = group_arn(tailor, &self.dataset_group);
+        say(&format!("compacting the events and put records of {arn}\n"));
+        let done = tailor.compact(&arn).await?;
+        print_json(&done);
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -99,6 +99,9 @@ enum Command {
     CreateFilter(campaigns::CreateFilter),
     /// Serve the runtime and events APIs (GetRecommendations, PutEvents, ...) on 127.0.0.1.
     Serve(server::Serve),
+    /// Compact PutEvents / PutItems / PutUsers records into the group's datasets (training
+    /// does this first too).
+    Compact(commands::Compact),
     /// Evaluate recipes offline on an interactions file (QUALITY.md split) or a train/test pair.
     Evaluate(recipes::Evaluate),
 }
@@ -143,6 +146,7 @@ async fn run(cli: Cli) -> tailor_core::Result<ExitCode> {
         Command::Sample(a) => a.run().await,
         Command::Evaluate(a) => a.run().await,
         Command::Serve(a) => a.run(&tailor).await,
+        Command::Compact(a) => a.run(&tailor).await,
         Command::CreateCampaign(a) => a.run(&tailor).await,
         Command::CreateEventTracker(a) => a.run(&tailor).await,
         Command::CreateFilter(a) => a.run(&tailor).await,

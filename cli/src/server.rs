@@ -18,6 +18,10 @@ pub struct Serve {
     pub port: u16,
     #[command(flatten)]
     pub limits: Limits,
+    /// Compact every dataset group's events and put records into its datasets this often
+    /// (seconds; unset: only on demand, with `tailor compact`, and before training).
+    #[arg(long, env = "TAILOR_COMPACT_EVERY", value_parser = seconds)]
+    pub compact_every: Option<f64>,
 }
 
 /// Connection limits of the local server (defaults in `tailor_http::server::ServeConfig`).
@@ -113,11 +117,35 @@ pub async fn serve_with(
 
 impl Serve {
     pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        if let Some(every) = self.compact_every {
+            let (tailor, every) = (tailor.clone(), Duration::from_secs_f64(every));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    compact_all(&tailor).await;
+                }
+            });
+        }
         serve_with(tailor, self.port, &self.limits, |addr| {
             crate::commands::say(&format!(
                 "tailor serving the runtime and events APIs on http://{addr}\n"
             ));
         })
         .await
+    }
+}
+
+/// One scheduled compaction of every dataset group; a failure is logged and retried next time.
+async fn compact_all(tailor: &Tailor) {
+    let groups = match tailor.list_dataset_groups().await {
+        Ok(g) => g,
+        Err(e) => return tracing::error!(error = %e, "scheduled compaction: cannot list groups"),
+    };
+    for g in groups {
+        if let Err(e) = tailor.compact(&g.dataset_group_arn).await {
+            tracing::error!(group = g.dataset_group_arn, error = %e, "scheduled compaction failed");
+        }
     }
 }

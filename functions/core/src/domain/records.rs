@@ -123,9 +123,19 @@ pub struct DatasetData {
     pub rows: u64,
     /// The import job that produced this version.
     pub import_job_arn: String,
-    /// Blob key of the sealed serving snapshot (interactions only; see `data::snapshot`).
+    /// Blob key of the sealed serving snapshot (interactions only; see `data::snapshot`): the
+    /// bulk data and the compacted events together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serving_key: Option<String>,
+    /// Blob key of the sealed Avro file of compacted PutEvents events (interactions only). Kept
+    /// apart from the bulk data, so a FULL import replaces the bulk data and not the events, as
+    /// in Personalize.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_key: Option<String>,
+    /// The event log's sequence number up to which events are in `events_key`: a cold reader
+    /// replays only the log's tail after it.
+    #[serde(default)]
+    pub events_through: u64,
 }
 
 /// `eventsConfig.eventParametersList[]`.

@@ -136,7 +136,10 @@ impl Tailor {
     }
 
     /// The dataset and where its current data lives, or `None` before its first import.
-    async fn data_pointer(&self, dataset_arn: &str) -> Result<Option<(Dataset, DatasetData)>> {
+    pub(super) async fn data_pointer(
+        &self,
+        dataset_arn: &str,
+    ) -> Result<Option<(Dataset, DatasetData)>> {
         let dataset = self.describe_dataset(dataset_arn).await?;
         Ok(self
             .get_record::<DatasetData>(tables::DATASET_DATA, dataset_arn)
@@ -144,16 +147,33 @@ impl Tailor {
             .map(|(pointer, _)| (dataset, pointer)))
     }
 
-    /// The dataset's current bulk data, or `None` before its first import.
+    /// The dataset's current data (for interactions, the bulk data and the compacted events),
+    /// or `None` before its first import or compaction.
     pub async fn load_dataset(&self, dataset_arn: &str) -> Result<Option<Table>> {
         let Some((dataset, pointer)) = self.data_pointer(dataset_arn).await? else {
             return Ok(None);
         };
         let schema = self.dataset_schema(&dataset).await?;
-        Ok(Some(
-            self.read_data_file(&dataset, schema, &pointer.blob_key)
-                .await?,
-        ))
+        let mut table = self
+            .read_data_file(&dataset, schema.clone(), &pointer.blob_key)
+            .await?;
+        if let Some(key) = &pointer.events_key {
+            table.append(&self.read_data_file(&dataset, schema, key).await?);
+        }
+        Ok(Some(table))
+    }
+
+    /// The event log's sequence number up to which a group's events are compacted into its
+    /// interactions dataset (0 when none are).
+    pub async fn events_compacted_through(&self, dataset_group_arn: &str) -> Result<u64> {
+        let group = self.describe_dataset_group(dataset_group_arn).await?;
+        let arn = self
+            .arns
+            .dataset_arn(&group.name, DatasetType::Interactions);
+        Ok(self
+            .get_record::<DatasetData>(tables::DATASET_DATA, &arn)
+            .await?
+            .map_or(0, |(p, _)| p.events_through))
     }
 
     /// The serving columns of an interactions dataset: its snapshot when the import wrote one
@@ -162,22 +182,35 @@ impl Tailor {
         &self,
         dataset_arn: &str,
     ) -> Result<Option<InteractionsSnapshot>> {
+        Ok(self.load_serving_interactions(dataset_arn).await?.0)
+    }
+
+    /// The serving snapshot and the event log's sequence number it holds events through, from
+    /// one read of the data pointer: a cold reader replays only the log after that number.
+    pub async fn load_serving_interactions(
+        &self,
+        dataset_arn: &str,
+    ) -> Result<(Option<InteractionsSnapshot>, u64)> {
         let Some((dataset, pointer)) = self.data_pointer(dataset_arn).await? else {
-            return Ok(None);
+            return Ok((None, 0));
         };
+        let through = pointer.events_through;
         if let Some(key) = &pointer.serving_key {
             match self.read_snapshot(&dataset, key).await {
-                Ok(s) => return Ok(Some(s)),
+                Ok(s) => return Ok((Some(s), through)),
                 Err(e) => {
                     tracing::warn!(dataset = dataset_arn, key, error = %e, "serving snapshot unreadable: reading the data file")
                 }
             }
         }
         let schema = self.dataset_schema(&dataset).await?;
-        let table = self
-            .read_data_file(&dataset, schema, &pointer.blob_key)
+        let mut table = self
+            .read_data_file(&dataset, schema.clone(), &pointer.blob_key)
             .await?;
-        Ok(InteractionsSnapshot::from_table(&table))
+        if let Some(key) = &pointer.events_key {
+            table.append(&self.read_data_file(&dataset, schema, key).await?);
+        }
+        Ok((InteractionsSnapshot::from_table(&table), through))
     }
 
     async fn read_snapshot(&self, dataset: &Dataset, key: &str) -> Result<InteractionsSnapshot> {

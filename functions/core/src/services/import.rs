@@ -313,23 +313,22 @@ impl Tailor {
             let id = super::datasets::data_id(&dataset, &kind, &blob_key);
             let sealed = crypto::seal(self.stores.keys.as_ref(), &id, &bytes).await?;
             self.stores.blobs.put(&blob_key, sealed).await?;
-            let serving_key = match InteractionsSnapshot::from_table(&merged) {
-                Some(snapshot) if dataset.dataset_type == DatasetType::Interactions => {
-                    let key = format!("{blob_key}{SERVING_SUFFIX}");
-                    let id = super::datasets::snapshot_id(&dataset, &key);
-                    let sealed =
-                        crypto::seal(self.stores.keys.as_ref(), &id, &snapshot.to_bytes()).await?;
-                    self.stores.blobs.put(&key, sealed).await?;
-                    Some(key)
-                }
-                _ => None,
+            let previous = current.as_ref().map(|(p, _)| p);
+            let events = match previous.and_then(|p| p.events_key.as_deref()) {
+                Some(key) => Some(self.read_data_file(&dataset, schema.clone(), key).await?),
+                None => None,
             };
+            let serving_key = self
+                .write_snapshot(&dataset, &blob_key, &merged, events.as_ref())
+                .await?;
             let pointer = DatasetData {
                 data_version,
                 blob_key: blob_key.clone(),
                 rows: merged.rows() as u64,
                 import_job_arn: job.dataset_import_job_arn.clone(),
                 serving_key: serving_key.clone(),
+                events_key: previous.and_then(|p| p.events_key.clone()),
+                events_through: previous.map_or(0, |p| p.events_through),
             };
             let written: Vec<String> = [Some(blob_key.clone()), serving_key.clone()]
                 .into_iter()
@@ -374,8 +373,38 @@ impl Tailor {
         .into())
     }
 
+    /// Writes the serving snapshot of an interactions dataset's version (its bulk data and
+    /// compacted events) beside `blob_key`; `None` for other datasets.
+    pub(super) async fn write_snapshot(
+        &self,
+        dataset: &Dataset,
+        blob_key: &str,
+        bulk: &Table,
+        events: Option<&Table>,
+    ) -> Result<Option<String>> {
+        if dataset.dataset_type != DatasetType::Interactions {
+            return Ok(None);
+        }
+        let snapshot = match events {
+            Some(e) => {
+                let mut all = bulk.clone();
+                all.append(e);
+                InteractionsSnapshot::from_table(&all)
+            }
+            None => InteractionsSnapshot::from_table(bulk),
+        };
+        let Some(snapshot) = snapshot else {
+            return Ok(None);
+        };
+        let key = format!("{blob_key}{SERVING_SUFFIX}");
+        let id = super::datasets::snapshot_id(dataset, &key);
+        let sealed = crypto::seal(self.stores.keys.as_ref(), &id, &snapshot.to_bytes()).await?;
+        self.stores.blobs.put(&key, sealed).await?;
+        Ok(Some(key))
+    }
+
     /// Deletes the files of a version that never became visible.
-    async fn discard(&self, keys: &[String]) {
+    pub(super) async fn discard(&self, keys: &[String]) {
         for k in keys {
             let _ = self.stores.blobs.delete(k).await;
         }
@@ -383,7 +412,12 @@ impl Tailor {
 
     /// Deletes data files older than the previous version. The previous one stays so a reader
     /// that fetched the old pointer an instant ago can still open it.
-    async fn collect_garbage(&self, dataset: &Dataset, current: &str, previous: Option<&str>) {
+    pub(super) async fn collect_garbage(
+        &self,
+        dataset: &Dataset,
+        current: &str,
+        previous: Option<&str>,
+    ) {
         let Some(dir) = current.rsplit_once('/').map(|(d, _)| format!("{d}/")) else {
             return;
         };

@@ -3,6 +3,7 @@
 
 mod campaigns;
 mod catalog;
+mod compaction;
 mod datasets;
 mod filters;
 mod import;
@@ -13,6 +14,7 @@ pub mod uploads;
 use std::sync::Arc;
 
 pub use catalog::tables;
+pub use compaction::{put_records_table, Compaction};
 pub use import::ImportOutcome;
 pub use solutions::CreateSolution;
 

@@ -364,6 +364,10 @@ impl Tailor {
     ) -> Result<(Model, BTreeMap<String, f64>)> {
         let recipe = Recipe::parse(&version.recipe_arn)?;
         let hp = hyperparameters(&version.solution_config);
+        // What PutEvents / PutItems / PutUsers recorded trains too (the state machine runs this
+        // step before training as well; a second run finds nothing new).
+        progress("compacting events", 0.0);
+        self.compact(&version.dataset_group_arn).await?;
         progress("loading data", 0.0);
         let data = self.training_data(version).await?;
         data.check_minimum(MIN_EVENTS, MIN_USERS)?;

@@ -29,6 +29,10 @@ pub enum TrainingStep {
         #[serde(default)]
         training_mode: TrainingMode,
     },
+    /// Compacts the version's dataset group's streamed events and put records into its
+    /// datasets, so training sees them.
+    #[serde(rename_all = "camelCase")]
+    Compact { solution_version_arn: String },
     /// Trains the version (FULL also measures its offline metrics).
     #[serde(rename_all = "camelCase")]
     Train { solution_version_arn: String },
@@ -67,6 +71,15 @@ impl Tailor {
                     .validate_training(&solution_arn, &campaign_arn, training_mode)
                     .await?;
                 Ok(json!({ "solutionVersionArn": version.solution_version_arn }))
+            }
+            TrainingStep::Compact {
+                solution_version_arn,
+            } => {
+                let version = self
+                    .describe_solution_version(&solution_version_arn)
+                    .await?;
+                let done = self.compact(&version.dataset_group_arn).await?;
+                Ok(json!({ "solutionVersionArn": solution_version_arn, "compaction": done }))
             }
             TrainingStep::Train {
                 solution_version_arn,

@@ -18,7 +18,6 @@ use crate::error::{Error, Result};
 use crate::filters::Filter;
 use crate::recipes::{Model, RecipeType};
 use crate::schema::DatasetType;
-use crate::services::tables;
 use crate::Tailor;
 
 /// A dataset group's live state.
@@ -330,7 +329,7 @@ impl Runtime {
         let (items, users, interactions) = tokio::join!(
             self.tailor.load_dataset(&arns[0]),
             self.tailor.load_dataset(&arns[1]),
-            self.tailor.load_interactions_snapshot(&arns[2]),
+            self.tailor.load_serving_interactions(&arns[2]),
         );
         lap("datasets read");
         // A dataset that does not exist, or has no data yet, is empty; one whose data cannot be
@@ -347,7 +346,15 @@ impl Runtime {
         }
         let items = present(items, &arns[0])?;
         let users = present(users, &arns[1])?;
-        let interactions = present(interactions, &arns[2])?;
+        // Events up to `after` are in the snapshot: only the log's tail is replayed.
+        let (interactions, mut after) = match interactions {
+            Ok((s, through)) => (s, through),
+            Err(Error::NotFound(_)) => (None, 0),
+            Err(e) => {
+                tracing::error!(dataset = arns[2], error = %e, "dataset cannot be read");
+                return Err(e);
+            }
+        };
         // Applied in this order: the items dataset interns the catalogue's codes first.
         if let Some(t) = items {
             data.load_items(&t);
@@ -371,7 +378,6 @@ impl Runtime {
             data.load_snapshot(&s);
         }
         lap("datasets applied");
-        let mut after = 0;
         loop {
             let batch = self.tailor.stores.events.since(arn, after, 10_000).await?;
             let Some(last) = batch.last().map(|(s, _)| *s) else {
@@ -398,7 +404,13 @@ impl Runtime {
         let items = self.tailor.arns.dataset_arn(group_name, DatasetType::Items);
         let users = self.tailor.arns.dataset_arn(group_name, DatasetType::Users);
         let mut out = Vec::new();
-        for (key, v) in self.tailor.stores.meta.list(tables::PUT_RECORDS).await? {
+        for (key, v) in self
+            .tailor
+            .stores
+            .meta
+            .list(&crate::services::put_records_table(group_name))
+            .await?
+        {
             let Some((dataset_arn, id)) = key.split_once('|') else {
                 continue;
             };

@@ -4,9 +4,10 @@
 use super::group::properties_to_attrs;
 use super::{poisoned, Runtime, Sharing};
 use crate::api::events::{parse_properties, PutEventsRequest, PutItemsRequest, PutUsersRequest};
+use crate::domain::{arn_path, ResourceType};
 use crate::error::{Error, Result};
 use crate::schema::DatasetType;
-use crate::services::tables;
+use crate::services::put_records_table;
 use crate::store::{Expect, StoredEvent};
 
 impl Runtime {
@@ -82,6 +83,9 @@ impl Runtime {
             };
             parsed.push((id, attrs));
         }
+        let group_name = arn_path(&dataset.dataset_group_arn, ResourceType::DatasetGroup)
+            .unwrap_or_default()
+            .to_string();
         for (id, attrs) in &parsed {
             let json: serde_json::Map<String, serde_json::Value> = attrs
                 .iter()
@@ -92,7 +96,7 @@ impl Runtime {
                 .stores
                 .meta
                 .put(
-                    tables::PUT_RECORDS,
+                    &put_records_table(&group_name),
                     &format!("{dataset_arn}|{id}"),
                     bytes,
                     Expect::Any,

@@ -1,9 +1,11 @@
 //! tailor-core's integration tests, as one test binary: one link instead of eleven, which is
 //! most of what a test build costs here.
 
+mod compaction;
 mod csv_prop;
 mod csv_rules;
 mod data_dir;
+mod engine;
 mod evaluation;
 mod event_log;
 mod filters;

@@ -269,7 +269,7 @@ async fn an_edited_put_record_is_left_out_loudly() {
     })
     .await
     .unwrap();
-    let record = file(&e.dir.path().join("meta/put-records"), &["NEW1"]);
+    let record = file(&e.dir.path().join("meta/put-records.shop"), &["NEW1"]);
     let text = String::from_utf8_lossy(&std::fs::read(&record).unwrap()).replace("Music", "Books");
     std::fs::write(&record, text).unwrap();
     let t = open(e.dir.path());
@@ -277,7 +277,7 @@ async fn an_edited_put_record_is_left_out_loudly() {
     let err = t
         .stores
         .meta
-        .get(tailor_core::services::tables::PUT_RECORDS, &key)
+        .get(&tailor_core::services::put_records_table("shop"), &key)
         .await
         .unwrap_err()
         .to_string();
