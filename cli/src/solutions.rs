@@ -258,6 +258,9 @@ pub struct Recommend {
     user_id: String,
     #[arg(long, default_value_t = 10)]
     num_results: usize,
+    /// Print the GetRecommendations response as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 impl Recommend {
@@ -267,6 +270,7 @@ impl Recommend {
             campaign: None,
             user_id: user_id.into(),
             num_results,
+            json: false,
         }
     }
 
@@ -280,7 +284,14 @@ impl Recommend {
             ..Default::default()
         };
         let recs = t.runtime.recommend_with(&t.state, &req).await?;
-        print_items(&recs.item_list, titles(tailor, &t.group).await.as_ref());
+        if self.json {
+            say(&format!(
+                "{}\n",
+                serde_json::to_string(&recs).map_err(|e| Error::Internal(e.to_string()))?
+            ));
+        } else {
+            print_items(&recs.item_list, titles(tailor, &t.group).await.as_ref());
+        }
         Ok(ExitCode::SUCCESS)
     }
 }
