@@ -166,7 +166,7 @@ fn main() {
         let g = state.group.data.read().unwrap();
         s.users[..1_000]
             .iter()
-            .map(|u| state.model_codes(&g.histories[u], &g))
+            .map(|u| state.model_codes(&g.histories[u]))
             .collect()
     };
     let queries: Vec<Query> = histories

@@ -41,7 +41,7 @@ impl FilterData for RequestData<'_> {
         self.history
             .iter()
             .filter_map(|s| {
-                let code = self.campaign.model_code(s.item, self.group)?;
+                let code = self.campaign.model_code(s.item)?;
                 let t = if s.event_type == u32::MAX {
                     ""
                 } else {
@@ -132,7 +132,7 @@ impl Runtime {
         if !req.metadata_columns.is_empty() {
             check_columns(&g, &req.metadata_columns)?;
         }
-        let history = c.model_codes(seen, &g);
+        let history = c.model_codes(seen);
         let exclude: Vec<u32> = req
             .excluded_ids()
             .iter()
@@ -246,7 +246,7 @@ impl Runtime {
         if with_metadata {
             check_columns(&g, &req.metadata_columns)?;
         }
-        let history = c.model_codes(seen, &g);
+        let history = c.model_codes(seen);
         let list: Vec<Option<u32>> = req
             .input_list
             .iter()
@@ -303,7 +303,7 @@ fn exploration(c: &CampaignState, g: &GroupData) -> Exploration {
         .enumerate()
         .filter(|(_, created)| created.is_some_and(|t| t >= cutoff))
         .filter_map(|(code, _)| {
-            let m = c.model_code(code as u32, g)?;
+            let m = c.model_code(code as u32)?;
             Some((m, 1.0 / (1.0 + g.interaction_counts[code] as f32)))
         })
         .collect();

@@ -35,7 +35,9 @@ pub struct CampaignState {
     pub recipe_type: RecipeType,
     pub model: Arc<Model>,
     pub group: Arc<GroupState>,
-    /// Group item code → model code (`u32::MAX` when the model does not know the item).
+    /// The campaign's one id bridge: group item code → model code (`u32::MAX` when the model
+    /// does not know the item), kept as long as the group's catalogue by [`Runtime::sync_ids`]
+    /// and [`Runtime::extend_campaigns`].
     pub to_model: RwLock<Vec<u32>>,
     pub exploration_weight: f32,
     pub exploration_cutoff_days: f64,
@@ -45,27 +47,23 @@ pub struct CampaignState {
 
 impl CampaignState {
     /// Model codes of a history's group items (those the model knows), under one lock.
-    pub fn model_codes(&self, history: &[group::Seen], group: &GroupData) -> Vec<u32> {
-        let map = self.to_model.read().ok();
+    pub fn model_codes(&self, history: &[group::Seen]) -> Vec<u32> {
+        let Ok(map) = self.to_model.read() else {
+            return Vec::new();
+        };
         history
             .iter()
-            .filter_map(
-                |s| match map.as_ref().and_then(|m| m.get(s.item as usize)) {
-                    Some(&c) => (c != u32::MAX).then_some(c),
-                    None => self.model.items.get(group.items.name(s.item)),
-                },
-            )
+            .filter_map(|s| map.get(s.item as usize).copied())
+            .filter(|&c| c != u32::MAX)
             .collect()
     }
 
-    /// The model code of a group item.
-    pub fn model_code(&self, group_item: u32, group: &GroupData) -> Option<u32> {
-        if let Ok(map) = self.to_model.read() {
-            if let Some(&c) = map.get(group_item as usize) {
-                return (c != u32::MAX).then_some(c);
-            }
-        }
-        self.model.items.get(group.items.name(group_item))
+    /// The model code of a group item; `None` when the model does not know it.
+    pub fn model_code(&self, group_item: u32) -> Option<u32> {
+        let map = self.to_model.read().ok()?;
+        map.get(group_item as usize)
+            .copied()
+            .filter(|&c| c != u32::MAX)
     }
 }
 
@@ -478,12 +476,31 @@ impl Runtime {
             let Some(last) = batch.last().map(|(s, _)| *s) else {
                 return Ok(());
             };
-            let mut data = group.data.write().map_err(poisoned)?;
-            for (_, e) in &batch {
-                data.apply_event(e);
+            {
+                let mut data = group.data.write().map_err(poisoned)?;
+                for (_, e) in &batch {
+                    data.apply_event(e);
+                }
             }
+            self.sync_ids(group)?;
             *applied = last;
         }
+    }
+
+    /// Extends every loaded campaign's group-code → model-code map of `group` over items the
+    /// group learned since (events naming new items), so requests resolve codes by the map
+    /// alone. Lock order: campaigns, then group data, then a map (as [`Self::extend_campaigns`]).
+    pub(crate) fn sync_ids(&self, group: &GroupState) -> Result<()> {
+        let campaigns = self.campaigns.read().map_err(poisoned)?;
+        let data = group.data.read().map_err(poisoned)?;
+        for state in campaigns.values().filter(|s| s.group.arn == group.arn) {
+            let mut map = state.to_model.write().map_err(poisoned)?;
+            for code in map.len()..data.items.len() {
+                let id = data.items.name(code as u32);
+                map.push(state.model.items.get(id).unwrap_or(u32::MAX));
+            }
+        }
+        Ok(())
     }
 
     /// The filter of `arn`, parsed once.

@@ -43,10 +43,13 @@ impl Runtime {
         // the whole group here would only slow the write path down.
         if self.sharing == Sharing::Alone {
             let group = self.group(&tracker.dataset_group_arn).await?;
-            let mut g = group.data.write().map_err(poisoned)?;
-            for e in &events {
-                g.apply_event(e);
+            {
+                let mut g = group.data.write().map_err(poisoned)?;
+                for e in &events {
+                    g.apply_event(e);
+                }
             }
+            self.sync_ids(&group)?;
         }
         Ok(())
     }
