@@ -9,7 +9,7 @@ use tailor_core::schema::DatasetType;
 use tailor_core::{Error, Result, Tailor};
 
 use tailor_core::domain::{CampaignConfig, TrainingMode};
-use tailor_core::recipes::Recipe;
+use tailor_core::recipes::{next_items, sims};
 use tailor_core::services::CreateSolution;
 
 use crate::commands::{describe_group, import_bytes, print_summaries, say};
@@ -139,8 +139,8 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
     print_summaries(&describe_group(tailor, &group_arn).await?);
 
     for (suffix, recipe) in [
-        ("personalization", Recipe::UserPersonalization),
-        ("sims", Recipe::Sims),
+        ("personalization", next_items::USER_PERSONALIZATION),
+        ("sims", sims::SIMS),
     ] {
         let name = format!("{}-{suffix}", data.group);
         let request = CreateSolution {

@@ -108,7 +108,7 @@ impl Evaluate {
         let mut reports = Vec::new();
         for recipe in recipes {
             // Each recipe takes the hyperparameters it knows.
-            let known = known_params(recipe);
+            let known = recipe.hyperparameters();
             let own = Hyperparameters(
                 hp.0.iter()
                     .filter(|(k, _)| known.contains(&k.as_str()))
@@ -131,16 +131,6 @@ impl Evaluate {
             say(&table(&reports));
         }
         Ok(ExitCode::SUCCESS)
-    }
-}
-
-fn known_params(recipe: Recipe) -> &'static [&'static str] {
-    use tailor_core::recipes::{next_items, sims, trending};
-    match recipe {
-        Recipe::UserPersonalization | Recipe::PersonalizedRanking => next_items::KNOWN,
-        Recipe::Sims => sims::KNOWN,
-        Recipe::TrendingNow => trending::KNOWN,
-        Recipe::PopularityCount => &[],
     }
 }
 

@@ -13,7 +13,7 @@ use criterion::Criterion;
 use tailor_core::api::runtime::GetRecommendationsRequest;
 use tailor_core::domain::{ArnBuilder, CampaignConfig, ImportMode, TrainingMode};
 use tailor_core::engine::{self, Query};
-use tailor_core::recipes::Recipe;
+use tailor_core::recipes::next_items;
 use tailor_core::sample::{self, schemas, SampleSize};
 use tailor_core::schema::DatasetType;
 use tailor_core::services::CreateSolution;
@@ -67,7 +67,7 @@ async fn setup(dir: &std::path::Path) -> Setup {
         .create_solution(CreateSolution {
             name: "up".into(),
             dataset_group_arn: g.clone(),
-            recipe_arn: Recipe::UserPersonalization.arn(),
+            recipe_arn: next_items::USER_PERSONALIZATION.arn(),
             ..Default::default()
         })
         .await

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use tailor_core::evaluation::read_csv;
-use tailor_core::recipes::{EventConfig, Hyperparameters, Model, Recipe, TrainingData};
+use tailor_core::recipes::{
+    next_items, popularity, sims, EventConfig, Hyperparameters, Model, TrainingData,
+};
 use tailor_core::sample;
 use tailor_core::schema::DatasetType;
 
@@ -32,9 +34,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_movielens_small");
     group.sample_size(10);
     for recipe in [
-        Recipe::UserPersonalization,
-        Recipe::Sims,
-        Recipe::PopularityCount,
+        next_items::USER_PERSONALIZATION,
+        sims::SIMS,
+        popularity::POPULARITY_COUNT,
     ] {
         group.bench_function(recipe.name(), |b| {
             b.iter(|| Model::fit(recipe, &data, &Hyperparameters::new(), &mut |_| {}).unwrap())

@@ -21,8 +21,9 @@ pub fn score(model: &Model, q: &Query<'_>) -> Scores {
     match q.scoring {
         super::Scoring::History => model.score_history(q.history, &mut values),
         super::Scoring::Related(Some(item)) => {
-            if !model.score_related(item, &mut values) {
-                values.clear();
+            // A recipe without the related-items capability answers with popularity.
+            if let Some(related) = model.learned.related() {
+                related.score_related(&model.popularity, item, &mut values);
             }
         }
         super::Scoring::Related(None) => {}

@@ -1,13 +1,21 @@
 //! Recipes: each trains a [`Model`] from [`TrainingData`]; every model answers the same verbs
-//! (scores for a history, related items) so the engine serves them all alike.
+//! (scores for a history, and through capability traits related items or an update without
+//! refit) so the engine serves them all alike.
+//!
+//! A recipe is one module: its hyperparameters, its fit, its scoring and its artifact sections,
+//! published as one [`RecipeDef`] const. Adding a recipe is that module plus one line in
+//! [`Recipe::ALL`].
 
 mod artifact;
 mod data;
 pub mod next_items;
 mod params;
-mod popularity;
+pub mod popularity;
 pub mod sims;
 pub mod trending;
+
+use std::any::Any;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,32 +36,58 @@ pub enum RecipeType {
     PopularItems,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recipe {
-    UserPersonalization,
-    PersonalizedRanking,
-    Sims,
-    PopularityCount,
-    TrendingNow,
+/// Trains a recipe's own part: `(data, hyperparameters, popularity, progress)`. The
+/// hyperparameter names are already checked against [`RecipeDef::hyperparameters`].
+pub type FitFn =
+    fn(&TrainingData, &Hyperparameters, &[f32], &mut dyn FnMut(f64)) -> Result<Box<dyn Learned>>;
+
+/// Reads a recipe's own part back: `(artifact, resolved hyperparameters, catalogue size)`.
+pub type ReadFn =
+    fn(&ArtifactReader, &serde_json::Value, usize) -> Result<Box<dyn Learned>, ArtifactError>;
+
+/// Everything tailor knows about one recipe, in the recipe's module.
+pub struct RecipeDef {
+    pub name: &'static str,
+    pub recipe_type: RecipeType,
+    /// The hyperparameter names it takes; any other is refused.
+    pub hyperparameters: &'static [&'static str],
+    pub fit: FitFn,
+    pub read: ReadFn,
+}
+
+/// A handle on a registered recipe; equal when the names are.
+#[derive(Clone, Copy)]
+pub struct Recipe(&'static RecipeDef);
+
+impl PartialEq for Recipe {
+    fn eq(&self, other: &Recipe) -> bool {
+        self.0.name == other.0.name
+    }
+}
+impl Eq for Recipe {}
+
+impl fmt::Debug for Recipe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name)
+    }
 }
 
 impl Recipe {
-    pub const ALL: [Recipe; 5] = [
-        Recipe::UserPersonalization,
-        Recipe::PersonalizedRanking,
-        Recipe::Sims,
-        Recipe::PopularityCount,
-        Recipe::TrendingNow,
+    /// The registry: one line per recipe.
+    pub const ALL: &'static [Recipe] = &[
+        next_items::USER_PERSONALIZATION,
+        next_items::PERSONALIZED_RANKING,
+        sims::SIMS,
+        popularity::POPULARITY_COUNT,
+        trending::TRENDING_NOW,
     ];
 
+    pub const fn new(def: &'static RecipeDef) -> Recipe {
+        Recipe(def)
+    }
+
     pub fn name(self) -> &'static str {
-        match self {
-            Recipe::UserPersonalization => "aws-user-personalization",
-            Recipe::PersonalizedRanking => "aws-personalized-ranking",
-            Recipe::Sims => "aws-sims",
-            Recipe::PopularityCount => "aws-popularity-count",
-            Recipe::TrendingNow => "aws-trending-now",
-        }
+        self.0.name
     }
 
     pub fn arn(self) -> String {
@@ -61,52 +95,101 @@ impl Recipe {
     }
 
     pub fn recipe_type(self) -> RecipeType {
-        match self {
-            Recipe::UserPersonalization => RecipeType::UserPersonalization,
-            Recipe::PersonalizedRanking => RecipeType::PersonalizedRanking,
-            Recipe::Sims => RecipeType::RelatedItems,
-            Recipe::PopularityCount | Recipe::TrendingNow => RecipeType::PopularItems,
-        }
+        self.0.recipe_type
+    }
+
+    pub fn hyperparameters(self) -> &'static [&'static str] {
+        self.0.hyperparameters
     }
 
     /// From a recipe ARN or bare name.
     pub fn parse(arn_or_name: &str) -> Result<Recipe> {
         let name = arn_or_name.rsplit('/').next().unwrap_or(arn_or_name);
         Recipe::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|r| r.name() == name)
             .ok_or_else(|| {
+                let names: Vec<&str> = Recipe::ALL.iter().map(|r| r.name()).collect();
                 Error::InvalidInput(format!(
                     "unknown recipe '{arn_or_name}'; available: {}",
-                    Recipe::ALL.map(|r| r.name()).join(", ")
+                    names.join(", ")
                 ))
             })
     }
 }
 
-/// What each recipe learned.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Learned {
-    Popularity,
-    Trending {
-        window: i64,
-        scores: Vec<f32>,
-    },
-    Sims {
-        params: sims::SimsParams,
-        sims: sims::Sims,
-    },
-    NextItems(next_items::NextItems),
+/// What a recipe learned: the one trait every model's own part answers.
+pub trait Learned: Send + Sync + fmt::Debug + Any {
+    /// The resolved hyperparameters (Personalize's `tunedHPOParams`); the artifact header
+    /// keeps them, and [`RecipeDef::read`] gets them back.
+    fn hyperparameters(&self) -> serde_json::Value;
+
+    /// Scores over the catalogue (`out` is empty, `popularity` catalogue-sized) for a user
+    /// whose history (item codes, newest last) is given.
+    fn score_history(&self, popularity: &[f32], history: &[u32], out: &mut Vec<f32>);
+
+    /// The catalogue grew to `n_items` (items put after training): they carry no learned
+    /// signal yet.
+    fn grow(&mut self, n_items: usize);
+
+    /// Writes the recipe's own artifact sections.
+    fn write(&self, w: &mut ArtifactWriter);
+
+    fn box_clone(&self) -> Box<dyn Learned>;
+
+    fn as_any(&self) -> &dyn Any;
+
+    /// Items related to an item (SIMS, and the next-items models).
+    fn related(&self) -> Option<&dyn RelatedItems> {
+        None
+    }
+
+    /// Takes in new items and events without refitting (trainingMode UPDATE).
+    fn updatable(&self) -> Option<&dyn Updatable> {
+        None
+    }
+}
+
+/// Capability: scores of the items related to one item.
+pub trait RelatedItems {
+    /// Fills `out` (empty on entry) with a score per catalogue item; only positive scores
+    /// count as related.
+    fn score_related(&self, popularity: &[f32], item: u32, out: &mut Vec<f32>);
+}
+
+/// Capability: trainingMode UPDATE — the learned part over a grown catalogue and new events
+/// (already in the model's codes), without a refit.
+pub trait Updatable {
+    fn update(&self, data: &TrainingData, popularity: &[f32]) -> Box<dyn Learned>;
 }
 
 /// A trained model: the catalogue, popularity, and the recipe's own part.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Model {
     pub recipe: Recipe,
     pub items: IdDict,
     /// Distinct users per item, most popular = 1.
     pub popularity: Vec<f32>,
-    pub learned: Learned,
+    pub learned: Box<dyn Learned>,
+}
+
+impl Clone for Model {
+    fn clone(&self) -> Model {
+        Model {
+            recipe: self.recipe,
+            items: self.items.clone(),
+            popularity: self.popularity.clone(),
+            learned: self.learned.box_clone(),
+        }
+    }
+}
+
+/// Two models are equal when their artifacts are: that is what survives a save and a load.
+impl PartialEq for Model {
+    fn eq(&self, other: &Model) -> bool {
+        self.to_bytes() == other.to_bytes()
+    }
 }
 
 impl Model {
@@ -117,32 +200,9 @@ impl Model {
         hp: &Hyperparameters,
         progress: &mut dyn FnMut(f64),
     ) -> Result<Model> {
+        hp.only(recipe.name(), recipe.hyperparameters())?;
         let popularity = popularity::popularity(data);
-        let learned = match recipe {
-            Recipe::PopularityCount => {
-                hp.only(recipe.name(), &[])?;
-                Learned::Popularity
-            }
-            Recipe::TrendingNow => {
-                hp.only(recipe.name(), trending::KNOWN)?;
-                let window = trending::frequency(hp)?;
-                Learned::Trending {
-                    window,
-                    scores: trending::fit(data, window, &popularity),
-                }
-            }
-            Recipe::Sims => {
-                let params = sims::SimsParams::from_hp(hp)?;
-                Learned::Sims {
-                    sims: sims::fit(data, &params),
-                    params,
-                }
-            }
-            Recipe::UserPersonalization | Recipe::PersonalizedRanking => {
-                let params = next_items::NextItemsParams::from_hp(recipe.name(), hp)?;
-                Learned::NextItems(next_items::fit(data, params, progress)?)
-            }
-        };
+        let learned = (recipe.0.fit)(data, hp, &popularity, progress)?;
         progress(1.0);
         Ok(Model {
             recipe,
@@ -153,8 +213,15 @@ impl Model {
     }
 
     /// UPDATE training: takes in new items, users and events without refitting the learned
-    /// part — the catalogue grows, popularity (and trends) are recomputed.
+    /// part — the catalogue grows, popularity is recomputed. Only recipes with the
+    /// [`Updatable`] capability can.
     pub fn update(&self, data: &TrainingData) -> Result<Model> {
+        let updatable = self.learned.updatable().ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "trainingMode UPDATE is not available for {}; train with FULL",
+                self.recipe.name()
+            ))
+        })?;
         let mut items = self.items.clone();
         let remap: Vec<u32> = data.items.iter().map(|id| items.intern(id)).collect();
         let mut remapped = TrainingData {
@@ -168,32 +235,11 @@ impl Model {
             }
         }
         let popularity = popularity::popularity(&remapped);
-        let learned = match &self.learned {
-            Learned::NextItems(m) => {
-                let mut m = m.clone();
-                m.extend_catalogue(items.len());
-                Learned::NextItems(m)
-            }
-            Learned::Trending { window, .. } => Learned::Trending {
-                window: *window,
-                scores: trending::fit(&remapped, *window, &popularity),
-            },
-            Learned::Sims { params, sims } => {
-                let mut sims = sims.clone();
-                let last = *sims.offsets.last().unwrap_or(&0);
-                sims.offsets.resize(items.len() + 1, last);
-                Learned::Sims {
-                    params: params.clone(),
-                    sims,
-                }
-            }
-            Learned::Popularity => Learned::Popularity,
-        };
         Ok(Model {
             recipe: self.recipe,
+            learned: updatable.update(&remapped, &popularity),
             items,
             popularity,
-            learned,
         })
     }
 
@@ -206,71 +252,19 @@ impl Model {
         }
         let n = m.items.len();
         m.popularity.resize(n, 0.0);
-        match &mut m.learned {
-            Learned::NextItems(x) => x.extend_catalogue(n),
-            Learned::Trending { scores, .. } => scores.resize(n, 0.0),
-            Learned::Sims { sims, .. } => {
-                let last = *sims.offsets.last().unwrap_or(&0);
-                sims.offsets.resize(n + 1, last);
-            }
-            Learned::Popularity => {}
-        }
+        m.learned.grow(n);
         m
     }
 
     /// The resolved hyperparameters (Personalize's `tunedHPOParams`).
     pub fn hyperparameters(&self) -> serde_json::Value {
-        match &self.learned {
-            Learned::Popularity => serde_json::json!({}),
-            Learned::Trending { window, .. } => {
-                serde_json::json!({ "trend_discovery_frequency_seconds": window })
-            }
-            Learned::Sims { params, .. } => serde_json::to_value(params).unwrap_or_default(),
-            Learned::NextItems(m) => serde_json::to_value(&m.params).unwrap_or_default(),
-        }
+        self.learned.hyperparameters()
     }
 
     /// Scores over the catalogue for a user whose history (item codes, newest last) is given.
     pub fn score_history(&self, history: &[u32], out: &mut Vec<f32>) {
         out.clear();
-        match &self.learned {
-            Learned::Popularity => out.extend_from_slice(&self.popularity),
-            Learned::Trending { scores, .. } => out.extend_from_slice(scores),
-            Learned::Sims { sims, .. } => {
-                // SIMS answers item queries; for a user, blend the neighbours of the newest items.
-                out.extend(self.popularity.iter().map(|p| 1e-3 * p));
-                for (k, &item) in history.iter().rev().take(10).enumerate() {
-                    let w = (-0.2 * k as f32).exp();
-                    for (j, s) in sims.neighbours(item) {
-                        out[j as usize] += w * s;
-                    }
-                }
-            }
-            Learned::NextItems(m) => {
-                let gamma = m.params.popularity_weight;
-                out.extend(self.popularity.iter().map(|p| gamma * p));
-                m.add_scores(history, out);
-            }
-        }
-    }
-
-    /// Scores of items related to `item`, or `false` when this model has no item-to-item notion.
-    pub fn score_related(&self, item: u32, out: &mut Vec<f32>) -> bool {
-        out.clear();
-        match &self.learned {
-            Learned::Sims { sims, .. } => {
-                out.resize(self.items.len(), 0.0);
-                for (j, s) in sims.neighbours(item) {
-                    out[j as usize] = s;
-                }
-                true
-            }
-            Learned::NextItems(_) => {
-                self.score_history(&[item], out);
-                true
-            }
-            _ => false,
-        }
+        self.learned.score_history(&self.popularity, history, out);
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -282,20 +276,7 @@ impl Model {
         let mut w = ArtifactWriter::new(&header);
         w.strings(b"ITEM", &self.items)
             .f32s(b"POPL", &self.popularity);
-        match &self.learned {
-            Learned::Popularity => {}
-            Learned::Trending { scores, .. } => {
-                w.f32s(b"TRND", scores);
-            }
-            Learned::Sims { sims, .. } => {
-                w.u32s(b"SOFF", &sims.offsets)
-                    .u32s(b"SIDX", &sims.items)
-                    .f32s(b"SSCO", &sims.scores);
-            }
-            Learned::NextItems(m) => {
-                w.u32s(b"NCOL", &m.columns).f32s(b"NMAT", &m.b);
-            }
-        }
+        self.learned.write(&mut w);
         w.finish()
     }
 
@@ -311,65 +292,7 @@ impl Model {
         if popularity.len() != items.len() {
             return Err(corrupt("popularity length"));
         }
-        let hp = &r.header["hyperparameters"];
-        let learned = match recipe {
-            Recipe::PopularityCount => Learned::Popularity,
-            Recipe::TrendingNow => {
-                let scores = r.f32s(b"TRND")?;
-                if scores.len() != items.len() {
-                    return Err(corrupt("trend length"));
-                }
-                Learned::Trending {
-                    window: hp["trend_discovery_frequency_seconds"]
-                        .as_i64()
-                        .unwrap_or(10_800),
-                    scores,
-                }
-            }
-            Recipe::Sims => {
-                let params: sims::SimsParams =
-                    serde_json::from_value(hp.clone()).map_err(|e| corrupt(&e.to_string()))?;
-                let sims = sims::Sims {
-                    offsets: r.u32s(b"SOFF")?,
-                    items: r.u32s(b"SIDX")?,
-                    scores: r.f32s(b"SSCO")?,
-                };
-                let ok = sims.offsets.len() == items.len() + 1
-                    && sims.items.len() == sims.scores.len()
-                    && sims.offsets.windows(2).all(|w| w[0] <= w[1])
-                    && sims
-                        .offsets
-                        .last()
-                        .is_some_and(|&l| l as usize == sims.items.len())
-                    && sims.items.iter().all(|&j| (j as usize) < items.len());
-                if !ok {
-                    return Err(corrupt("neighbour lists"));
-                }
-                Learned::Sims { params, sims }
-            }
-            Recipe::UserPersonalization | Recipe::PersonalizedRanking => {
-                let params: next_items::NextItemsParams =
-                    serde_json::from_value(hp.clone()).map_err(|e| corrupt(&e.to_string()))?;
-                let columns = r.u32s(b"NCOL")?;
-                let b = r.f32s(b"NMAT")?;
-                let n = columns.len();
-                if b.len() != n * n || columns.iter().any(|&c| c as usize >= items.len()) {
-                    return Err(corrupt("matrix shape"));
-                }
-                let mut column_of = vec![u32::MAX; items.len()];
-                for (c, &i) in columns.iter().enumerate() {
-                    column_of[i as usize] = c as u32;
-                }
-                let age_weights = params.age_weights();
-                Learned::NextItems(next_items::NextItems {
-                    params,
-                    columns,
-                    b,
-                    column_of,
-                    age_weights,
-                })
-            }
-        };
+        let learned = (recipe.0.read)(&r, &r.header["hyperparameters"], items.len())?;
         Ok(Model {
             recipe,
             items,

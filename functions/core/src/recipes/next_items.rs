@@ -19,10 +19,128 @@
 use faer::linalg::solvers::Solve;
 use faer::{Mat, Side};
 
-use super::{Hyperparameters, TrainingData};
+use super::{
+    ArtifactError, ArtifactReader, ArtifactWriter, Hyperparameters, Learned, Recipe, RecipeDef,
+    RecipeType, RelatedItems, TrainingData, Updatable,
+};
 use crate::error::{Error, Result};
 
-pub const KNOWN: &[&str] = &[
+pub const USER_PERSONALIZATION: Recipe = Recipe::new(&RecipeDef {
+    name: "aws-user-personalization",
+    recipe_type: RecipeType::UserPersonalization,
+    hyperparameters: KNOWN,
+    fit: |data, hp, _, progress| {
+        let m = fit(data, NextItemsParams::from_hp(hp)?, progress)?;
+        Ok(Box::new(UserPersonalization(m)))
+    },
+    read: |r, hp, n| Ok(Box::new(UserPersonalization(read(r, hp, n)?))),
+});
+
+pub const PERSONALIZED_RANKING: Recipe = Recipe::new(&RecipeDef {
+    name: "aws-personalized-ranking",
+    recipe_type: RecipeType::PersonalizedRanking,
+    hyperparameters: KNOWN,
+    fit: |data, hp, _, progress| {
+        let m = fit(data, NextItemsParams::from_hp(hp)?, progress)?;
+        Ok(Box::new(PersonalizedRanking(m)))
+    },
+    read: |r, hp, n| Ok(Box::new(PersonalizedRanking(read(r, hp, n)?))),
+});
+
+/// User-Personalization's model: next items, related items, and UPDATE without a refit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPersonalization(pub NextItems);
+
+/// Personalized-Ranking's model: the same matrix; Personalize offers no UPDATE for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonalizedRanking(pub NextItems);
+
+/// The [`Learned`] verbs both next-items recipes share.
+macro_rules! next_items_learned {
+    ($t:ident) => {
+        impl Learned for $t {
+            fn hyperparameters(&self) -> serde_json::Value {
+                serde_json::to_value(&self.0.params).unwrap_or_default()
+            }
+
+            fn score_history(&self, popularity: &[f32], history: &[u32], out: &mut Vec<f32>) {
+                self.0.score(popularity, history, out);
+            }
+
+            fn grow(&mut self, n_items: usize) {
+                self.0.extend_catalogue(n_items);
+            }
+
+            fn write(&self, w: &mut ArtifactWriter) {
+                w.u32s(b"NCOL", &self.0.columns).f32s(b"NMAT", &self.0.b);
+            }
+
+            fn box_clone(&self) -> Box<dyn Learned> {
+                Box::new(self.clone())
+            }
+
+            fn as_any(&self) -> &dyn std::any::Any {
+                self
+            }
+
+            fn related(&self) -> Option<&dyn RelatedItems> {
+                Some(&self.0)
+            }
+
+            fn updatable(&self) -> Option<&dyn Updatable> {
+                next_items_learned!(@update $t self)
+            }
+        }
+    };
+    (@update UserPersonalization $s:ident) => { Some($s) };
+    (@update $t:ident $s:ident) => { None };
+}
+next_items_learned!(UserPersonalization);
+next_items_learned!(PersonalizedRanking);
+
+impl Updatable for UserPersonalization {
+    fn update(&self, data: &TrainingData, _popularity: &[f32]) -> Box<dyn Learned> {
+        let mut m = self.clone();
+        m.0.extend_catalogue(data.n_items());
+        Box::new(m)
+    }
+}
+
+impl RelatedItems for NextItems {
+    fn score_related(&self, popularity: &[f32], item: u32, out: &mut Vec<f32>) {
+        self.score(popularity, &[item], out);
+    }
+}
+
+fn read(
+    r: &ArtifactReader,
+    hp: &serde_json::Value,
+    n_items: usize,
+) -> Result<NextItems, ArtifactError> {
+    let corrupt = |what: &str| ArtifactError::Corrupt(what.to_string());
+    let params: NextItemsParams =
+        serde_json::from_value(hp.clone()).map_err(|e| corrupt(&e.to_string()))?;
+    let columns = r.u32s(b"NCOL")?;
+    let b = r.f32s(b"NMAT")?;
+    let n = columns.len();
+    if b.len() != n * n || columns.iter().any(|&c| c as usize >= n_items) {
+        return Err(corrupt("matrix shape"));
+    }
+    let mut column_of = vec![u32::MAX; n_items];
+    for (c, &i) in columns.iter().enumerate() {
+        column_of[i as usize] = c as u32;
+    }
+    let age_weights = params.age_weights();
+    Ok(NextItems {
+        params,
+        columns,
+        b,
+        column_of,
+        age_weights,
+    })
+}
+
+const KNOWN: &[&str] = &[
     "hidden_dimension",
     "bptt",
     "recency_mask",
@@ -62,8 +180,7 @@ pub struct NextItemsParams {
 }
 
 impl NextItemsParams {
-    pub fn from_hp(recipe: &str, hp: &Hyperparameters) -> Result<NextItemsParams> {
-        hp.only(recipe, KNOWN)?;
+    pub fn from_hp(hp: &Hyperparameters) -> Result<NextItemsParams> {
         let hidden_dimension = match hp.text("hidden_dimension") {
             Some(_) => Some(hp.number("hidden_dimension", 149usize, 32, 256)?),
             None => None,
@@ -135,6 +252,13 @@ pub struct NextItems {
 impl NextItems {
     pub fn n(&self) -> usize {
         self.columns.len()
+    }
+
+    /// Scores for a history into an empty `out`: popularity, weighted, plus the matrix's.
+    pub fn score(&self, popularity: &[f32], history: &[u32], out: &mut Vec<f32>) {
+        let gamma = self.params.popularity_weight;
+        out.extend(popularity.iter().map(|p| gamma * p));
+        self.add_scores(history, out);
     }
 
     /// Adds `Σ_k w_k B[item_k]` to `out` (catalogue-sized) for a history, newest last.

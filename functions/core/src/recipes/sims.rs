@@ -8,10 +8,21 @@
 
 use rayon::prelude::*;
 
-use super::{Hyperparameters, TrainingData};
+use super::{
+    ArtifactError, ArtifactReader, ArtifactWriter, Hyperparameters, Learned, Recipe, RecipeDef,
+    RecipeType, RelatedItems, TrainingData,
+};
 use crate::error::Result;
 
-pub const KNOWN: &[&str] = &[
+pub const SIMS: Recipe = Recipe::new(&RecipeDef {
+    name: "aws-sims",
+    recipe_type: RecipeType::RelatedItems,
+    hyperparameters: KNOWN,
+    fit: fit_learned,
+    read,
+});
+
+const KNOWN: &[&str] = &[
     "popularity_discount_factor",
     "min_cointeraction_count",
     "min_user_history_length_percentile",
@@ -34,7 +45,6 @@ pub struct SimsParams {
 
 impl SimsParams {
     pub fn from_hp(hp: &Hyperparameters) -> Result<SimsParams> {
-        hp.only("aws-sims", KNOWN)?;
         Ok(SimsParams {
             popularity_discount_factor: hp.number("popularity_discount_factor", 0.5, 0.0, 1.0)?,
             min_cointeraction_count: hp.number("min_cointeraction_count", 3, 0, 10)?,
@@ -87,6 +97,102 @@ impl Sims {
             .iter()
             .copied()
             .zip(self.scores[a..b].iter().copied())
+    }
+}
+
+/// What SIMS learned: its parameters and the neighbour lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemToItem {
+    pub params: SimsParams,
+    pub sims: Sims,
+}
+
+fn fit_learned(
+    data: &TrainingData,
+    hp: &Hyperparameters,
+    _popularity: &[f32],
+    _progress: &mut dyn FnMut(f64),
+) -> Result<Box<dyn Learned>> {
+    let params = SimsParams::from_hp(hp)?;
+    Ok(Box::new(ItemToItem {
+        sims: fit(data, &params),
+        params,
+    }))
+}
+
+fn read(
+    r: &ArtifactReader,
+    hp: &serde_json::Value,
+    n_items: usize,
+) -> Result<Box<dyn Learned>, ArtifactError> {
+    let corrupt = |what: &str| ArtifactError::Corrupt(what.to_string());
+    let params: SimsParams =
+        serde_json::from_value(hp.clone()).map_err(|e| corrupt(&e.to_string()))?;
+    let sims = Sims {
+        offsets: r.u32s(b"SOFF")?,
+        items: r.u32s(b"SIDX")?,
+        scores: r.f32s(b"SSCO")?,
+    };
+    let ok = sims.offsets.len() == n_items + 1
+        && sims.items.len() == sims.scores.len()
+        && sims.offsets.windows(2).all(|w| w[0] <= w[1])
+        && sims
+            .offsets
+            .last()
+            .is_some_and(|&l| l as usize == sims.items.len())
+        && sims.items.iter().all(|&j| (j as usize) < n_items);
+    if !ok {
+        return Err(corrupt("neighbour lists"));
+    }
+    Ok(Box::new(ItemToItem { params, sims }))
+}
+
+impl Learned for ItemToItem {
+    fn hyperparameters(&self) -> serde_json::Value {
+        serde_json::to_value(&self.params).unwrap_or_default()
+    }
+
+    /// SIMS answers item queries; for a user, blend the neighbours of the newest items.
+    fn score_history(&self, popularity: &[f32], history: &[u32], out: &mut Vec<f32>) {
+        out.extend(popularity.iter().map(|p| 1e-3 * p));
+        for (k, &item) in history.iter().rev().take(10).enumerate() {
+            let w = (-0.2 * k as f32).exp();
+            for (j, s) in self.sims.neighbours(item) {
+                out[j as usize] += w * s;
+            }
+        }
+    }
+
+    fn grow(&mut self, n_items: usize) {
+        let last = *self.sims.offsets.last().unwrap_or(&0);
+        self.sims.offsets.resize(n_items + 1, last);
+    }
+
+    fn write(&self, w: &mut ArtifactWriter) {
+        w.u32s(b"SOFF", &self.sims.offsets)
+            .u32s(b"SIDX", &self.sims.items)
+            .f32s(b"SSCO", &self.sims.scores);
+    }
+
+    fn box_clone(&self) -> Box<dyn Learned> {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn related(&self) -> Option<&dyn RelatedItems> {
+        Some(self)
+    }
+}
+
+impl RelatedItems for ItemToItem {
+    fn score_related(&self, popularity: &[f32], item: u32, out: &mut Vec<f32>) {
+        out.resize(popularity.len(), 0.0);
+        for (j, s) in self.sims.neighbours(item) {
+            out[j as usize] = s;
+        }
     }
 }
 

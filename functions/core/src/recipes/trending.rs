@@ -1,10 +1,83 @@
 //! `aws-trending-now`: items ranked by the increase in interactions between the two latest
 //! windows of `trend_discovery_frequency`.
 
-use super::{Hyperparameters, TrainingData};
+use super::{
+    ArtifactError, ArtifactReader, ArtifactWriter, Hyperparameters, Learned, Recipe, RecipeDef,
+    RecipeType, TrainingData,
+};
 use crate::error::{Error, Result};
 
-pub const KNOWN: &[&str] = &["trend_discovery_frequency"];
+pub const TRENDING_NOW: Recipe = Recipe::new(&RecipeDef {
+    name: "aws-trending-now",
+    recipe_type: RecipeType::PopularItems,
+    hyperparameters: &["trend_discovery_frequency"],
+    fit: fit_learned,
+    read,
+});
+
+/// Per-item trend scores and the window they were measured over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trending {
+    /// Seconds.
+    pub window: i64,
+    pub scores: Vec<f32>,
+}
+
+fn fit_learned(
+    data: &TrainingData,
+    hp: &Hyperparameters,
+    popularity: &[f32],
+    _progress: &mut dyn FnMut(f64),
+) -> Result<Box<dyn Learned>> {
+    let window = frequency(hp)?;
+    Ok(Box::new(Trending {
+        window,
+        scores: fit(data, window, popularity),
+    }))
+}
+
+fn read(
+    r: &ArtifactReader,
+    hp: &serde_json::Value,
+    n_items: usize,
+) -> Result<Box<dyn Learned>, ArtifactError> {
+    let scores = r.f32s(b"TRND")?;
+    if scores.len() != n_items {
+        return Err(ArtifactError::Corrupt("trend length".into()));
+    }
+    Ok(Box::new(Trending {
+        window: hp["trend_discovery_frequency_seconds"]
+            .as_i64()
+            .unwrap_or(10_800),
+        scores,
+    }))
+}
+
+impl Learned for Trending {
+    fn hyperparameters(&self) -> serde_json::Value {
+        serde_json::json!({ "trend_discovery_frequency_seconds": self.window })
+    }
+
+    fn score_history(&self, _popularity: &[f32], _history: &[u32], out: &mut Vec<f32>) {
+        out.extend_from_slice(&self.scores);
+    }
+
+    fn grow(&mut self, n_items: usize) {
+        self.scores.resize(n_items, 0.0);
+    }
+
+    fn write(&self, w: &mut ArtifactWriter) {
+        w.f32s(b"TRND", &self.scores);
+    }
+
+    fn box_clone(&self) -> Box<dyn Learned> {
+        Box::new(self.clone())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 /// The window length in seconds.
 pub fn frequency(hp: &Hyperparameters) -> Result<i64> {

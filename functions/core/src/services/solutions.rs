@@ -148,19 +148,22 @@ impl Tailor {
             validate_name("name", n)?;
         }
         if training_mode == TrainingMode::Update {
-            if Recipe::parse(&solution.recipe_arn)? != Recipe::UserPersonalization {
-                return Err(Error::InvalidInput(
-                    "trainingMode UPDATE is only for aws-user-personalization".into(),
-                ));
+            let base =
+                self.latest_full_version(solution_arn)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::InvalidInput(
+                    "trainingMode UPDATE needs an ACTIVE solution version trained with FULL".into(),
+                )
+                    })?;
+            // The trained model says whether its recipe updates without a refit.
+            let model = self.load_model(&base.solution_version_arn).await?;
+            if model.learned.updatable().is_none() {
+                return Err(Error::InvalidInput(format!(
+                    "trainingMode UPDATE is not available for {}; use FULL",
+                    model.recipe.name()
+                )));
             }
-            self.latest_full_version(solution_arn)
-                .await?
-                .ok_or_else(|| {
-                    Error::InvalidInput(
-                        "trainingMode UPDATE needs an ACTIVE solution version trained with FULL"
-                            .into(),
-                    )
-                })?;
         }
         let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
         let now = now_epoch();

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tailor_core::api::events::{Event, Item, PutEventsRequest, PutItemsRequest};
 use tailor_core::data::Table;
 use tailor_core::domain::{ArnBuilder, TrainingMode};
-use tailor_core::recipes::Recipe;
+use tailor_core::recipes::next_items;
 use tailor_core::sample::SampleSize;
 use tailor_core::schema::DatasetType;
 use tailor_core::serving::Runtime;
@@ -111,7 +111,7 @@ async fn putevents_only_users_shape_the_next_full_training() {
         e.t.create_solution(tailor_core::services::CreateSolution {
             name: "up".into(),
             dataset_group_arn: e.group.clone(),
-            recipe_arn: Recipe::UserPersonalization.arn(),
+            recipe_arn: next_items::USER_PERSONALIZATION.arn(),
             ..Default::default()
         })
         .await

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tailor_core::recipes::Recipe;
+use tailor_core::recipes::popularity;
 use tailor_core::sample::SampleSize;
 use tailor_core::schema::DatasetType;
 use tailor_core::store::fs::FsStores;
@@ -21,7 +21,7 @@ async fn used_directory(root: &Path) {
     };
     let (t, g, data) = support::shop(root, 3, size).await;
     support::import_sample(&t, &g, "shop-", &data, &[DatasetType::Interactions]).await;
-    support::train(&t, &g, "shop-pop", Recipe::PopularityCount).await;
+    support::train(&t, &g, "shop-pop", popularity::POPULARITY_COUNT).await;
     let event = support::click("e1", "s1", "u1", "i1");
     t.stores.events.append(&g, &[event]).await.unwrap();
 }

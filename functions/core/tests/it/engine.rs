@@ -4,7 +4,7 @@
 use tailor_core::engine::{
     self, stages, Candidates, Exploration, ItemSet, Pick, PromotionQuery, Query, Reason, Scoring,
 };
-use tailor_core::recipes::{Event, Hyperparameters, Model, Recipe, TrainingData};
+use tailor_core::recipes::{popularity, sims, Event, Hyperparameters, Model, TrainingData};
 
 /// Ten items `i0`..`i9`; item `ik` is touched by `10 - k` distinct users, so popularity (and a
 /// popularity model's score) falls strictly with k.
@@ -27,7 +27,7 @@ fn ladder() -> Model {
         }
     }
     Model::fit(
-        Recipe::PopularityCount,
+        popularity::POPULARITY_COUNT,
         &data,
         &Hyperparameters::new(),
         &mut |_| {},
@@ -147,9 +147,12 @@ fn backfill_fills_only_what_is_missing() {
             });
         }
     }
-    let sims = Model::fit(Recipe::Sims, &data, &Hyperparameters::new(), &mut |_| {}).unwrap();
+    let sims = Model::fit(sims::SIMS, &data, &Hyperparameters::new(), &mut |_| {}).unwrap();
     let mut scores = Vec::new();
-    assert!(sims.score_related(0, &mut scores));
+    sims.learned
+        .related()
+        .expect("SIMS relates items")
+        .score_related(&sims.popularity, 0, &mut scores);
     let related: Vec<u32> = (0..6).filter(|&j| scores[j as usize] > 0.0).collect();
     let picks = engine::recommend(
         &sims,

@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use tailor_core::engine::top_k;
 use tailor_core::evaluation::{evaluate, pre_split, quality_split, Split};
-use tailor_core::recipes::{Event, Hyperparameters, Model, Recipe, TrainingData};
+use tailor_core::recipes::{popularity, Event, Hyperparameters, Model, TrainingData};
 
 fn data(histories: &[&[&str]]) -> TrainingData {
     let mut d = TrainingData::default();
@@ -94,7 +94,7 @@ fn metrics_match_the_worked_example() {
     let refs: Vec<&[&str]> = histories.iter().map(|h| h.as_slice()).collect();
     let train = data(&refs);
     let model = Model::fit(
-        Recipe::PopularityCount,
+        popularity::POPULARITY_COUNT,
         &train,
         &Hyperparameters::new(),
         &mut |_| {},
@@ -131,7 +131,7 @@ fn training_items_are_never_recommended_and_pre_split_pairs_line_up() {
     assert_eq!(split.truth[0].0, u0);
     assert_eq!(split.train.items.name(split.truth[0].1[0]), "c");
     let model = Model::fit(
-        Recipe::PopularityCount,
+        popularity::POPULARITY_COUNT,
         &split.train,
         &Hyperparameters::new(),
         &mut |_| {},

@@ -2,7 +2,10 @@
 //! artifacts, determinism and hyperparameter errors.
 
 use tailor_core::engine::{self, Candidates, Pick, Query, Scoring};
-use tailor_core::recipes::{ArtifactError, Event, Hyperparameters, Model, Recipe, TrainingData};
+use tailor_core::recipes::{
+    next_items, popularity, sims, trending, ArtifactError, Event, Hyperparameters, Model, Recipe,
+    TrainingData,
+};
 use tailor_core::sample::SplitMix;
 
 /// Two taste groups with disjoint items: users `A*` touch only `a*` items, `B*` only `b*`.
@@ -78,7 +81,7 @@ fn fit(recipe: Recipe, data: &TrainingData) -> Model {
 #[test]
 fn user_personalization_keeps_each_group_inside_its_taste() {
     let data = two_groups(20, 25, 1);
-    let model = fit(Recipe::UserPersonalization, &data);
+    let model = fit(next_items::USER_PERSONALIZATION, &data);
     for user in data.users.iter() {
         let group = &user[..1].to_lowercase();
         let top = recommend(&model, &history_of(&data, user), 5, true);
@@ -92,7 +95,7 @@ fn user_personalization_keeps_each_group_inside_its_taste() {
 #[test]
 fn a_new_users_three_events_fold_in_without_retraining() {
     let data = two_groups(20, 25, 2);
-    let model = fit(Recipe::UserPersonalization, &data);
+    let model = fit(next_items::USER_PERSONALIZATION, &data);
     for group in ["a", "b"] {
         let events: Vec<u32> = ["3", "7", "11"]
             .iter()
@@ -123,7 +126,7 @@ fn a_new_users_three_events_fold_in_without_retraining() {
 #[test]
 fn each_new_event_changes_the_next_answer() {
     let data = two_groups(20, 25, 3);
-    let model = fit(Recipe::UserPersonalization, &data);
+    let model = fit(next_items::USER_PERSONALIZATION, &data);
     let mut history = vec![model.items.get("a1").unwrap()];
     let before = ids(&model, &recommend(&model, &history, 5, true));
     // The user turns to group b: three b events outweigh one old a event.
@@ -138,7 +141,7 @@ fn each_new_event_changes_the_next_answer() {
 #[test]
 fn personalized_ranking_puts_the_users_group_first_and_unknown_items_last() {
     let data = two_groups(20, 25, 4);
-    let model = fit(Recipe::PersonalizedRanking, &data);
+    let model = fit(next_items::PERSONALIZED_RANKING, &data);
     let history = history_of(&data, "A3");
     let input = ["b1", "a2", "nope", "b3", "a4"];
     let candidates: Vec<Option<u32>> = input.iter().map(|id| model.items.get(id)).collect();
@@ -154,7 +157,7 @@ fn personalized_ranking_puts_the_users_group_first_and_unknown_items_last() {
 fn sims_relates_items_within_their_group() {
     let data = two_groups(20, 25, 5);
     let hp = Hyperparameters::new().with("min_cointeraction_count", "2");
-    let model = Model::fit(Recipe::Sims, &data, &hp, &mut |_| {}).unwrap();
+    let model = Model::fit(sims::SIMS, &data, &hp, &mut |_| {}).unwrap();
     for probe in ["a1", "a5", "b2", "b8"] {
         let related = related(&model, model.items.get(probe), &[], 5);
         let got = ids(&model, &related);
@@ -195,7 +198,7 @@ fn popularity_counts_distinct_users() {
         };
         data.histories.push(events);
     }
-    let model = fit(Recipe::PopularityCount, &data);
+    let model = fit(popularity::POPULARITY_COUNT, &data);
     let top = recommend(&model, &[], 2, true);
     assert_eq!(ids(&model, &top), ["x", "y"]);
 }
@@ -225,17 +228,17 @@ fn trending_finds_the_item_that_surged_in_the_latest_window() {
         data.histories.push(h);
     }
     let hp = Hyperparameters::new().with("trend_discovery_frequency", "1 hour");
-    let model = Model::fit(Recipe::TrendingNow, &data, &hp, &mut |_| {}).unwrap();
+    let model = Model::fit(trending::TRENDING_NOW, &data, &hp, &mut |_| {}).unwrap();
     let top = recommend(&model, &[], 2, false);
     assert_eq!(ids(&model, &top)[0], "surge");
-    let pop = fit(Recipe::PopularityCount, &data);
+    let pop = fit(popularity::POPULARITY_COUNT, &data);
     assert_eq!(ids(&pop, &recommend(&pop, &[], 1, false))[0], "steady");
 }
 
 #[test]
 fn artifacts_round_trip_to_identical_scores() {
     let data = two_groups(15, 20, 6);
-    for recipe in Recipe::ALL {
+    for &recipe in Recipe::ALL {
         let model = fit(recipe, &data);
         let bytes = model.to_bytes();
         let loaded = Model::from_bytes(&bytes).unwrap();
@@ -253,7 +256,7 @@ fn artifacts_round_trip_to_identical_scores() {
 #[test]
 fn damaged_or_foreign_artifacts_fail_clearly() {
     let data = two_groups(10, 20, 7);
-    let bytes = fit(Recipe::UserPersonalization, &data).to_bytes();
+    let bytes = fit(next_items::USER_PERSONALIZATION, &data).to_bytes();
     let mut flipped = bytes.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x40;
@@ -279,7 +282,7 @@ fn damaged_or_foreign_artifacts_fail_clearly() {
 #[test]
 fn training_is_deterministic() {
     let data = two_groups(20, 25, 8);
-    for recipe in Recipe::ALL {
+    for &recipe in Recipe::ALL {
         assert_eq!(
             fit(recipe, &data).to_bytes(),
             fit(recipe, &data).to_bytes(),
@@ -292,7 +295,7 @@ fn training_is_deterministic() {
 #[test]
 fn update_takes_in_a_new_item_without_refitting() {
     let data = two_groups(20, 25, 9);
-    let full = fit(Recipe::UserPersonalization, &data);
+    let full = fit(next_items::USER_PERSONALIZATION, &data);
     let mut newer = data.clone();
     let fresh = newer.items.intern("a-new");
     // Many group-a users pick up the new item.
@@ -306,11 +309,7 @@ fn update_takes_in_a_new_item_without_refitting() {
     }
     let updated = full.update(&newer).unwrap();
     assert_eq!(updated.items.len(), full.items.len() + 1);
-    let (tailor_core::recipes::Learned::NextItems(a), tailor_core::recipes::Learned::NextItems(b)) =
-        (&full.learned, &updated.learned)
-    else {
-        panic!("next-items models")
-    };
+    let (a, b) = (next_items_of(&full), next_items_of(&updated));
     assert_eq!(a.b, b.b, "the trained matrix is reused, not refitted");
     let code = updated.items.get("a-new").unwrap();
     assert!(
@@ -333,44 +332,49 @@ fn bad_hyperparameters_are_named() {
     let data = two_groups(5, 10, 10);
     let cases = [
         (
-            Recipe::UserPersonalization,
+            next_items::USER_PERSONALIZATION,
             "hidden_dimension",
             "12",
             "out of range [32, 256]",
         ),
-        (Recipe::UserPersonalization, "bptt", "many", "not a number"),
         (
-            Recipe::UserPersonalization,
+            next_items::USER_PERSONALIZATION,
+            "bptt",
+            "many",
+            "not a number",
+        ),
+        (
+            next_items::USER_PERSONALIZATION,
             "recency_mask",
             "yes",
             "true or false",
         ),
         (
-            Recipe::UserPersonalization,
+            next_items::USER_PERSONALIZATION,
             "learning_rate",
             "0.1",
             "unknown hyperparameter 'learning_rate'",
         ),
         (
-            Recipe::Sims,
+            sims::SIMS,
             "popularity_discount_factor",
             "1.5",
             "out of range [0, 1]",
         ),
         (
-            Recipe::Sims,
+            sims::SIMS,
             "min_cointeraction_count",
             "11",
             "out of range [0, 10]",
         ),
         (
-            Recipe::TrendingNow,
+            trending::TRENDING_NOW,
             "trend_discovery_frequency",
             "2 weeks",
             "must be one of",
         ),
         (
-            Recipe::PopularityCount,
+            popularity::POPULARITY_COUNT,
             "anything",
             "1",
             "unknown hyperparameter",
@@ -394,15 +398,11 @@ fn recency_mask_false_weighs_the_window_equally() {
     let hp = Hyperparameters::new()
         .with("recency_mask", "false")
         .with("bptt", "8");
-    let model = Model::fit(Recipe::UserPersonalization, &data, &hp, &mut |_| {}).unwrap();
-    let tailor_core::recipes::Learned::NextItems(m) = &model.learned else {
-        panic!()
-    };
+    let model = Model::fit(next_items::USER_PERSONALIZATION, &data, &hp, &mut |_| {}).unwrap();
+    let m = next_items_of(&model);
     assert_eq!(m.age_weights, vec![1.0; 8]);
-    let default = fit(Recipe::UserPersonalization, &data);
-    let tailor_core::recipes::Learned::NextItems(d) = &default.learned else {
-        panic!()
-    };
+    let default = fit(next_items::USER_PERSONALIZATION, &data);
+    let d = next_items_of(&default);
     assert!(d.age_weights[1] < d.age_weights[0]);
 }
 
@@ -410,13 +410,9 @@ fn recency_mask_false_weighs_the_window_equally() {
 fn hidden_dimension_limits_the_rank_and_keeps_the_structure() {
     let data = two_groups(20, 25, 12);
     let hp = Hyperparameters::new().with("hidden_dimension", "32");
-    let reduced = Model::fit(Recipe::UserPersonalization, &data, &hp, &mut |_| {}).unwrap();
-    let full = fit(Recipe::UserPersonalization, &data);
-    let (tailor_core::recipes::Learned::NextItems(r), tailor_core::recipes::Learned::NextItems(f)) =
-        (&reduced.learned, &full.learned)
-    else {
-        panic!()
-    };
+    let reduced = Model::fit(next_items::USER_PERSONALIZATION, &data, &hp, &mut |_| {}).unwrap();
+    let full = fit(next_items::USER_PERSONALIZATION, &data);
+    let (r, f) = (next_items_of(&reduced), next_items_of(&full));
     assert_eq!(r.params.hidden_dimension, Some(32));
     assert_ne!(
         r.b, f.b,
@@ -431,4 +427,57 @@ fn hidden_dimension_limits_the_rank_and_keeps_the_structure() {
             "{user}"
         );
     }
+}
+
+/// The matrix of a User-Personalization model.
+fn next_items_of(model: &Model) -> &next_items::NextItems {
+    &model
+        .learned
+        .as_any()
+        .downcast_ref::<next_items::UserPersonalization>()
+        .expect("a User-Personalization model")
+        .0
+}
+
+#[test]
+fn the_registry_names_each_recipe_once_and_parses_names_and_arns() {
+    let mut names: Vec<&str> = Recipe::ALL.iter().map(|r| r.name()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), Recipe::ALL.len());
+    for &recipe in Recipe::ALL {
+        assert_eq!(Recipe::parse(recipe.name()).unwrap(), recipe);
+        assert_eq!(Recipe::parse(&recipe.arn()).unwrap(), recipe);
+        assert!(
+            Model::fit(
+                recipe,
+                &two_groups(5, 6, 1),
+                &Hyperparameters::new().with("no_such_knob", "1"),
+                &mut |_| {}
+            )
+            .is_err(),
+            "{} refuses names it does not know",
+            recipe.name()
+        );
+    }
+    assert!(Recipe::parse("aws-no-such-recipe").is_err());
+}
+
+#[test]
+fn capabilities_are_what_personalize_offers_per_recipe() {
+    let data = two_groups(10, 12, 2);
+    let caps = |recipe: Recipe| {
+        let m = fit(recipe, &data);
+        (
+            m.learned.related().is_some(),
+            m.learned.updatable().is_some(),
+        )
+    };
+    assert_eq!(caps(next_items::USER_PERSONALIZATION), (true, true));
+    assert_eq!(caps(next_items::PERSONALIZED_RANKING), (true, false));
+    assert_eq!(caps(sims::SIMS), (true, false));
+    assert_eq!(caps(popularity::POPULARITY_COUNT), (false, false));
+    assert_eq!(caps(trending::TRENDING_NOW), (false, false));
+    let err = fit(sims::SIMS, &data).update(&data).unwrap_err();
+    assert!(err.to_string().contains("UPDATE"), "{err}");
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use tailor_core::api::events::{Event, PutEventsRequest};
 use tailor_core::api::runtime::{GetPersonalizedRankingRequest, GetRecommendationsRequest};
 use tailor_core::domain::CampaignConfig;
-use tailor_core::recipes::Recipe;
+use tailor_core::recipes::{next_items, sims, Recipe};
 use tailor_core::sample::SampleSize;
 use tailor_core::schema::DatasetType;
 use tailor_core::serving::Runtime;
@@ -136,7 +136,7 @@ fn set(ids: &[String]) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_personalization_keeps_seen_items_unless_a_filter_drops_them() {
-    let e = env(&[Recipe::UserPersonalization]).await;
+    let e = env(&[next_items::USER_PERSONALIZATION]).await;
     let viewed = ["P00004", "P00014", "P00024"];
     e.put("visitor", "View", &viewed).await;
 
@@ -178,7 +178,7 @@ async fn user_personalization_keeps_seen_items_unless_a_filter_drops_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn related_items_leave_out_the_query_item_only_and_ranking_drops_nothing() {
-    let e = env(&[Recipe::UserPersonalization, Recipe::Sims]).await;
+    let e = env(&[next_items::USER_PERSONALIZATION, sims::SIMS]).await;
     let user = "U0002";
     let history: Vec<String> = e.history(user).await.into_iter().collect();
     let query = history[0].clone();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use tailor_core::api::events::{Event, Item, PutEventsRequest, PutItemsRequest};
 use tailor_core::api::runtime::{GetRecommendationsRequest, Promotion};
 use tailor_core::domain::{ArnBuilder, CampaignConfig, TrainingMode};
-use tailor_core::recipes::Recipe;
+use tailor_core::recipes::next_items;
 use tailor_core::sample::SampleSize;
 use tailor_core::schema::DatasetType;
 use tailor_core::serving::Runtime;
@@ -41,7 +41,7 @@ async fn env() -> Env {
         DatasetType::Users,
     ];
     support::import_sample(&t, &g, "", &data, &kinds).await;
-    let version = support::train(&t, &g, "up", Recipe::UserPersonalization).await;
+    let version = support::train(&t, &g, "up", next_items::USER_PERSONALIZATION).await;
     // Exploration off so answers depend on the model alone.
     let config = CampaignConfig {
         item_exploration_config: [("explorationWeight".to_string(), "0".to_string())].into(),

@@ -2,7 +2,7 @@
 
 use tailor_core::data::csv::write_row;
 use tailor_core::domain::{ArnBuilder, ImportMode, SolutionConfig, Status, TrainingMode};
-use tailor_core::recipes::Recipe;
+use tailor_core::recipes::{next_items, popularity, sims, Recipe};
 use tailor_core::sample::SplitMix;
 use tailor_core::schema::DatasetType;
 use tailor_core::services::CreateSolution;
@@ -94,7 +94,7 @@ fn solution(name: &str, group: &str, recipe: Recipe) -> CreateSolution {
 async fn a_version_trains_stores_metrics_and_answers() {
     let (_dir, t, g) = setup(30).await;
     let s = t
-        .create_solution(solution("up", &g, Recipe::UserPersonalization))
+        .create_solution(solution("up", &g, next_items::USER_PERSONALIZATION))
         .await
         .unwrap();
     let v = t
@@ -170,7 +170,7 @@ async fn a_version_trains_stores_metrics_and_answers() {
 async fn the_artifact_is_encrypted_at_rest() {
     let (dir, t, g) = setup(30).await;
     let s = t
-        .create_solution(solution("pop", &g, Recipe::PopularityCount))
+        .create_solution(solution("pop", &g, popularity::POPULARITY_COUNT))
         .await
         .unwrap();
     let v = t
@@ -197,7 +197,7 @@ async fn the_artifact_is_encrypted_at_rest() {
 async fn update_takes_in_new_items_and_keeps_the_metrics_of_its_full_version() {
     let (_dir, t, g) = setup(30).await;
     let s = t
-        .create_solution(solution("up", &g, Recipe::UserPersonalization))
+        .create_solution(solution("up", &g, next_items::USER_PERSONALIZATION))
         .await
         .unwrap();
     assert!(
@@ -271,7 +271,7 @@ async fn update_takes_in_new_items_and_keeps_the_metrics_of_its_full_version() {
     );
     // SIMS has no UPDATE.
     let sims = t
-        .create_solution(solution("sims", &g, Recipe::Sims))
+        .create_solution(solution("sims", &g, sims::SIMS))
         .await
         .unwrap();
     assert!(matches!(
@@ -284,7 +284,7 @@ async fn update_takes_in_new_items_and_keeps_the_metrics_of_its_full_version() {
 #[tokio::test]
 async fn bad_configuration_fails_at_create_solution() {
     let (_dir, t, g) = setup(30).await;
-    let mut req = solution("bad", &g, Recipe::Sims);
+    let mut req = solution("bad", &g, sims::SIMS);
     req.solution_config = SolutionConfig {
         algorithm_hyper_parameters: [("popularity_discount_factor".to_string(), "2".to_string())]
             .into(),
@@ -296,7 +296,7 @@ async fn bad_configuration_fails_at_create_solution() {
         err.to_string().contains("popularity_discount_factor"),
         "{err}"
     );
-    let mut req = solution("bad2", &g, Recipe::UserPersonalization);
+    let mut req = solution("bad2", &g, next_items::USER_PERSONALIZATION);
     req.recipe_arn = "arn:aws:personalize:::recipe/aws-hrnn".into();
     assert!(t
         .create_solution(req)
@@ -304,7 +304,7 @@ async fn bad_configuration_fails_at_create_solution() {
         .unwrap_err()
         .to_string()
         .contains("unknown recipe"));
-    let mut req = solution("bad3", &g, Recipe::UserPersonalization);
+    let mut req = solution("bad3", &g, next_items::USER_PERSONALIZATION);
     req.solution_config.event_value_threshold = Some("high".into());
     assert!(t.create_solution(req).await.is_err());
 }
@@ -313,7 +313,7 @@ async fn bad_configuration_fails_at_create_solution() {
 async fn too_little_data_fails_the_version_with_a_reason() {
     let (_dir, t, g) = setup(2).await; // 80 events from 4 users
     let s = t
-        .create_solution(solution("up", &g, Recipe::UserPersonalization))
+        .create_solution(solution("up", &g, next_items::USER_PERSONALIZATION))
         .await
         .unwrap();
     let v = t

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use tailor_core::api::runtime::GetRecommendationsRequest;
 use tailor_core::domain::{ArnBuilder, CampaignConfig};
-use tailor_core::recipes::Recipe;
+use tailor_core::recipes::{next_items, sims};
 use tailor_core::sample::{self, SampleSize};
 use tailor_core::schema::DatasetType;
 use tailor_core::serving::Runtime;
@@ -48,8 +48,14 @@ async fn group(t: &Tailor, name: &str, seed: u64) -> String {
         &data.interactions,
     )
     .await;
-    let up = support::train(t, &g, &format!("{name}-up"), Recipe::UserPersonalization).await;
-    support::train(t, &g, &format!("{name}-sims"), Recipe::Sims).await;
+    let up = support::train(
+        t,
+        &g,
+        &format!("{name}-up"),
+        next_items::USER_PERSONALIZATION,
+    )
+    .await;
+    support::train(t, &g, &format!("{name}-sims"), sims::SIMS).await;
     t.create_campaign(&format!("{name}-c"), &up, None, CampaignConfig::default())
         .await
         .unwrap()

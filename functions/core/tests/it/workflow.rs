@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use tailor_core::domain::{ArnBuilder, ResourceType, Status, TrainingMode};
-use tailor_core::recipes::Recipe;
+use tailor_core::recipes::next_items;
 use tailor_core::sample::{self, schemas, SampleSize};
 use tailor_core::schema::DatasetType;
 use tailor_core::services::training::TrainingStep;
@@ -40,7 +40,7 @@ async fn env() -> Env {
         .create_solution(CreateSolution {
             name: "up".into(),
             dataset_group_arn: g.dataset_group_arn.clone(),
-            recipe_arn: Recipe::UserPersonalization.arn(),
+            recipe_arn: next_items::USER_PERSONALIZATION.arn(),
             ..Default::default()
         })
         .await
