@@ -120,9 +120,24 @@ impl Context<'_> {
         let mut set = ItemSet::new(n);
         match cond.dataset {
             Dataset::Items => {
-                for item in 0..n as u32 {
-                    if holds(self.data.item_attribute(item, &cond.field), cond.op, &rhs) {
-                        set.insert(item);
+                let view = self.data.item_index().filter(|v| v.index.n_items() == n);
+                match view.and_then(|v| Some((v, v.index.matching(&cond.field, cond.op, &rhs)?))) {
+                    Some((view, indexed)) => {
+                        set = indexed;
+                        for &item in view.stale {
+                            let attr = self.data.item_attribute(item, &cond.field);
+                            match holds(attr, cond.op, &rhs) {
+                                true if (item as usize) < n => set.insert(item),
+                                _ => set.remove(item),
+                            }
+                        }
+                    }
+                    None => {
+                        for item in 0..n as u32 {
+                            if holds(self.data.item_attribute(item, &cond.field), cond.op, &rhs) {
+                                set.insert(item);
+                            }
+                        }
                     }
                 }
             }

@@ -12,6 +12,7 @@
 mod ast;
 mod eval;
 mod fields;
+mod index;
 mod lexer;
 mod parser;
 mod values;
@@ -19,6 +20,7 @@ mod values;
 use std::collections::BTreeMap;
 
 pub use ast::Target;
+pub use index::{IndexView, ItemIndex};
 
 use crate::engine::ItemSet;
 
@@ -82,6 +84,11 @@ pub trait FilterData {
     fn interactions(&self) -> Vec<(u32, String)>;
     /// For related-items requests: the item asked about.
     fn current_item(&self) -> Option<u32>;
+    /// The catalogue's attributes indexed ahead of the request ([`Filter::item_fields`]);
+    /// without one, `Items.*` conditions read [`FilterData::item_attribute`] for every item.
+    fn item_index(&self) -> Option<IndexView<'_>> {
+        None
+    }
 }
 
 impl Filter {
@@ -104,6 +111,19 @@ impl Filter {
     /// Distinct `$NAME`s (without `$`), in order of appearance.
     pub fn parameters(&self) -> Vec<String> {
         self.params.clone()
+    }
+
+    /// The Items fields whose values select items (an [`ItemIndex`] serves these), as written.
+    pub fn item_fields(&self) -> Vec<&str> {
+        let mut fields: Vec<&str> = Vec::new();
+        for c in self.conditions() {
+            if c.dataset == ast::Dataset::Items
+                && !fields.iter().any(|f| f.eq_ignore_ascii_case(&c.field))
+            {
+                fields.push(&c.field);
+            }
+        }
+        fields
     }
 
     /// Whether [`FilterData::interactions`] is read.

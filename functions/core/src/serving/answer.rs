@@ -2,13 +2,14 @@
 //! the user, the compiled filters and the exploration candidates, then let the engine answer.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::group::{GroupData, Seen};
-use super::{lookup, Attr, CampaignState, LoadedFilter, Runtime};
+use super::{lookup, Attr, CachedIndex, CampaignState, LoadedFilter, Runtime};
 use crate::api::runtime::*;
 use crate::engine::{self, Candidates, Exploration, ItemSet, PromotionQuery, Query, Scoring};
 use crate::error::{Error, Result};
-use crate::filters::{FilterData, Value};
+use crate::filters::{FilterData, IndexView, ItemIndex, Value};
 use crate::recipes::RecipeType;
 
 /// What a filter sees for one request: model item codes resolved to the group's attributes.
@@ -18,6 +19,8 @@ struct RequestData<'a> {
     user: Option<&'a str>,
     history: &'a [Seen],
     current_item: Option<u32>,
+    /// The campaign's index of the filters' item fields and the model codes it is behind on.
+    index: Option<(Arc<ItemIndex>, Vec<u32>)>,
 }
 
 impl FilterData for RequestData<'_> {
@@ -55,6 +58,94 @@ impl FilterData for RequestData<'_> {
     fn current_item(&self) -> Option<u32> {
         self.current_item
     }
+
+    fn item_index(&self) -> Option<IndexView<'_>> {
+        self.index
+            .as_ref()
+            .map(|(index, stale)| IndexView { index, stale })
+    }
+}
+
+/// How many changed items an index re-checks per condition before it is rebuilt instead.
+const STALE_LIMIT: usize = 256;
+
+/// The campaign's index over the item fields `filters` select on, current for `g`'s catalogue:
+/// built on a filter's first request, extended when another filter needs another field, and
+/// rebuilt once more than [`STALE_LIMIT`] items changed since (PutItems); until then the
+/// changed items are re-checked one by one. `None` when no filter reads item attributes.
+fn item_index(
+    c: &CampaignState,
+    g: &GroupData,
+    filters: &[Option<&LoadedFilter>],
+) -> Result<Option<(Arc<ItemIndex>, Vec<u32>)>> {
+    let fields: Vec<&str> = filters
+        .iter()
+        .flatten()
+        .flat_map(|f| f.filter.item_fields())
+        .collect();
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let version = g.changed_items.len();
+    let usable = |cached: &CachedIndex| {
+        cached.version <= version
+            && version - cached.version <= STALE_LIMIT
+            && fields.iter().all(|f| cached.index.has_field(f))
+    };
+    let stale = |since: usize| -> Vec<u32> {
+        g.changed_items[since..]
+            .iter()
+            .filter_map(|&code| c.model_code(code))
+            .collect()
+    };
+    if let Some(cached) = c.item_index.read().map_err(super::poisoned)?.as_ref() {
+        if usable(cached) {
+            return Ok(Some((cached.index.clone(), stale(cached.version))));
+        }
+    }
+    let mut slot = c.item_index.write().map_err(super::poisoned)?;
+    if let Some(cached) = slot.as_ref().filter(|cached| usable(cached)) {
+        return Ok(Some((cached.index.clone(), stale(cached.version))));
+    }
+    // Same catalogue version: keep what is indexed and add the new fields; otherwise rebuild
+    // every field indexed so far.
+    let (mut index, mut wanted) = match slot.as_ref() {
+        Some(cached) if cached.version == version => ((*cached.index).clone(), Vec::new()),
+        Some(cached) => (
+            ItemIndex::new(c.model.items.len()),
+            cached.index.fields().map(str::to_string).collect(),
+        ),
+        None => (ItemIndex::new(c.model.items.len()), Vec::new()),
+    };
+    wanted.extend(fields.iter().map(|f| f.to_string()));
+    let started = std::time::Instant::now();
+    let data = RequestData {
+        campaign: c,
+        group: g,
+        user: None,
+        history: &[],
+        current_item: None,
+        index: None,
+    };
+    for field in &wanted {
+        if !index.has_field(field) {
+            index.add_field(field, |item| data.item_attribute(item, field));
+        }
+    }
+    tracing::debug!(
+        campaign = %c.campaign.campaign_arn,
+        fields = ?wanted,
+        version,
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        bytes = index.heap_bytes(),
+        "filter index built"
+    );
+    let index = Arc::new(index);
+    *slot = Some(CachedIndex {
+        version,
+        index: index.clone(),
+    });
+    Ok(Some((index, Vec::new())))
 }
 
 fn new_recommendation_id() -> String {
@@ -117,12 +208,17 @@ impl Runtime {
             .as_ref()
             .and_then(|u| g.histories.get(u))
             .unwrap_or(&empty);
+        let filters = [
+            main.as_deref(),
+            promotion.as_ref().and_then(|(f, _)| f.as_deref()),
+        ];
         let data = RequestData {
             campaign: c,
             group: &g,
             user: req.user_id.as_deref(),
             history: seen,
             current_item: req.item_id.as_ref().and_then(|i| c.model.items.get(i)),
+            index: item_index(c, &g, &filters)?,
         };
         let allowed = compile(main.as_deref(), &data, &req.filter_values)?;
         let promoted = match &promotion {
@@ -240,6 +336,7 @@ impl Runtime {
             user: Some(&req.user_id),
             history: seen,
             current_item: None,
+            index: item_index(c, &g, &[loaded.as_deref()])?,
         };
         let allowed = compile(loaded.as_deref(), &data, &req.filter_values)?;
         let with_metadata = !req.metadata_columns.is_empty();

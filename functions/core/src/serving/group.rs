@@ -97,8 +97,10 @@ pub struct GroupData {
     pub items_schema: Option<std::sync::Arc<DatasetSchema>>,
     pub users_schema: Option<std::sync::Arc<DatasetSchema>>,
     pub latest_ts: i64,
-    /// Bumps whenever item attributes change (invalidates cached filter results).
-    pub items_version: u64,
+    /// Group item codes whose attributes changed, in order: its length is the catalogue's
+    /// version, and the tail since a campaign built its filter index names what that index
+    /// has to re-check.
+    pub changed_items: Vec<u32>,
 }
 
 /// A row of a table as attributes (nulls left out).
@@ -203,8 +205,12 @@ impl GroupData {
             }
             _ => {}
         }
-        self.item_attrs[code as usize] = Some(attrs);
-        self.items_version += 1;
+        // Put records are re-applied on every refresh: only a real change moves the version.
+        let slot = &mut self.item_attrs[code as usize];
+        if slot.as_ref() != Some(&attrs) {
+            *slot = Some(attrs);
+            self.changed_items.push(code);
+        }
     }
 
     pub fn load_users(&mut self, table: &Table) {

@@ -15,7 +15,7 @@ pub use group::{lookup, Attr, Attrs, GroupData};
 
 use crate::domain::{Campaign, EventTracker, FilterRecord};
 use crate::error::{Error, Result};
-use crate::filters::Filter;
+use crate::filters::{Filter, ItemIndex};
 use crate::recipes::{Model, RecipeType};
 use crate::schema::DatasetType;
 use crate::Tailor;
@@ -41,6 +41,9 @@ pub struct CampaignState {
     pub to_model: RwLock<Vec<u32>>,
     pub exploration_weight: f32,
     pub exploration_cutoff_days: f64,
+    /// The filters' item fields indexed over the model's catalogue, with the group catalogue
+    /// version it was built at (see [`answer`]'s `item_index`).
+    item_index: RwLock<Option<CachedIndex>>,
     /// When the campaign record was last compared with the stored one.
     checked: Mutex<Instant>,
 }
@@ -65,6 +68,12 @@ impl CampaignState {
             .copied()
             .filter(|&c| c != u32::MAX)
     }
+}
+
+/// An [`ItemIndex`] and the length of the group's `changed_items` when it was built.
+struct CachedIndex {
+    version: usize,
+    index: Arc<ItemIndex>,
 }
 
 /// A parsed filter with its dataset group.
@@ -252,6 +261,7 @@ impl Runtime {
             model,
             group,
             to_model: RwLock::new(to_model),
+            item_index: RwLock::new(None),
             checked: Mutex::new(Instant::now()),
         });
         Ok(state)
@@ -288,6 +298,7 @@ impl Runtime {
                 to_model: RwLock::new(to_model),
                 exploration_weight: state.exploration_weight,
                 exploration_cutoff_days: state.exploration_cutoff_days,
+                item_index: RwLock::new(None),
                 checked: Mutex::new(Instant::now()),
             });
         }

@@ -890,3 +890,265 @@ mod create_filter {
         ));
     }
 }
+
+/// The per-campaign item index answers exactly what a walk of the catalogue answers, and an
+/// index behind the catalogue (items changed since it was built) still does.
+mod item_index {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use tailor_core::filters::{Filter, FilterData, IndexView, ItemIndex, Value};
+
+    #[derive(Debug, Clone, PartialEq)]
+    enum V {
+        T(String),
+        N(f64),
+        B(bool),
+    }
+
+    type Item = Vec<(&'static str, V)>;
+
+    struct Catalogue {
+        items: Vec<Item>,
+        current: Option<u32>,
+        index: Option<(ItemIndex, Vec<u32>)>,
+        /// Attribute reads, to see that an indexed answer reads only what changed.
+        reads: std::cell::Cell<usize>,
+    }
+
+    const FIELDS: [&str; 3] = ["GENRES", "PRICE", "FAMILY"];
+
+    impl FilterData for Catalogue {
+        fn n_items(&self) -> usize {
+            self.items.len()
+        }
+        fn item_attribute(&self, item: u32, field: &str) -> Option<Value<'_>> {
+            self.reads.set(self.reads.get() + 1);
+            let (_, v) = self
+                .items
+                .get(item as usize)?
+                .iter()
+                .find(|(f, _)| f.eq_ignore_ascii_case(field))?;
+            Some(match v {
+                V::T(s) => Value::Text(s),
+                V::N(n) => Value::Number(*n),
+                V::B(b) => Value::Bool(*b),
+            })
+        }
+        fn user_attribute(&self, _: &str) -> Option<Value<'_>> {
+            None
+        }
+        fn interactions(&self) -> Vec<(u32, String)> {
+            Vec::new()
+        }
+        fn current_item(&self) -> Option<u32> {
+            self.current
+        }
+        fn item_index(&self) -> Option<IndexView<'_>> {
+            self.index
+                .as_ref()
+                .map(|(index, stale)| IndexView { index, stale })
+        }
+    }
+
+    fn index_of(c: &Catalogue) -> ItemIndex {
+        let mut index = ItemIndex::new(c.items.len());
+        for field in FIELDS {
+            index.add_field(field, |item| c.item_attribute(item, field));
+        }
+        index
+    }
+
+    const WORDS: [&str; 10] = [
+        "Comedy", "comedy", "Drama", "10", "10.0", "25.5", "-0", "true", "True", "x",
+    ];
+    const NUMBERS: [f64; 7] = [-15.0, -0.0, 0.0, 5.0, 10.0, 25.5, 100.0];
+
+    fn value() -> impl Strategy<Value = V> {
+        prop_oneof![
+            prop::collection::vec(prop::sample::select(&WORDS[..]), 1..4)
+                .prop_map(|w| V::T(w.join("|"))),
+            prop::sample::select(&NUMBERS[..]).prop_map(V::N),
+            any::<bool>().prop_map(V::B),
+        ]
+    }
+
+    fn item() -> impl Strategy<Value = Item> {
+        prop::collection::vec(prop::option::of(value()), 3).prop_map(|vs| {
+            FIELDS
+                .iter()
+                .zip(vs)
+                .filter_map(|(f, v)| Some((*f, v?)))
+                .collect()
+        })
+    }
+
+    /// One condition on an item field: any operator against literals, a parameter or the
+    /// current item.
+    fn condition() -> impl Strategy<Value = String> {
+        let field = prop::sample::select(&["GENRES", "PRICE", "FAMILY", "genres"][..]);
+        let op = prop::sample::select(&["IN", "NOT IN", "=", "<", "<=", ">", ">="][..]);
+        let literal = prop_oneof![
+            prop::sample::select(&WORDS[..]).prop_map(|w| format!("\"{w}\"")),
+            prop::sample::select(&["10", "-1.5e1", "0", "25.5", "100"][..]).prop_map(String::from),
+        ];
+        let operand = prop_oneof![
+            prop::collection::vec(literal.clone(), 1..3).prop_map(|l| format!("({})", l.join(","))),
+            literal,
+            Just("$P".to_string()),
+            Just("($P)".to_string()),
+            prop::sample::select(&FIELDS[..]).prop_map(|f| format!("CurrentItem.{f}")),
+        ];
+        (field, op, operand).prop_map(|(f, op, rhs)| format!("Items.{f} {op} {rhs}"))
+    }
+
+    fn expression() -> impl Strategy<Value = String> {
+        let action = prop::sample::select(&["INCLUDE", "EXCLUDE"][..]);
+        let joiner = prop::sample::select(&[" AND ", " OR "][..]);
+        (
+            action,
+            condition(),
+            prop::option::of((joiner, condition())),
+            prop::option::of(condition()),
+        )
+            .prop_map(|(action, a, b, second)| {
+                let cond = match b {
+                    Some((j, b)) => format!("{a}{j}{b}"),
+                    None => a,
+                };
+                let mut expr = format!("{action} ItemID WHERE {cond}");
+                if let Some(c) = second {
+                    expr.push_str(&format!(" | EXCLUDE ItemID WHERE {c}"));
+                }
+                expr
+            })
+    }
+
+    fn param() -> impl Strategy<Value = BTreeMap<String, String>> {
+        prop_oneof![
+            prop::collection::vec(prop::sample::select(&WORDS[..]), 1..3).prop_map(|w| w
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(",")),
+            prop::sample::select(&["10", "25.5", "-15", "\"100\""][..]).prop_map(String::from),
+        ]
+        .prop_map(|p| BTreeMap::from([("P".to_string(), p)]))
+    }
+
+    fn answer(
+        c: &Catalogue,
+        filter: &Filter,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Vec<u32>, String> {
+        filter
+            .allowed(c, values)
+            .map(|s| s.iter().collect())
+            .map_err(|e| e.to_string())
+    }
+
+    proptest! {
+        #[test]
+        fn an_index_answers_what_a_scan_answers(
+            items in prop::collection::vec(item(), 0..150),
+            exprs in prop::collection::vec(expression(), 1..6),
+            values in param(),
+            current in prop::option::of(0u32..160),
+        ) {
+            let scan = Catalogue { items, current, index: None, reads: Default::default() };
+            let indexed = Catalogue {
+                items: scan.items.clone(),
+                current,
+                index: Some((index_of(&scan), Vec::new())),
+                reads: Default::default(),
+            };
+            let mut parsed = 0;
+            for expr in &exprs {
+                let Ok(filter) = Filter::parse(expr) else { continue };
+                parsed += 1;
+                prop_assert_eq!(answer(&scan, &filter, &values), answer(&indexed, &filter, &values), "{}", expr);
+            }
+            prop_assume!(parsed > 0);
+        }
+
+        #[test]
+        fn an_index_behind_the_catalogue_rechecks_what_changed(
+            before in prop::collection::vec(item(), 1..120),
+            changes in prop::collection::vec((any::<prop::sample::Index>(), item()), 0..12),
+            exprs in prop::collection::vec(expression(), 1..6),
+            values in param(),
+        ) {
+            let old = Catalogue { items: before, current: None, index: None, reads: Default::default() };
+            let index = index_of(&old);
+            let mut items = old.items.clone();
+            let mut stale = Vec::new();
+            for (at, item) in changes {
+                let at = at.index(items.len());
+                items[at] = item;
+                stale.push(at as u32);
+            }
+            let changed = stale.len();
+            let now = Catalogue { items: items.clone(), current: None, index: None, reads: Default::default() };
+            let behind = Catalogue { items, current: None, index: Some((index, stale)), reads: Default::default() };
+            for expr in &exprs {
+                let Ok(filter) = Filter::parse(expr) else { continue };
+                behind.reads.set(0);
+                prop_assert_eq!(answer(&now, &filter, &values), answer(&behind, &filter, &values), "{}", expr);
+                if !expr.contains("CurrentItem") {
+                    // Each condition re-reads the changed items, and nothing else.
+                    prop_assert!(behind.reads.get() <= changed * 4, "{}", expr);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn common_and_rare_values_match_alike() {
+        // 200 items: "Drama" on 98 (a bitset), "Comedy" on three (a list), "Horror" on the rest.
+        let items: Vec<Item> = (0..200)
+            .map(|i| {
+                let genre = match i {
+                    7 | 70 | 170 => "Comedy",
+                    _ if i % 2 == 0 => "Drama",
+                    _ => "Horror",
+                };
+                vec![("GENRES", V::T(genre.into())), ("PRICE", V::N(i as f64))]
+            })
+            .collect();
+        let scan = Catalogue {
+            items,
+            current: None,
+            index: None,
+            reads: Default::default(),
+        };
+        let indexed = Catalogue {
+            items: scan.items.clone(),
+            current: None,
+            index: Some((index_of(&scan), Vec::new())),
+            reads: Default::default(),
+        };
+        let none = BTreeMap::new();
+        for (expr, expected) in [
+            (r#"INCLUDE ItemID WHERE Items.GENRES IN ("Comedy")"#, 3),
+            (
+                r#"INCLUDE ItemID WHERE Items.GENRES IN ("Drama", "Comedy")"#,
+                101,
+            ),
+            (r#"EXCLUDE ItemID WHERE Items.GENRES NOT IN ("Drama")"#, 98),
+            (
+                "INCLUDE ItemID WHERE Items.PRICE >= 150 AND Items.PRICE < 160",
+                10,
+            ),
+        ] {
+            let filter = Filter::parse(expr).unwrap();
+            let got = answer(&indexed, &filter, &none).unwrap();
+            assert_eq!(got.len(), expected, "{expr}");
+            assert_eq!(
+                indexed.reads.get(),
+                0,
+                "{expr}: answered without reading attributes"
+            );
+            assert_eq!(Ok(got), answer(&scan, &filter, &none), "{expr}");
+        }
+    }
+}

@@ -255,6 +255,93 @@ async fn put_items_is_visible_to_filters_at_once_and_persists() {
     );
 }
 
+/// The campaign's filter index follows PutItems whether a few items changed since it was built
+/// (re-checked one by one) or many (rebuilt), and a filter over a second field extends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_follow_put_items_few_or_many() {
+    use std::collections::BTreeSet;
+    let e = env().await;
+    let t = open(e.dir.path());
+    let g = "arn:aws:personalize:us-east-1:000000000000:dataset-group/shop";
+    let gadgets = t
+        .create_filter(
+            "gadgets",
+            g,
+            r#"INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ("Gadgets")"#,
+        )
+        .await
+        .unwrap()
+        .filter_arn;
+    let cheap = t
+        .create_filter("cheap", g, "INCLUDE ItemID WHERE Items.PRICE < 2")
+        .await
+        .unwrap()
+        .filter_arn;
+    let rt = Runtime::new(t);
+    let answer = |filter: &str| {
+        let mut req = ask(&e, "U0001", 500);
+        req.filter_arn = Some(filter.to_string());
+        let rt = &rt;
+        async move {
+            let got = rt.get_recommendations(&req).await.unwrap();
+            ids(&got).into_iter().collect::<BTreeSet<_>>()
+        }
+    };
+    let put = |ids: Vec<String>, properties: &'static str| {
+        let rt = &rt;
+        async move {
+            for chunk in ids.chunks(10) {
+                let req = PutItemsRequest {
+                    dataset_arn: "arn:aws:personalize:us-east-1:000000000000:dataset/shop/ITEMS"
+                        .into(),
+                    items: chunk
+                        .iter()
+                        .map(|id| Item {
+                            item_id: id.clone(),
+                            properties: Some(properties.into()),
+                        })
+                        .collect(),
+                };
+                rt.put_items(&req).await.unwrap();
+            }
+        }
+    };
+    let id = |i: usize| format!("P{i:05}");
+    assert!(answer(&gadgets).await.is_empty(), "the index is built here");
+
+    put(
+        (0..100).map(id).collect(),
+        r#"{"categoryL1": "Gadgets", "price": 1}"#,
+    )
+    .await;
+    let expected: BTreeSet<String> = (0..100).map(id).collect();
+    assert_eq!(
+        answer(&gadgets).await,
+        expected,
+        "100 changed items re-checked"
+    );
+    assert_eq!(answer(&cheap).await, expected, "a second field indexed");
+
+    put(
+        (100..290).map(id).collect(),
+        r#"{"categoryL1": "Gadgets", "price": 3}"#,
+    )
+    .await;
+    put(
+        (0..5).map(id).collect(),
+        r#"{"categoryL1": "Books", "price": 1}"#,
+    )
+    .await;
+    let expected: BTreeSet<String> = (5..290).map(id).collect();
+    assert_eq!(answer(&gadgets).await, expected, "290 changes: rebuilt");
+    let expected: BTreeSet<String> = (0..100).map(id).collect();
+    assert_eq!(
+        answer(&cheap).await,
+        expected,
+        "the rebuilt index kept PRICE"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promotions_take_their_share_in_their_own_order() {
     let e = env().await;
