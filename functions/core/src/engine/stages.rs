@@ -118,32 +118,109 @@ pub struct Softmax {
 }
 
 impl Softmax {
+    /// The catalogue-wide pass is most of an answer's time, so it runs in f32 lanes the
+    /// compiler vectorises, with [`exp_neg`] in place of libm's `exp`, and in AVX2 registers
+    /// where the CPU has them (pulp's runtime dispatch). Each lane adds in the same order
+    /// either way, so the result is bit-for-bit the same on every x86-64.
     pub fn over(scores: &[f32]) -> Softmax {
-        let (mut max, mut sum, mut n) = (f64::MIN, 0.0, 0usize);
-        for &s in scores.iter().filter(|s| s.is_finite()) {
-            let s = s as f64;
-            max = max.max(s);
-            sum += s;
-            n += 1;
+        // A struct, not a closure: the pass must inline into pulp's feature-enabled frame.
+        struct Pass<'a>(&'a [f32]);
+        impl pulp::WithSimd for Pass<'_> {
+            type Output = Softmax;
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, _: S) -> Softmax {
+                Softmax::over_lanes(self.0)
+            }
         }
-        let mean = if n > 0 { sum / n as f64 } else { 0.0 };
-        let temperature = ((max - mean) / 4.0).max(1e-12);
-        let total = scores
-            .iter()
-            .filter(|s| s.is_finite())
-            .map(|&s| ((s as f64 - max) / temperature).exp())
-            .sum::<f64>()
-            .max(f64::MIN_POSITIVE);
+        pulp::Arch::new().dispatch(Pass(scores))
+    }
+
+    #[inline(always)]
+    fn over_lanes(scores: &[f32]) -> Softmax {
+        const LANES: usize = 8;
+        let (mut max, mut sum, mut n) = ([f32::MIN; LANES], [0f32; LANES], [0u32; LANES]);
+        let chunks = scores.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        // Selects, not branches, so each loop is a few vector instructions per 8 items.
+        for c in chunks {
+            for l in 0..LANES {
+                let (s, ok) = (c[l], c[l].is_finite());
+                max[l] = if ok { max[l].max(s) } else { max[l] };
+                sum[l] += if ok { s } else { 0.0 };
+                n[l] += ok as u32;
+            }
+        }
+        for (l, &s) in rest.iter().enumerate() {
+            if s.is_finite() {
+                max[l] = max[l].max(s);
+                sum[l] += s;
+                n[l] += 1;
+            }
+        }
+        let max = max.iter().copied().fold(f32::MIN, f32::max);
+        let count: u32 = n.iter().sum();
+        let mean = if count > 0 {
+            sum.iter().map(|&s| s as f64).sum::<f64>() / count as f64
+        } else {
+            0.0
+        };
+        let temperature = ((max as f64 - mean) / 4.0).max(1e-12);
+        let inv_t = (1.0 / temperature) as f32;
+        // A non-finite score is sent far below the maximum, where its term underflows to ~0.
+        let term = |s: f32| {
+            let x = if s.is_finite() {
+                (s - max) * inv_t
+            } else {
+                -1e30
+            };
+            exp_neg(x) as f64
+        };
+        // Terms in f32, sums in f64: the probabilities of a set then add up to 1 to 1e-12.
+        let mut total = [0f64; LANES];
+        let chunks = scores.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for l in 0..LANES {
+                total[l] += term(c[l]);
+            }
+        }
+        for (t, &s) in total.iter_mut().zip(rest) {
+            *t += if s.is_finite() { term(s) } else { 0.0 };
+        }
+        let total = total.iter().sum::<f64>().max(f64::MIN_POSITIVE);
         Softmax {
-            max,
+            max: max as f64,
             temperature,
             total,
         }
     }
 
     pub fn probability(&self, score: f32) -> f64 {
-        ((score as f64 - self.max) / self.temperature).exp() / self.total
+        // The same f32 steps as `over`'s terms, so a set's probabilities sum to 1.
+        let x = (score - self.max as f32) * (1.0 / self.temperature) as f32;
+        (exp_neg(x) as f64 / self.total).min(1.0)
     }
+}
+
+/// `e^x` for `x <= 0` (larger `x` is clamped to 0, below -87 to -87), within 1e-5 relative
+/// (f32 rounding of `x log2 e`; far less near 0): `2^(x log2 e)` split into an integer power,
+/// set in the exponent bits, and a fraction in [-0.5, 0.5] by a degree-6 Taylor polynomial.
+/// Branch-free, so loops over it vectorise.
+#[inline(always)]
+pub fn exp_neg(x: f32) -> f32 {
+    let t = x.clamp(-87.0, 0.0) * std::f32::consts::LOG2_E;
+    // Adding 1.5 × 2^23 rounds to the nearest integer n and leaves n in the low mantissa bits,
+    // so neither `round` nor a float-to-int cast is needed.
+    const ROUND: f32 = 12_582_912.0;
+    let r = t + ROUND;
+    let f = (t - (r - ROUND)) * std::f32::consts::LN_2;
+    let p = 1.0
+        + f * (1.0
+            + f * (0.5
+                + f * (1.0 / 6.0 + f * (1.0 / 24.0 + f * (1.0 / 120.0 + f * (1.0 / 720.0))))));
+    // (n + 127) << 23 is 2^n; n = bits(r) - bits(ROUND).
+    let scale = r.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127) << 23;
+    f32::from_bits(scale) * p
 }
 
 /// A seed from text (FNV-1a), e.g. the recommendation id.

@@ -39,28 +39,32 @@ pub fn top_k(scores: &[f32], k: usize, mut keep: impl FnMut(u32) -> bool) -> Vec
         return Vec::new();
     }
     let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(k + 1);
-    for (i, &score) in scores.iter().enumerate() {
-        if score.is_nan() {
-            continue;
-        }
-        if heap.len() == k {
-            let worst = &heap.peek().map(|w| w.0).unwrap_or(Scored {
-                item: 0,
-                score: f32::MIN,
-            });
-            if score < worst.score || (score == worst.score && i as u32 > worst.item) {
+    // The entry to beat once the heap is full, kept out of the heap for the common rejection.
+    // Items come in code order, so a later item only enters with a strictly higher score, and
+    // a block whose best score does not beat the bar is skipped whole.
+    let mut bar: Option<f32> = None;
+    const BLOCK: usize = 64;
+    for (b, block) in scores.chunks(BLOCK).enumerate() {
+        if let Some(bar) = bar {
+            if block.iter().copied().fold(f32::MIN, f32::max) <= bar {
                 continue;
             }
         }
-        if !keep(i as u32) {
-            continue;
-        }
-        heap.push(Worst(Scored {
-            item: i as u32,
-            score,
-        }));
-        if heap.len() > k {
-            heap.pop();
+        for (j, &score) in block.iter().enumerate() {
+            if score.is_nan() || bar.is_some_and(|bar| score <= bar) {
+                continue;
+            }
+            let i = (b * BLOCK + j) as u32;
+            if !keep(i) {
+                continue;
+            }
+            heap.push(Worst(Scored { item: i, score }));
+            if heap.len() > k {
+                heap.pop();
+            }
+            if heap.len() == k {
+                bar = heap.peek().map(|w| w.0.score);
+            }
         }
     }
     let mut out: Vec<Scored> = heap.into_iter().map(|w| w.0).collect();

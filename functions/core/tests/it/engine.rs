@@ -259,3 +259,36 @@ fn a_batch_answers_as_each_query_alone() {
         assert_eq!(answer, &engine::recommend(&model, q));
     }
 }
+
+#[test]
+fn the_fast_exponential_is_close_to_libm() {
+    let mut worst = 0f64;
+    for i in 0..=870_000 {
+        let x = -(i as f32) * 1e-4;
+        let exact = (x as f64).exp();
+        let got = engine::stages::exp_neg(x) as f64;
+        worst = worst.max((got - exact).abs() / exact);
+    }
+    assert!(worst < 1e-5, "relative error {worst}");
+    assert_eq!(engine::stages::exp_neg(0.0), 1.0);
+    assert!(engine::stages::exp_neg(-1e30) < 1e-37);
+    assert_eq!(engine::stages::exp_neg(5.0), 1.0, "clamped to e^0");
+}
+
+#[test]
+fn a_catalogue_softmax_sums_to_one_and_keeps_order() {
+    use engine::stages::Softmax;
+    let scores: Vec<f32> = (0..10_007)
+        .map(|i| ((i * 7919) % 1000) as f32 * 0.013 - 3.0)
+        .collect();
+    let s = Softmax::over(&scores);
+    let total: f64 = scores.iter().map(|&x| s.probability(x)).sum();
+    assert!((total - 1.0).abs() < 1e-9, "{total}");
+    let (lo, hi) = (s.probability(-3.0), s.probability(9.0));
+    assert!(hi > lo && lo > 0.0, "{lo} {hi}");
+    let mut with_nan = scores.clone();
+    with_nan[17] = f32::NAN;
+    with_nan[18] = f32::NEG_INFINITY;
+    let t = Softmax::over(&with_nan);
+    assert!(t.probability(9.0).is_finite() && t.probability(9.0) > 0.0);
+}
