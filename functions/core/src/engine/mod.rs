@@ -7,6 +7,7 @@
 //! score → exclude → filter → explore → promote → pick → backfill → softmax → reasons.
 
 mod itemset;
+pub mod simd;
 pub mod stages;
 mod topk;
 

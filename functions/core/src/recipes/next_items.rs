@@ -286,9 +286,7 @@ impl NextItems {
         let mut acc = vec![0f32; n];
         for (col, w) in rows {
             let row = &self.b[col * n..(col + 1) * n];
-            for (a, b) in acc.iter_mut().zip(row) {
-                *a += w * b;
-            }
+            crate::engine::simd::add_scaled(&mut acc, w, row);
         }
         for (j, &item) in self.columns.iter().enumerate() {
             out[item as usize] += acc[j];

@@ -236,7 +236,8 @@ impl Runtime {
             .collect();
         let exploration = (c.recipe_type == RecipeType::UserPersonalization
             && c.exploration_weight > 0.0)
-            .then(|| exploration(c, &g));
+            .then(|| exploration(c, &g))
+            .transpose()?;
         let recommendation_id = new_recommendation_id();
         let query = Query {
             history: &history,
@@ -247,7 +248,7 @@ impl Runtime {
                 allowed: set.as_ref(),
                 percent: p.percent_promoted_items.unwrap_or(0),
             }),
-            exploration: exploration.as_ref(),
+            exploration: exploration.as_deref(),
             context: Some(&req.context),
             num_results: k,
             exclude_history: false,
@@ -390,19 +391,32 @@ fn compile(
     }
 }
 
+/// The campaign's exploration candidates for the group as it is now: kept until the group
+/// counts another interaction or sets an item, since building them walks the catalogue.
+fn exploration(c: &CampaignState, g: &GroupData) -> Result<Arc<Exploration>> {
+    if let Some((revision, e)) = c.exploration.read().map_err(super::poisoned)?.as_ref() {
+        if *revision == g.revision {
+            return Ok(e.clone());
+        }
+    }
+    let e = Arc::new(fresh_items(c, g));
+    *c.exploration.write().map_err(super::poisoned)? = Some((g.revision, e.clone()));
+    Ok(e)
+}
+
 /// Exploration candidates: items created within the cut-off (days before the newest
 /// interaction), each with its share of the bonus shrinking with its interactions.
-fn exploration(c: &CampaignState, g: &GroupData) -> Exploration {
+fn fresh_items(c: &CampaignState, g: &GroupData) -> Exploration {
     let cutoff = g.latest_ts - (c.exploration_cutoff_days * 86_400.0) as i64;
+    let to_model = c.to_model.read();
+    let to_model: &[u32] = to_model.as_deref().map_or(&[], |m| m);
     let fresh = g
         .created
         .iter()
+        .zip(to_model)
         .enumerate()
-        .filter(|(_, created)| created.is_some_and(|t| t >= cutoff))
-        .filter_map(|(code, _)| {
-            let m = c.model_code(code as u32)?;
-            Some((m, 1.0 / (1.0 + g.interaction_counts[code] as f32)))
-        })
+        .filter(|&(_, (created, &m))| m != u32::MAX && created.is_some_and(|t| t >= cutoff))
+        .map(|(code, (_, &m))| (m, 1.0 / (1.0 + g.interaction_counts[code] as f32)))
         .collect();
     Exploration {
         weight: c.exploration_weight,

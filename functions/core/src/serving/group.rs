@@ -101,6 +101,9 @@ pub struct GroupData {
     /// version, and the tail since a campaign built its filter index names what that index
     /// has to re-check.
     pub changed_items: Vec<u32>,
+    /// Bumps on every interaction counted and every item attribute set: what a campaign's
+    /// cached exploration candidates were built from.
+    pub revision: u64,
 }
 
 /// A row of a table as attributes (nulls left out).
@@ -172,6 +175,7 @@ impl GroupData {
     }
 
     fn count(&mut self, item: u32, ts: i64) {
+        self.revision += 1;
         self.interaction_counts[item as usize] += 1;
         let c = &mut self.created[item as usize];
         if c.is_none_or(|c| c > ts)
@@ -196,6 +200,7 @@ impl GroupData {
     }
 
     pub fn set_item(&mut self, code: u32, attrs: Attrs) {
+        self.revision += 1;
         match attrs.get("CREATION_TIMESTAMP") {
             Some(Attr::Number(t)) => self.created[code as usize] = Some(*t as i64),
             // As Personalize does, an item with neither a creation time nor interactions counts

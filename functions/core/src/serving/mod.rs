@@ -44,6 +44,8 @@ pub struct CampaignState {
     /// The filters' item fields indexed over the model's catalogue, with the group catalogue
     /// version it was built at (see [`answer`]'s `item_index`).
     item_index: RwLock<Option<CachedIndex>>,
+    /// Exploration candidates and the group revision they were computed at.
+    exploration: RwLock<Option<(u64, Arc<crate::engine::Exploration>)>>,
     /// When the campaign record was last compared with the stored one.
     checked: Mutex<Instant>,
 }
@@ -262,6 +264,7 @@ impl Runtime {
             group,
             to_model: RwLock::new(to_model),
             item_index: RwLock::new(None),
+            exploration: RwLock::new(None),
             checked: Mutex::new(Instant::now()),
         });
         Ok(state)
@@ -299,6 +302,7 @@ impl Runtime {
                 exploration_weight: state.exploration_weight,
                 exploration_cutoff_days: state.exploration_cutoff_days,
                 item_index: RwLock::new(None),
+                exploration: RwLock::new(None),
                 checked: Mutex::new(Instant::now()),
             });
         }
