@@ -342,6 +342,70 @@ async fn filters_follow_put_items_few_or_many() {
     );
 }
 
+/// An item PutItems makes new is explored on the very next answer: the campaign's cached
+/// exploration candidates do not outlive the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_made_new_is_explored_at_once() {
+    let e = env().await;
+    let t = open(e.dir.path());
+    let version = t
+        .describe_campaign(&e.campaign)
+        .await
+        .unwrap()
+        .solution_version_arn;
+    let config = CampaignConfig {
+        item_exploration_config: [("explorationWeight".to_string(), "1".to_string())].into(),
+        ..Default::default()
+    };
+    let exploring = t
+        .create_campaign("exploring", &version, None, config)
+        .await
+        .unwrap()
+        .campaign_arn;
+    let rt = Runtime::new(t);
+    let mut req = ask(&e, "U0001", 500);
+    req.campaign_arn = Some(exploring);
+    let reason = |got: &tailor_core::api::runtime::GetRecommendationsResponse, id: &str| {
+        got.item_list
+            .iter()
+            .find(|i| i.item_id == id)
+            .map(|i| i.reason.clone())
+    };
+    let first = rt.get_recommendations(&req).await.unwrap();
+    // An item the answer has that exploration left alone (an old one).
+    let old = first
+        .item_list
+        .iter()
+        .find(|i| i.reason.is_empty())
+        .expect("some item is the model's own choice")
+        .item_id
+        .clone();
+    let latest = rt
+        .group("arn:aws:personalize:us-east-1:000000000000:dataset-group/shop")
+        .await
+        .unwrap()
+        .data
+        .read()
+        .unwrap()
+        .latest_ts;
+    let put = PutItemsRequest {
+        dataset_arn: "arn:aws:personalize:us-east-1:000000000000:dataset/shop/ITEMS".into(),
+        items: vec![Item {
+            item_id: old.clone(),
+            properties: Some(format!(
+                r#"{{"categoryL1": "Books", "creationTimestamp": {latest}}}"#
+            )),
+        }],
+    };
+    rt.put_items(&put).await.unwrap();
+    let next = rt.get_recommendations(&req).await.unwrap();
+    assert_eq!(
+        reason(&next, &old),
+        Some(vec!["Exploration".to_string()]),
+        "{old} is new now"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promotions_take_their_share_in_their_own_order() {
     let e = env().await;
