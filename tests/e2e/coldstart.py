@@ -108,21 +108,46 @@ def percentile(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))]
 
 
+def lambda_env(env: dict[str, str], api: RuntimeApi, name: str) -> dict[str, str]:
+    """What the Lambda service sets for a custom runtime's process."""
+    return {
+        **env,
+        "AWS_LAMBDA_RUNTIME_API": api.address,
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "coldstart",
+        "RUST_LOG": os.environ.get("TAILOR_COLDSTART_LOG", "warn"),
+    }
+
+
+def invoke_all(binary: str, env: dict[str, str], events, name: str = "tailor-events") -> dict:
+    """Every event of `events` through one warm process of `binary`, in turn; each must answer
+    200. Returns how many and how long it took."""
+    api = RuntimeApi()
+    proc = subprocess.Popen([binary], env=lambda_env(env, api, name), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    started, n = time.perf_counter(), 0
+    try:
+        for event in events:
+            _, answer = api.invoke(event)
+            if answer.get("statusCode") != 200:
+                raise RuntimeError(f"request {n} failed: {answer}")
+            n += 1
+    finally:
+        proc.kill()
+        proc.communicate()
+        api.close()
+    return {"requests": n, "seconds": time.perf_counter() - started}
+
+
 def measure(binary: str, env: dict[str, str], event: dict, runs: int, warm: int) -> dict:
     """`runs` fresh processes; in each, one cold request then `warm` more."""
     cold, warm_ms, inside_ms = [], [], []
     for _ in range(runs):
         api = RuntimeApi()
-        child_env = {
-            **env,
-            "AWS_LAMBDA_RUNTIME_API": api.address,
-            "AWS_LAMBDA_FUNCTION_NAME": "tailor-recommend",
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/tailor-recommend",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "coldstart",
-            "RUST_LOG": os.environ.get("TAILOR_COLDSTART_LOG", "warn"),
-        }
+        child_env = lambda_env(env, api, "tailor-recommend")
         # stdout carries the function's EMF lines: the latency it measured itself, per request.
         emf = tempfile.TemporaryFile()
         started = time.perf_counter()

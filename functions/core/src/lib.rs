@@ -15,7 +15,8 @@
 //! - **An answer is computed** in [`engine`], the one answer path: a typed [`engine::Query`]
 //!   (history, candidates, compiled filter, promotion, exploration) through named stages, batch
 //!   first ([`engine::recommend_batch`]). [`serving`] only resolves the campaign, the group's
-//!   history and the filters ([`filters`]: parsed once, evaluated to item sets), then calls it;
+//!   history and the filters ([`filters`]: parsed once; item attributes indexed once per
+//!   campaign, [`filters::ItemIndex`]; evaluated to item sets), then calls it;
 //!   the CLI, benchmarks and the offline [`evaluation`] call it too.
 //! - **AWS starts** outside this crate: `functions/aws` implements the [`store`] ports on S3,
 //!   DynamoDB and KMS, `functions/http` is the HTTP door, and each Lambda is a thin main. Every
