@@ -34,36 +34,48 @@ impl Ord for Worst {
 }
 
 /// The `k` best of `scores` (highest first, ties to the lower code) among items `keep` allows.
+///
+/// The catalogue is cut into blocks of 64 and each block's best score taken (one vectorised
+/// pass). The `k` blocks with the best maxima go first, so the bar to beat is nearly final
+/// early; every other block whose maximum is below the bar is then skipped whole. The heap
+/// orders by (score, code), so the answer does not depend on the order items are seen in.
 pub fn top_k(scores: &[f32], k: usize, mut keep: impl FnMut(u32) -> bool) -> Vec<Scored> {
-    if k == 0 {
+    const BLOCK: usize = 64;
+    if k == 0 || scores.is_empty() {
         return Vec::new();
     }
+    let maxima: Vec<f32> = scores
+        .chunks(BLOCK)
+        .map(|c| c.iter().copied().fold(f32::NEG_INFINITY, f32::max))
+        .collect();
+    let mut order: Vec<u32> = (0..maxima.len() as u32).collect();
+    let first = k.min(order.len());
+    order.select_nth_unstable_by(first - 1, |&a, &b| {
+        maxima[b as usize].total_cmp(&maxima[a as usize])
+    });
     let mut heap: BinaryHeap<Worst> = BinaryHeap::with_capacity(k + 1);
     // The entry to beat once the heap is full, kept out of the heap for the common rejection.
-    // Items come in code order, so a later item only enters with a strictly higher score, and
-    // a block whose best score does not beat the bar is skipped whole.
-    let mut bar: Option<f32> = None;
-    const BLOCK: usize = 64;
-    for (b, block) in scores.chunks(BLOCK).enumerate() {
-        if let Some(bar) = bar {
-            if block.iter().copied().fold(f32::MIN, f32::max) <= bar {
-                continue;
-            }
+    let mut bar: Option<Scored> = None;
+    for &b in &order {
+        if bar.is_some_and(|w| maxima[b as usize] < w.score) {
+            continue;
         }
-        for (j, &score) in block.iter().enumerate() {
-            if score.is_nan() || bar.is_some_and(|bar| score <= bar) {
+        let from = b as usize * BLOCK;
+        for (j, &score) in scores[from..(from + BLOCK).min(scores.len())]
+            .iter()
+            .enumerate()
+        {
+            let item = (from + j) as u32;
+            let worse = |w: Scored| score < w.score || (score == w.score && item > w.item);
+            if score.is_nan() || bar.is_some_and(worse) || !keep(item) {
                 continue;
             }
-            let i = (b * BLOCK + j) as u32;
-            if !keep(i) {
-                continue;
-            }
-            heap.push(Worst(Scored { item: i, score }));
+            heap.push(Worst(Scored { item, score }));
             if heap.len() > k {
                 heap.pop();
             }
             if heap.len() == k {
-                bar = heap.peek().map(|w| w.0.score);
+                bar = heap.peek().map(|w| w.0);
             }
         }
     }

@@ -144,10 +144,20 @@ fn training_items_are_never_recommended_and_pre_split_pairs_line_up() {
 
 proptest! {
     #[test]
-    fn top_k_equals_a_full_sort(scores in proptest::collection::vec(-5i32..5, 0..300), k in 0usize..40, skip_mod in 2u32..7) {
-        let scores: Vec<f32> = scores.into_iter().map(|s| s as f32 * 0.5).collect();
+    fn top_k_equals_a_full_sort(scores in proptest::collection::vec(-5i32..7, 0..1500), k in 0usize..40, skip_mod in 2u32..7) {
+        // 5 stands for NaN (never answered), 6 for -inf (answered last).
+        let scores: Vec<f32> = scores
+            .into_iter()
+            .map(|s| match s {
+                5 => f32::NAN,
+                6 => f32::NEG_INFINITY,
+                s => s as f32 * 0.5,
+            })
+            .collect();
         let got: Vec<u32> = top_k(&scores, k, |i| i % skip_mod != 0).into_iter().map(|s| s.item).collect();
-        let mut all: Vec<u32> = (0..scores.len() as u32).filter(|i| i % skip_mod != 0).collect();
+        let mut all: Vec<u32> = (0..scores.len() as u32)
+            .filter(|&i| i % skip_mod != 0 && !scores[i as usize].is_nan())
+            .collect();
         all.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));
         all.truncate(k);
         prop_assert_eq!(got, all);
