@@ -387,7 +387,8 @@ pub struct Compact {
 impl Compact {
     pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
         let arn = group_arn(tailor, &self.dataset_group);
-        say(&format!("compacting the events and put records of {arn}\n"));
+        // Progress on stderr: stdout is the JSON answer, for scripts.
+        eprintln!("compacting the events and put records of {arn}");
         let done = tailor.compact(&arn).await?;
         print_json(&done);
         Ok(ExitCode::SUCCESS)

@@ -142,8 +142,10 @@ def invoke_all(binary: str, env: dict[str, str], events, name: str = "tailor-eve
     return {"requests": n, "seconds": time.perf_counter() - started}
 
 
-def measure(binary: str, env: dict[str, str], event: dict, runs: int, warm: int) -> dict:
-    """`runs` fresh processes; in each, one cold request then `warm` more."""
+def measure(binary: str, env: dict[str, str], event: dict, runs: int, warm: int,
+            cold_timeout: float = 60) -> dict:
+    """`runs` fresh processes; in each, one cold request (allowed `cold_timeout` seconds) then
+    `warm` more."""
     cold, warm_ms, inside_ms = [], [], []
     for _ in range(runs):
         api = RuntimeApi()
@@ -153,7 +155,7 @@ def measure(binary: str, env: dict[str, str], event: dict, runs: int, warm: int)
         started = time.perf_counter()
         proc = subprocess.Popen([binary], env=child_env, stdout=emf, stderr=subprocess.PIPE)
         try:
-            at, answer = api.invoke(event)
+            at, answer = api.invoke(event, timeout=cold_timeout)
             if answer.get("statusCode") != 200:
                 raise RuntimeError(f"cold request failed: {answer}")
             cold.append((at - started) * 1000)
