@@ -3,6 +3,8 @@
 # demo campaign for DURATION seconds, then PutEvents throughput, then a check that an event is
 # visible to the very next request. Prints wrk's figures and the server's resident memory.
 # Usage: bash tests/load/run.sh [DURATION_SECONDS=60] [CONNECTIONS=8]
+# On a 2-core machine wrk and the server share the cores; TOKIO_WORKER_THREADS=1 (read by the
+# server's tokio runtime) leaves wrk a core of its own, as a separate load machine would.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${1:-60}
