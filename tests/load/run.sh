@@ -3,8 +3,10 @@
 # demo campaign for DURATION seconds, then PutEvents throughput, then a check that an event is
 # visible to the very next request. Prints wrk's figures and the server's resident memory.
 # Usage: bash tests/load/run.sh [DURATION_SECONDS=60] [CONNECTIONS=8]
-# On a 2-core machine wrk and the server share the cores; TOKIO_WORKER_THREADS=1 (read by the
-# server's tokio runtime) leaves wrk a core of its own, as a separate load machine would.
+# wrk runs on the same machine, so the server gets one core fewer than the machine has (at least
+# one) and wrk the rest, as a separate load machine would have them: on 2 cores a server using
+# both competes with wrk for them and the tail measures the scheduler. TOKIO_WORKER_THREADS
+# (read by the server's tokio runtime) overrides it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${1:-60}
@@ -21,7 +23,10 @@ SERVER=
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
 $BIN --data-dir "$DATA" demo --no-serve > "$DATA/demo.out" 2>&1
 TRACKING_ID=$(grep -o 'trackingId [0-9a-f-]*' "$DATA/demo.out" | cut -d' ' -f2)
-$BIN --data-dir "$DATA" serve --port "$PORT" > "$DATA/serve.out" 2>&1 &
+CORES=$(nproc)
+WORKERS=${TOKIO_WORKER_THREADS:-$(( CORES > 1 ? CORES - 1 : 1 ))}
+echo "server: $WORKERS worker thread(s) of $CORES cores; wrk: 1 thread"
+TOKIO_WORKER_THREADS=$WORKERS $BIN --data-dir "$DATA" serve --port "$PORT" > "$DATA/serve.out" 2>&1 &
 SERVER=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/ping" >/dev/null && break; sleep 0.1; done
 rss() { awk '/VmRSS/ {print $2 " kB"}' /proc/$SERVER/status; }
