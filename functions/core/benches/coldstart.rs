@@ -6,88 +6,20 @@
 //!
 //! `cargo bench -p tailor-core --bench coldstart`
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use tailor_core::api::events::{Event, PutEventsRequest};
 use tailor_core::api::runtime::GetRecommendationsRequest;
-use tailor_core::domain::{ArnBuilder, CampaignConfig, ImportMode, TrainingMode};
-use tailor_core::recipes::next_items;
-use tailor_core::sample::{self, schemas, SampleSize};
-use tailor_core::schema::DatasetType;
-use tailor_core::services::CreateSolution;
 use tailor_core::serving::{Runtime, Sharing};
-use tailor_core::{Stores, Tailor};
 
 const EVENTS: usize = 100_000;
 const RUNS: usize = 5;
 
-fn open(dir: &std::path::Path) -> Tailor {
-    Tailor::new(Stores::embedded(dir).unwrap(), ArnBuilder::default())
-}
-
-/// The group, trained and with a campaign; returns (group, campaign, trackingId).
+/// The trained group and its campaign; returns (group, campaign, trackingId).
 async fn setup(dir: &std::path::Path) -> (String, String, String) {
-    let size = SampleSize {
-        items: 10_000,
-        users: 3_000,
-        sessions_per_user: 9,
-    };
-    let data = sample::generate(7, size);
-    let t = open(dir);
-    let g = t
-        .create_dataset_group("cold", None, None)
-        .await
-        .unwrap()
-        .dataset_group_arn;
-    for (kind, schema, csv) in [
-        (
-            DatasetType::Interactions,
-            schemas::ECOMMERCE_INTERACTIONS,
-            data.interactions.clone(),
-        ),
-        (
-            DatasetType::Items,
-            schemas::ECOMMERCE_ITEMS,
-            data.items.clone().unwrap(),
-        ),
-    ] {
-        let name = kind.as_str().to_lowercase();
-        let s = t.create_schema(&name, schema).await.unwrap().schema_arn;
-        let ds = t.create_dataset(&name, &s, &g, kind).await.unwrap();
-        let job = t
-            .create_dataset_import_job(&name, &ds.dataset_arn, "sample", ImportMode::Full, None)
-            .await
-            .unwrap();
-        t.run_dataset_import_job(&job.dataset_import_job_arn, &csv, &mut |_, _| {})
-            .await
-            .unwrap();
-    }
-    let sol = t
-        .create_solution(CreateSolution {
-            name: "up".into(),
-            dataset_group_arn: g.clone(),
-            recipe_arn: next_items::USER_PERSONALIZATION.arn(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let v = t
-        .create_solution_version(&sol.solution_arn, TrainingMode::Full, None)
-        .await
-        .unwrap();
-    t.run_solution_version(&v.solution_version_arn, &mut |_, _| {})
-        .await
-        .unwrap();
-    let campaign = t
-        .create_campaign(
-            "up",
-            &v.solution_version_arn,
-            None,
-            CampaignConfig::default(),
-        )
-        .await
-        .unwrap()
-        .campaign_arn;
+    let (t, g, campaign) = common::shop_campaign(dir, "cold").await;
     let tracking = t
         .create_event_tracker("tracker", &g)
         .await
@@ -102,7 +34,7 @@ async fn cold_starts(dir: &std::path::Path, campaign: &str) -> Vec<f64> {
     for _ in 0..RUNS {
         let started = Instant::now();
         let rt = Runtime::with_sharing(
-            open(dir),
+            common::open(dir),
             Sharing::Shared {
                 campaign_refresh: Duration::from_secs(60),
             },
@@ -143,13 +75,13 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     rt.block_on(async {
         let (group, campaign, tracking) = setup(dir.path()).await;
-        open(dir.path()).compact(&group).await.unwrap();
+        common::open(dir.path()).compact(&group).await.unwrap();
         report(
             "just after a compaction",
             &cold_starts(dir.path(), &campaign).await,
         );
 
-        let writer = Runtime::new(open(dir.path()));
+        let writer = Runtime::new(common::open(dir.path()));
         let started = Instant::now();
         for call in 0..EVENTS / 10 {
             let user = if call % 2 == 0 {
@@ -184,7 +116,7 @@ fn main() {
         );
 
         let started = Instant::now();
-        let done = open(dir.path()).compact(&group).await.unwrap();
+        let done = common::open(dir.path()).compact(&group).await.unwrap();
         println!(
             "compaction: {} events in {:.1} s",
             done.events,

@@ -7,18 +7,14 @@
 //! without an `Items.CATEGORY_L1 IN ($G)` filter (exploration on, the campaign default), the
 //! batch's users/s, then criterion's estimates.
 
+mod common;
+
 use std::time::Instant;
 
 use criterion::Criterion;
 use tailor_core::api::runtime::GetRecommendationsRequest;
-use tailor_core::domain::{ArnBuilder, CampaignConfig, ImportMode, TrainingMode};
 use tailor_core::engine::{self, Query};
-use tailor_core::recipes::next_items;
-use tailor_core::sample::{self, schemas, SampleSize};
-use tailor_core::schema::DatasetType;
-use tailor_core::services::CreateSolution;
 use tailor_core::serving::Runtime;
-use tailor_core::{Stores, Tailor};
 
 struct Setup {
     runtime: Runtime,
@@ -28,67 +24,7 @@ struct Setup {
 }
 
 async fn setup(dir: &std::path::Path) -> Setup {
-    let size = SampleSize {
-        items: 10_000,
-        users: 3_000,
-        sessions_per_user: 9,
-    };
-    let data = sample::generate(7, size);
-    let t = Tailor::new(Stores::embedded(dir).unwrap(), ArnBuilder::default());
-    let g = t
-        .create_dataset_group("bench", None, None)
-        .await
-        .unwrap()
-        .dataset_group_arn;
-    for (kind, schema, csv) in [
-        (
-            DatasetType::Interactions,
-            schemas::ECOMMERCE_INTERACTIONS,
-            data.interactions.clone(),
-        ),
-        (
-            DatasetType::Items,
-            schemas::ECOMMERCE_ITEMS,
-            data.items.clone().unwrap(),
-        ),
-    ] {
-        let name = kind.as_str().to_lowercase();
-        let s = t.create_schema(&name, schema).await.unwrap().schema_arn;
-        let ds = t.create_dataset(&name, &s, &g, kind).await.unwrap();
-        let job = t
-            .create_dataset_import_job(&name, &ds.dataset_arn, "sample", ImportMode::Full, None)
-            .await
-            .unwrap();
-        t.run_dataset_import_job(&job.dataset_import_job_arn, &csv, &mut |_, _| {})
-            .await
-            .unwrap();
-    }
-    let sol = t
-        .create_solution(CreateSolution {
-            name: "up".into(),
-            dataset_group_arn: g.clone(),
-            recipe_arn: next_items::USER_PERSONALIZATION.arn(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let v = t
-        .create_solution_version(&sol.solution_arn, TrainingMode::Full, None)
-        .await
-        .unwrap();
-    t.run_solution_version(&v.solution_version_arn, &mut |_, _| {})
-        .await
-        .unwrap();
-    let campaign = t
-        .create_campaign(
-            "up",
-            &v.solution_version_arn,
-            None,
-            CampaignConfig::default(),
-        )
-        .await
-        .unwrap()
-        .campaign_arn;
+    let (t, g, campaign) = common::shop_campaign(dir, "bench").await;
     let filter = t
         .create_filter(
             "by-category",

@@ -1,0 +1,80 @@
+//! The set-up the serving benches share: the generated shop sample at 10,000 items and 3,000
+//! users, imported on embedded stores, a User-Personalization version trained on it and a
+//! campaign with the default configuration.
+
+use tailor_core::domain::{ArnBuilder, CampaignConfig, ImportMode, TrainingMode};
+use tailor_core::recipes::next_items;
+use tailor_core::sample::{self, schemas, SampleSize};
+use tailor_core::schema::DatasetType;
+use tailor_core::services::CreateSolution;
+use tailor_core::{Stores, Tailor};
+
+pub fn open(dir: &std::path::Path) -> Tailor {
+    Tailor::new(Stores::embedded(dir).unwrap(), ArnBuilder::default())
+}
+
+/// The trained group in `dir`: (tailor, group ARN, campaign ARN).
+pub async fn shop_campaign(dir: &std::path::Path, group: &str) -> (Tailor, String, String) {
+    let size = SampleSize {
+        items: 10_000,
+        users: 3_000,
+        sessions_per_user: 9,
+    };
+    let data = sample::generate(7, size);
+    let t = open(dir);
+    let g = t
+        .create_dataset_group(group, None, None)
+        .await
+        .unwrap()
+        .dataset_group_arn;
+    for (kind, schema, csv) in [
+        (
+            DatasetType::Interactions,
+            schemas::ECOMMERCE_INTERACTIONS,
+            data.interactions.clone(),
+        ),
+        (
+            DatasetType::Items,
+            schemas::ECOMMERCE_ITEMS,
+            data.items.clone().unwrap(),
+        ),
+    ] {
+        let name = kind.as_str().to_lowercase();
+        let s = t.create_schema(&name, schema).await.unwrap().schema_arn;
+        let ds = t.create_dataset(&name, &s, &g, kind).await.unwrap();
+        let job = t
+            .create_dataset_import_job(&name, &ds.dataset_arn, "sample", ImportMode::Full, None)
+            .await
+            .unwrap();
+        t.run_dataset_import_job(&job.dataset_import_job_arn, &csv, &mut |_, _| {})
+            .await
+            .unwrap();
+    }
+    let sol = t
+        .create_solution(CreateSolution {
+            name: "up".into(),
+            dataset_group_arn: g.clone(),
+            recipe_arn: next_items::USER_PERSONALIZATION.arn(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let v = t
+        .create_solution_version(&sol.solution_arn, TrainingMode::Full, None)
+        .await
+        .unwrap();
+    t.run_solution_version(&v.solution_version_arn, &mut |_, _| {})
+        .await
+        .unwrap();
+    let campaign = t
+        .create_campaign(
+            "up",
+            &v.solution_version_arn,
+            None,
+            CampaignConfig::default(),
+        )
+        .await
+        .unwrap()
+        .campaign_arn;
+    (t, g, campaign)
+}
