@@ -350,12 +350,28 @@ pub struct Sample {
     out: PathBuf,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Users of a generated shop at scale (with --items and --events; without them, the small
+    /// demo sample is written).
+    #[arg(long, requires_all = ["items", "events"])]
+    users: Option<usize>,
+    /// Items of the shop at scale.
+    #[arg(long, requires_all = ["users", "events"])]
+    items: Option<usize>,
+    /// Interactions of the shop at scale, in all (at least one per user).
+    #[arg(long, requires_all = ["users", "items"])]
+    events: Option<u64>,
+    /// Taste clusters (default: one per 200 items, 8 to 5,000).
+    #[arg(long, requires = "users")]
+    clusters: Option<usize>,
 }
 
 impl Sample {
     pub async fn run(self) -> Result<ExitCode> {
-        let data = tailor_core::sample::generate(self.seed, Default::default());
         std::fs::create_dir_all(&self.out).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        if let (Some(users), Some(items), Some(events)) = (self.users, self.items, self.events) {
+            return self.scale(users, items, events);
+        }
+        let data = tailor_core::sample::generate(self.seed, Default::default());
         let write = |name: &str, bytes: &[u8]| {
             std::fs::write(self.out.join(name), bytes)
                 .map_err(|e| Error::InvalidInput(format!("cannot write {name}: {e}")))
@@ -368,6 +384,35 @@ impl Sample {
             write("users.csv", users)?;
         }
         say(&format!("wrote the sample to {}\n", self.out.display()));
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn scale(&self, users: usize, items: usize, events: u64) -> Result<ExitCode> {
+        use tailor_core::sample::scale::{generate, ScaleSpec};
+        let spec = ScaleSpec {
+            clusters: self.clusters,
+            ..ScaleSpec::new(users, items, events, self.seed)
+        };
+        let create = |name: &str| {
+            std::fs::File::create(self.out.join(name))
+                .map(std::io::BufWriter::new)
+                .map_err(|e| Error::InvalidInput(format!("cannot write {name}: {e}")))
+        };
+        let bar = progress::fraction("generating interactions");
+        let planted = generate(
+            &spec,
+            create("interactions.csv")?,
+            create("items.csv")?,
+            create("users.csv")?,
+            &mut |f| bar.set_position((f * 100.0) as u64),
+        )
+        .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        bar.finish_and_clear();
+        say(&format!(
+            "wrote {users} users, {items} items in {} taste clusters and {events} interactions to {}\n",
+            planted.n_clusters,
+            self.out.display()
+        ));
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -1,6 +1,8 @@
 //! Data to try tailor with: a generated e-commerce sample (deterministic, with planted tastes,
 //! browsing sequences and several event types) and a converter from the MovieLens CSV layout.
 
+pub mod scale;
+
 use crate::data::csv::write_row;
 use crate::error::{Error, Result};
 

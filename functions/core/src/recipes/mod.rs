@@ -8,6 +8,7 @@
 
 mod artifact;
 mod data;
+pub mod factors;
 pub mod next_items;
 mod params;
 pub mod popularity;

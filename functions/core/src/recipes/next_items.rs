@@ -18,7 +18,9 @@
 
 use faer::linalg::solvers::Solve;
 use faer::{Mat, Side};
+use rayon::prelude::*;
 
+use super::factors::{self, AlsParams, ItemFactors};
 use super::{
     ArtifactError, ArtifactReader, ArtifactWriter, Hyperparameters, Learned, Recipe, RecipeDef,
     RecipeType, RelatedItems, TrainingData, Updatable,
@@ -73,6 +75,9 @@ macro_rules! next_items_learned {
 
             fn write(&self, w: &mut ArtifactWriter) {
                 w.u32s(b"NCOL", &self.0.columns).f32s(b"NMAT", &self.0.b);
+                if let Some(f) = &self.0.factors {
+                    w.f32s(b"FACT", &f.y).f32s(b"FGRM", &f.gram);
+                }
             }
 
             fn box_clone(&self) -> Box<dyn Learned> {
@@ -130,6 +135,24 @@ fn read(
     for (c, &i) in columns.iter().enumerate() {
         column_of[i as usize] = c as u32;
     }
+    let factors = if params.factors > 0 {
+        let f = params.factors;
+        let y = r.f32s(b"FACT")?;
+        let gram = r.f32s(b"FGRM")?;
+        if y.len() % f != 0 || y.len() / f > n_items || gram.len() != f * f {
+            return Err(corrupt("factor shape"));
+        }
+        let mut factors = ItemFactors {
+            factors: f,
+            y,
+            gram,
+            alpha: params.als_alpha as f32,
+        };
+        factors.grow(n_items);
+        Some(factors)
+    } else {
+        None
+    };
     let age_weights = params.age_weights();
     Ok(NextItems {
         params,
@@ -137,6 +160,7 @@ fn read(
         b,
         column_of,
         age_weights,
+        factors,
     })
 }
 
@@ -155,6 +179,11 @@ const KNOWN: &[&str] = &[
     "target_window",
     "target_decay",
     "popularity_weight",
+    "factors",
+    "factor_weight",
+    "als_alpha",
+    "als_reg",
+    "als_iterations",
 ];
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -177,6 +206,21 @@ pub struct NextItemsParams {
     pub hidden_dimension: Option<usize>,
     pub exploration_weight: f64,
     pub exploration_item_age_cut_off: f64,
+    /// Item factors over the whole catalogue (0: none), added to the next-items scores with
+    /// `factor_weight`; `als_*` fit them.
+    #[serde(default)]
+    pub factors: usize,
+    #[serde(default)]
+    pub factor_weight: f32,
+    /// `factor_weight` was not given: training chooses it on validation data.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tune_factor_weight: bool,
+    #[serde(default)]
+    pub als_alpha: f64,
+    #[serde(default)]
+    pub als_reg: f64,
+    #[serde(default)]
+    pub als_iterations: usize,
 }
 
 impl NextItemsParams {
@@ -214,6 +258,12 @@ impl NextItemsParams {
                 1e-9,
                 1e9,
             )?,
+            factors: hp.number("factors", 32, 0, 512)?,
+            factor_weight: hp.number("factor_weight", 0.1, 0.0, 1e6)?,
+            tune_factor_weight: hp.text("factor_weight").is_none(),
+            als_alpha: hp.number("als_alpha", 1.0, 0.0, 1e6)?,
+            als_reg: hp.number("als_reg", 1.0, 0.0, 1e9)?,
+            als_iterations: hp.number("als_iterations", 10, 1, 100)?,
         };
         if p.min_user_history_length_percentile > p.max_user_history_length_percentile {
             return Err(Error::InvalidInput(
@@ -247,6 +297,8 @@ pub struct NextItems {
     /// Catalogue code → column (`u32::MAX` if not selected).
     pub column_of: Vec<u32>,
     pub age_weights: Vec<f32>,
+    /// Whole-catalogue item factors, when `params.factors > 0`.
+    pub factors: Option<ItemFactors>,
 }
 
 impl NextItems {
@@ -259,6 +311,24 @@ impl NextItems {
         let gamma = self.params.popularity_weight;
         out.extend(popularity.iter().map(|p| gamma * p));
         self.add_scores(history, out);
+        self.add_factor_scores(history, out);
+    }
+
+    /// Adds `factor_weight · y_i·x` for the user `x` folded in from the recency-weighted
+    /// history (the same window and weights as the matrix's).
+    pub fn add_factor_scores(&self, history: &[u32], out: &mut [f32]) {
+        let Some(f) = &self.factors else { return };
+        let weighted: Vec<(u32, f32)> = history
+            .iter()
+            .rev()
+            .zip(&self.age_weights)
+            .map(|(&i, &w)| (i, w))
+            .collect();
+        if weighted.is_empty() {
+            return;
+        }
+        let x = f.fold_in(&weighted);
+        f.add_scores(&x, self.params.factor_weight, out);
     }
 
     /// Adds `Σ_k w_k B[item_k]` to `out` (catalogue-sized) for a history, newest last.
@@ -296,11 +366,129 @@ impl NextItems {
     /// Extends `column_of` to a catalogue that grew (UPDATE training).
     pub fn extend_catalogue(&mut self, n_items: usize) {
         self.column_of.resize(n_items, u32::MAX);
+        if let Some(f) = &mut self.factors {
+            f.grow(n_items);
+        }
     }
 }
 
-/// Fits the model; `progress` gets a fraction in [0, 1].
+/// The factor weights tried when `factor_weight` is not given.
+const FACTOR_WEIGHTS: &[f32] = &[0.0, 0.01, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0];
+
+/// Validation users scored per weight, at most: enough to rank a handful of weights.
+const TUNING_USERS: usize = 3_000;
+
+/// Fits the model; `progress` gets a fraction in [0, 1]. With factors and no `factor_weight`
+/// given, the weight is chosen first on a validation split carved from `data` (each user's
+/// newest 20%, as QUALITY.md splits), so it adapts to the data it trains on.
 pub fn fit(
+    data: &TrainingData,
+    mut params: NextItemsParams,
+    progress: &mut dyn FnMut(f64),
+) -> Result<NextItems> {
+    if params.factors > 0 && params.tune_factor_weight {
+        let split = crate::evaluation::temporal_split(data, 5, 0.2);
+        if !split.truth.is_empty() {
+            let trial = fit_with(&split.train, params.clone(), &mut |f| progress(0.4 * f))?;
+            params.factor_weight = trial.best_factor_weight(&split);
+        }
+        params.tune_factor_weight = false;
+        let mut m = fit_with(data, params, &mut |f| progress(0.4 + 0.6 * f))?;
+        if m.params.factor_weight == 0.0 {
+            // The factors did not help on this data: keep the artifact small.
+            m.factors = None;
+            m.params.factors = 0;
+        }
+        return Ok(m);
+    }
+    fit_with(data, params, progress)
+}
+
+impl NextItems {
+    /// The factor weight of [`FACTOR_WEIGHTS`] with the best NDCG@10 on `split`'s held-out
+    /// events (training items excluded, as the evaluation does); the lighter weight on ties.
+    fn best_factor_weight(&self, split: &crate::evaluation::Split) -> f32 {
+        let popularity = super::popularity::popularity(&split.train);
+        let step = split.truth.len().div_ceil(TUNING_USERS).max(1);
+        let users: Vec<&(u32, Vec<u32>)> = split.truth.iter().step_by(step).collect();
+        let gains: Vec<Vec<f64>> = users
+            .par_iter()
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(base, fac): &mut (Vec<f32>, Vec<f32>), (u, truth)| {
+                    let history: Vec<u32> = split.train.histories[*u as usize]
+                        .iter()
+                        .map(|e| e.item)
+                        .collect();
+                    base.clear();
+                    base.extend(popularity.iter().map(|p| self.params.popularity_weight * p));
+                    self.add_scores(&history, base);
+                    fac.clear();
+                    fac.resize(base.len(), 0.0);
+                    if let Some(f) = &self.factors {
+                        let weighted: Vec<(u32, f32)> = history
+                            .iter()
+                            .rev()
+                            .zip(&self.age_weights)
+                            .map(|(&i, &w)| (i, w))
+                            .collect();
+                        f.add_scores(&f.fold_in(&weighted), 1.0, fac);
+                    }
+                    for &i in &history {
+                        base[i as usize] = f32::NEG_INFINITY;
+                    }
+                    FACTOR_WEIGHTS
+                        .iter()
+                        .map(|&w| ndcg_at_10(base, fac, w, truth))
+                        .collect()
+                },
+            )
+            .collect();
+        let mut best = (0.0f32, f64::NEG_INFINITY);
+        for (k, &w) in FACTOR_WEIGHTS.iter().enumerate() {
+            let total: f64 = gains.iter().map(|g| g[k]).sum();
+            if total > best.1 + 1e-9 {
+                best = (w, total);
+            }
+        }
+        best.0
+    }
+}
+
+/// NDCG@10 of `base + w·fac` against `truth`.
+fn ndcg_at_10(base: &[f32], fac: &[f32], w: f32, truth: &[u32]) -> f64 {
+    let mut top: Vec<(f32, u32)> = Vec::with_capacity(11);
+    for (i, (&b, &f)) in base.iter().zip(fac).enumerate() {
+        let s = b + w * f;
+        if s.is_nan() || s == f32::NEG_INFINITY {
+            continue;
+        }
+        if top.len() < 10 || s > top[top.len() - 1].0 {
+            let at = top.partition_point(|&(t, _)| t >= s);
+            top.insert(at, (s, i as u32));
+            top.truncate(10);
+        }
+    }
+    let mut distinct = truth.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let dcg: f64 = top
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, i))| distinct.binary_search(i).is_ok())
+        .map(|(r, _)| 1.0 / ((r + 2) as f64).log2())
+        .sum();
+    let idcg: f64 = (0..distinct.len().min(10))
+        .map(|r| 1.0 / ((r + 2) as f64).log2())
+        .sum();
+    if idcg > 0.0 {
+        dcg / idcg
+    } else {
+        0.0
+    }
+}
+
+fn fit_with(
     data: &TrainingData,
     params: NextItemsParams,
     progress: &mut dyn FnMut(f64),
@@ -421,6 +609,16 @@ pub fn fit(
             }
         }
     }
+    let factors = (params.factors > 0).then(|| {
+        let als = AlsParams {
+            factors: params.factors,
+            iterations: params.als_iterations,
+            alpha: params.als_alpha as f32,
+            reg: params.als_reg as f32,
+            cg_steps: 3,
+        };
+        factors::fit(&data, &als, &mut |f| progress(0.8 + 0.2 * f))
+    });
     progress(1.0);
     Ok(NextItems {
         params,
@@ -428,6 +626,7 @@ pub fn fit(
         b,
         column_of,
         age_weights,
+        factors,
     })
 }
 
