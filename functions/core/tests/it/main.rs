@@ -14,6 +14,7 @@ mod import_jobs;
 mod ports;
 mod recipes;
 mod roundtrip;
+mod scale;
 mod schema_rules;
 mod seen_items;
 mod serving;

@@ -1,0 +1,192 @@
+//! User-personalization on a generated 100k-item shop with planted taste clusters: the
+//! structure is recovered, the long tail is served, and fold-in reacts to the next event.
+
+use std::sync::OnceLock;
+
+use tailor_core::engine::{self, Query};
+use tailor_core::evaluation::read_csv;
+use tailor_core::recipes::{next_items, EventConfig, Hyperparameters, Model, TrainingData};
+use tailor_core::sample::scale::{generate, Planted, ScaleSpec};
+use tailor_core::schema::DatasetType;
+
+struct Shop {
+    planted: Planted,
+    data: TrainingData,
+    model: Model,
+}
+
+/// 100,000 items in 20 clusters, 12,000 users whose events all come from their own cluster.
+fn shop() -> &'static Shop {
+    static SHOP: OnceLock<Shop> = OnceLock::new();
+    SHOP.get_or_init(|| {
+        make(ScaleSpec {
+            clusters: Some(20),
+            purity: 1.0,
+            drift: 0.0,
+            ..ScaleSpec::new(12_000, 100_000, 300_000, 11)
+        })
+    })
+}
+
+/// 100,000 items in 500 clusters (the generator's default): most clusters lie wholly outside
+/// the head of the catalogue.
+fn long_tail() -> &'static Shop {
+    static SHOP: OnceLock<Shop> = OnceLock::new();
+    SHOP.get_or_init(|| {
+        make(ScaleSpec {
+            purity: 1.0,
+            drift: 0.0,
+            ..ScaleSpec::new(12_000, 100_000, 300_000, 12)
+        })
+    })
+}
+
+fn make(spec: ScaleSpec) -> Shop {
+    {
+        let mut csv = Vec::new();
+        let planted = generate(
+            &spec,
+            &mut csv,
+            std::io::sink(),
+            std::io::sink(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let table = read_csv(DatasetType::Interactions, &csv).unwrap();
+        let data = TrainingData::from_tables(&table, None, &EventConfig::default()).unwrap();
+        let model = Model::fit(
+            next_items::USER_PERSONALIZATION,
+            &data,
+            &Hyperparameters::new(),
+            &mut |_| {},
+        )
+        .unwrap();
+        Shop {
+            planted,
+            data,
+            model,
+        }
+    }
+}
+
+/// The catalogue index of a generated item id (`I0001234` → 1234).
+fn generated(id: &str) -> usize {
+    id[1..].parse().unwrap()
+}
+
+fn history(shop: &Shop, user: usize) -> Vec<u32> {
+    shop.data.histories[user].iter().map(|e| e.item).collect()
+}
+
+fn top10(model: &Model, history: &[u32]) -> Vec<u32> {
+    let q = Query {
+        exclude_history: true,
+        ..Query::for_history(history, 10)
+    };
+    engine::recommend(model, &q)
+        .iter()
+        .filter_map(|p| p.item)
+        .collect()
+}
+
+/// The planted cluster of a model item code.
+fn cluster(shop: &Shop, item: u32) -> u32 {
+    let id = shop.model.items.name(item);
+    shop.planted.item_cluster[generated(id)]
+}
+
+fn user_cluster(shop: &Shop, user: usize) -> u32 {
+    let id = shop.data.users.name(user as u32);
+    shop.planted.user_cluster[generated(id)]
+}
+
+#[test]
+fn every_top_10_of_a_clusters_users_stays_in_the_cluster() {
+    let shop = shop();
+    assert!(
+        shop.model.items.len() > 50_000,
+        "{}",
+        shop.model.items.len()
+    );
+    let mut checked = 0;
+    for u in (0..shop.data.histories.len()).step_by(37) {
+        let h = history(shop, u);
+        if h.len() < 3 {
+            continue;
+        }
+        let want = user_cluster(shop, u);
+        let top = top10(&shop.model, &h);
+        assert_eq!(top.len(), 10);
+        for &i in &top {
+            assert_eq!(
+                cluster(shop, i),
+                want,
+                "user {u}'s top 10 leaves its cluster"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 100, "only {checked} users checked");
+}
+
+#[test]
+fn items_outside_the_head_of_the_catalogue_are_recommended() {
+    let shop = long_tail();
+    let learned = shop
+        .model
+        .learned
+        .as_any()
+        .downcast_ref::<next_items::UserPersonalization>()
+        .unwrap();
+    let m = &learned.0;
+    assert!(
+        m.factors.is_some(),
+        "training dropped the factors: {:?}",
+        m.params
+    );
+    let (mut outside, mut all, mut inside_cluster) = (0, 0, 0);
+    for u in (0..shop.data.histories.len()).step_by(53) {
+        let want = user_cluster(shop, u);
+        for i in top10(&shop.model, &history(shop, u)) {
+            all += 1;
+            if m.column_of[i as usize] == u32::MAX {
+                outside += 1;
+                inside_cluster += (cluster(shop, i) == want) as usize;
+            }
+        }
+    }
+    // The head holds the most-interacted items, mostly of the popular clusters; users of the
+    // niche ones are served from their own cluster's items beyond it.
+    assert!(
+        outside * 20 > all,
+        "{outside} of {all} recommendations outside the {} head items",
+        m.columns.len()
+    );
+    assert!(
+        inside_cluster * 10 >= outside * 9,
+        "only {inside_cluster} of {outside} tail recommendations in the user's cluster"
+    );
+}
+
+#[test]
+fn one_more_event_moves_the_very_next_answer_towards_its_cluster() {
+    let shop = shop();
+    let u = (0..shop.data.histories.len())
+        .find(|&u| shop.data.histories[u].len() >= 5)
+        .unwrap();
+    let mine = user_cluster(shop, u);
+    // Three events on an item of another cluster, newest last.
+    let other = (0..shop.model.items.len() as u32)
+        .find(|&i| cluster(shop, i) != mine && shop.model.popularity[i as usize] > 0.2)
+        .unwrap();
+    let mut h = history(shop, u);
+    let before = top10(&shop.model, &h);
+    h.extend([other, other, other]);
+    let after = top10(&shop.model, &h);
+    assert_ne!(before, after);
+    let moved = after
+        .iter()
+        .filter(|&&i| cluster(shop, i) == cluster(shop, other))
+        .count();
+    assert!(moved >= 3, "only {moved} of {after:?} from the new cluster");
+}
