@@ -75,8 +75,9 @@ fn main() {
     assert!(s.users.len() >= 1_000, "{} users", s.users.len());
 
     for filtered in [false, true] {
-        let mut times = Vec::with_capacity(50_000);
-        for round in 0..50_000 {
+        let rounds = (500_000_000 / common::items()).clamp(2_000, 50_000);
+        let mut times = Vec::with_capacity(rounds);
+        for round in 0..rounds {
             let req = request(&s, &s.users[round % s.users.len()], filtered);
             let t = Instant::now();
             let out = rt.block_on(s.runtime.get_recommendations(&req)).unwrap();
@@ -87,7 +88,8 @@ fn main() {
         times.sort_by(|a, b| a.total_cmp(b));
         let q = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
         println!(
-            "GetRecommendations, 10k-item catalogue, exploration on, {}: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs over {} requests",
+            "GetRecommendations, {}-item catalogue, exploration on, {}: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs over {} requests",
+            common::items(),
             if filtered { "Items.CATEGORY_L1 IN ($G) filter" } else { "no filter" },
             q(0.5),
             q(0.99),

@@ -1,6 +1,7 @@
 //! The set-up the serving benches share: the generated shop sample at 10,000 items and 3,000
 //! users, imported on embedded stores, a User-Personalization version trained on it and a
-//! campaign with the default configuration.
+//! campaign with the default configuration. `TAILOR_BENCH_ITEMS=N` uses the shop generated at
+//! scale instead (`tailor sample --items N`, with N/3 users and 10 events per item).
 
 use tailor_core::domain::{ArnBuilder, CampaignConfig, ImportMode, TrainingMode};
 use tailor_core::recipes::next_items;
@@ -8,6 +9,32 @@ use tailor_core::sample::{self, schemas, SampleSize};
 use tailor_core::schema::DatasetType;
 use tailor_core::services::CreateSolution;
 use tailor_core::{Stores, Tailor};
+
+/// The catalogue size the benches run at.
+pub fn items() -> usize {
+    std::env::var("TAILOR_BENCH_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+fn scale_shop(items: usize) -> sample::SampleData {
+    let spec = sample::scale::ScaleSpec::new(items / 3, items, items as u64 * 10, 7);
+    let (mut interactions, mut items_csv) = (Vec::new(), Vec::new());
+    sample::scale::generate(
+        &spec,
+        &mut interactions,
+        &mut items_csv,
+        std::io::sink(),
+        &mut |_| {},
+    )
+    .unwrap();
+    sample::SampleData {
+        interactions,
+        items: Some(items_csv),
+        users: None,
+    }
+}
 
 pub fn open(dir: &std::path::Path) -> Tailor {
     Tailor::new(Stores::embedded(dir).unwrap(), ArnBuilder::default())
@@ -20,7 +47,10 @@ pub async fn shop_campaign(dir: &std::path::Path, group: &str) -> (Tailor, Strin
         users: 3_000,
         sessions_per_user: 9,
     };
-    let data = sample::generate(7, size);
+    let data = match items() {
+        10_000 => sample::generate(7, size),
+        n => scale_shop(n),
+    };
     let t = open(dir);
     let g = t
         .create_dataset_group(group, None, None)

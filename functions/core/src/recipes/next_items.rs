@@ -142,12 +142,7 @@ fn read(
         if y.len() % f != 0 || y.len() / f > n_items || gram.len() != f * f {
             return Err(corrupt("factor shape"));
         }
-        let mut factors = ItemFactors {
-            factors: f,
-            y,
-            gram,
-            alpha: params.als_alpha as f32,
-        };
+        let mut factors = ItemFactors::new(f, y, gram, params.als_alpha as f32);
         factors.grow(n_items);
         Some(factors)
     } else {
@@ -258,12 +253,12 @@ impl NextItemsParams {
                 1e-9,
                 1e9,
             )?,
-            factors: hp.number("factors", 32, 0, 512)?,
+            factors: hp.number("factors", 64, 0, 512)?,
             factor_weight: hp.number("factor_weight", 0.1, 0.0, 1e6)?,
             tune_factor_weight: hp.text("factor_weight").is_none(),
             als_alpha: hp.number("als_alpha", 1.0, 0.0, 1e6)?,
             als_reg: hp.number("als_reg", 1.0, 0.0, 1e9)?,
-            als_iterations: hp.number("als_iterations", 10, 1, 100)?,
+            als_iterations: hp.number("als_iterations", 15, 1, 100)?,
         };
         if p.min_user_history_length_percentile > p.max_user_history_length_percentile {
             return Err(Error::InvalidInput(
@@ -328,7 +323,7 @@ impl NextItems {
             return;
         }
         let x = f.fold_in(&weighted);
-        f.add_scores(&x, self.params.factor_weight, out);
+        f.add_scores_fast(&x, self.params.factor_weight, out);
     }
 
     /// Adds `Σ_k w_k B[item_k]` to `out` (catalogue-sized) for a history, newest last.
@@ -388,12 +383,19 @@ pub fn fit(
 ) -> Result<NextItems> {
     if params.factors > 0 && params.tune_factor_weight {
         let split = crate::evaluation::temporal_split(data, 5, 0.2);
+        let mut start = None;
         if !split.truth.is_empty() {
-            let trial = fit_with(&split.train, params.clone(), &mut |f| progress(0.4 * f))?;
+            let trial = fit_with(&split.train, params.clone(), None, &mut |f| {
+                progress(0.5 * f)
+            })?;
             params.factor_weight = trial.best_factor_weight(&split);
+            start = trial.factors;
         }
         params.tune_factor_weight = false;
-        let mut m = fit_with(data, params, &mut |f| progress(0.4 + 0.6 * f))?;
+        // The trial's factors start the final fit, which then needs a third of the sweeps.
+        let mut m = fit_with(data, params, start.as_ref(), &mut |f| {
+            progress(0.5 + 0.5 * f)
+        })?;
         if m.params.factor_weight == 0.0 {
             // The factors did not help on this data: keep the artifact small.
             m.factors = None;
@@ -401,7 +403,7 @@ pub fn fit(
         }
         return Ok(m);
     }
-    fit_with(data, params, progress)
+    fit_with(data, params, None, progress)
 }
 
 impl NextItems {
@@ -491,6 +493,7 @@ fn ndcg_at_10(base: &[f32], fac: &[f32], w: f32, truth: &[u32]) -> f64 {
 fn fit_with(
     data: &TrainingData,
     params: NextItemsParams,
+    start: Option<&ItemFactors>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<NextItems> {
     let mut data = data.clone();
@@ -610,14 +613,18 @@ fn fit_with(
         }
     }
     let factors = (params.factors > 0).then(|| {
+        let iterations = match start {
+            Some(_) => params.als_iterations.div_ceil(3),
+            None => params.als_iterations,
+        };
         let als = AlsParams {
             factors: params.factors,
-            iterations: params.als_iterations,
+            iterations,
             alpha: params.als_alpha as f32,
             reg: params.als_reg as f32,
             cg_steps: 3,
         };
-        factors::fit(&data, &als, &mut |f| progress(0.8 + 0.2 * f))
+        factors::fit(&data, &als, start, &mut |f| progress(0.8 + 0.2 * f))
     });
     progress(1.0);
     Ok(NextItems {
