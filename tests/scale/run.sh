@@ -34,7 +34,7 @@ export TAILOR_DATA_DIR=$data
 timed "$tailor" import --dataset-group scale --type interactions --file "$work/interactions.csv" | tail -1
 
 echo "== tailor user-personalization: fit on the training part, evaluate $eval_users held-out users"
-timed "$tailor" evaluate --interactions "$work/interactions.csv" --max-users "$eval_users"
+timed "$tailor" evaluate --interactions "$work/interactions.csv" --max-users "$eval_users" --hp factors=64
 
 echo "== implicit ALS (64 factors, 15 iterations), same split, same users"
 venv=target/scale-venv

@@ -253,7 +253,7 @@ impl NextItemsParams {
                 1e-9,
                 1e9,
             )?,
-            factors: hp.number("factors", 64, 0, 512)?,
+            factors: hp.number("factors", 0, 0, 512)?,
             factor_weight: hp.number("factor_weight", 0.1, 0.0, 1e6)?,
             tune_factor_weight: hp.text("factor_weight").is_none(),
             als_alpha: hp.number("als_alpha", 1.0, 0.0, 1e6)?,

@@ -54,13 +54,10 @@ fn make(spec: ScaleSpec) -> Shop {
         .unwrap();
         let table = read_csv(DatasetType::Interactions, &csv).unwrap();
         let data = TrainingData::from_tables(&table, None, &EventConfig::default()).unwrap();
-        let model = Model::fit(
-            next_items::USER_PERSONALIZATION,
-            &data,
-            &Hyperparameters::new(),
-            &mut |_| {},
-        )
-        .unwrap();
+        // Item factors are opt-in until retrieval meets the per-request budget (README).
+        let mut hp = Hyperparameters::new();
+        hp.0.insert("factors".into(), "64".into());
+        let model = Model::fit(next_items::USER_PERSONALIZATION, &data, &hp, &mut |_| {}).unwrap();
         Shop {
             planted,
             data,
