@@ -207,6 +207,9 @@ pub struct NextItemsParams {
     pub factors: usize,
     #[serde(default)]
     pub factor_weight: f32,
+    /// `factors` is "auto": training sizes them by the catalogue ([`auto_factors`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_factors: bool,
     /// `factor_weight` was not given: training chooses it on validation data.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tune_factor_weight: bool,
@@ -253,7 +256,13 @@ impl NextItemsParams {
                 1e-9,
                 1e9,
             )?,
-            factors: hp.number("factors", 0, 0, 512)?,
+            // Opt-in until the per-request scan fits the answer-path budget (README); "auto"
+            // sizes them by the catalogue.
+            factors: match hp.text("factors") {
+                Some("auto") => 0,
+                _ => hp.number("factors", 0, 0, 512)?,
+            },
+            auto_factors: hp.text("factors") == Some("auto"),
             factor_weight: hp.number("factor_weight", 0.1, 0.0, 1e6)?,
             tune_factor_weight: hp.text("factor_weight").is_none(),
             als_alpha: hp.number("als_alpha", 1.0, 0.0, 1e6)?,
@@ -367,6 +376,18 @@ impl NextItems {
     }
 }
 
+/// Factors for a catalogue of `n_items` when `factors` is "auto": more items hold more
+/// distinct tastes (64 beat 32 by 0.12 vs 0.10 NDCG@10 on a 100k-item shop of 500 taste
+/// clusters), while on MovieLens' 9.7k items 32 and 64 are within 0.001 on validation and 32
+/// halves the per-request scan.
+pub fn auto_factors(n_items: usize) -> usize {
+    if n_items <= 20_000 {
+        32
+    } else {
+        64
+    }
+}
+
 /// The factor weights tried when `factor_weight` is not given.
 const FACTOR_WEIGHTS: &[f32] = &[0.0, 0.01, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0];
 
@@ -381,6 +402,10 @@ pub fn fit(
     mut params: NextItemsParams,
     progress: &mut dyn FnMut(f64),
 ) -> Result<NextItems> {
+    if params.auto_factors {
+        params.factors = auto_factors(data.n_items());
+        params.auto_factors = false;
+    }
     if params.factors > 0 && params.tune_factor_weight {
         let split = crate::evaluation::temporal_split(data, 5, 0.2);
         let mut start = None;
