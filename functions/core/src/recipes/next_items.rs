@@ -410,9 +410,13 @@ pub fn fit(
         let split = crate::evaluation::temporal_split(data, 5, 0.2);
         let mut start = None;
         if !split.truth.is_empty() {
-            let trial = fit_with(&split.train, params.clone(), None, &mut |f| {
-                progress(0.5 * f)
-            })?;
+            // The trial takes two thirds of the sweeps and the final fit, started from its
+            // factors, the last third: one fit's worth of sweeps in all.
+            let trial_params = NextItemsParams {
+                als_iterations: (params.als_iterations * 2).div_ceil(3),
+                ..params.clone()
+            };
+            let trial = fit_with(&split.train, trial_params, None, &mut |f| progress(0.5 * f))?;
             params.factor_weight = trial.best_factor_weight(&split);
             start = trial.factors;
         }
