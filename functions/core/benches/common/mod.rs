@@ -1,7 +1,8 @@
 //! The set-up the serving benches share: the generated shop sample at 10,000 items and 3,000
 //! users, imported on embedded stores, a User-Personalization version trained on it and a
 //! campaign with the default configuration. `TAILOR_BENCH_ITEMS=N` uses the shop generated at
-//! scale instead (`tailor sample --items N`, with N/3 users and 10 events per item).
+//! scale instead (`tailor sample --items N`, with N/3 users and 10 events per item), and
+//! `TAILOR_BENCH_HP` sets the version's hyperparameters.
 
 use tailor_core::domain::{ArnBuilder, CampaignConfig, ImportMode, TrainingMode};
 use tailor_core::recipes::next_items;
@@ -16,6 +17,16 @@ pub fn items() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000)
+}
+
+/// `TAILOR_BENCH_HP="factors=64 als_iterations=10"`: hyperparameters for the trained version.
+fn hyperparameters() -> std::collections::BTreeMap<String, String> {
+    std::env::var("TAILOR_BENCH_HP")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn scale_shop(items: usize) -> sample::SampleData {
@@ -85,6 +96,10 @@ pub async fn shop_campaign(dir: &std::path::Path, group: &str) -> (Tailor, Strin
             name: "up".into(),
             dataset_group_arn: g.clone(),
             recipe_arn: next_items::USER_PERSONALIZATION.arn(),
+            solution_config: tailor_core::domain::SolutionConfig {
+                algorithm_hyper_parameters: hyperparameters(),
+                ..Default::default()
+            },
             ..Default::default()
         })
         .await
