@@ -179,6 +179,7 @@ const KNOWN: &[&str] = &[
     "als_alpha",
     "als_reg",
     "als_iterations",
+    "als_cg_steps",
 ];
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -219,6 +220,9 @@ pub struct NextItemsParams {
     pub als_reg: f64,
     #[serde(default)]
     pub als_iterations: usize,
+    /// Conjugate-gradient steps per row and sweep.
+    #[serde(default = "three")]
+    pub als_cg_steps: usize,
 }
 
 impl NextItemsParams {
@@ -268,6 +272,7 @@ impl NextItemsParams {
             als_alpha: hp.number("als_alpha", 1.0, 0.0, 1e6)?,
             als_reg: hp.number("als_reg", 1.0, 0.0, 1e9)?,
             als_iterations: hp.number("als_iterations", 15, 1, 100)?,
+            als_cg_steps: hp.number("als_cg_steps", 2, 1, 64)?,
         };
         if p.min_user_history_length_percentile > p.max_user_history_length_percentile {
             return Err(Error::InvalidInput(
@@ -386,6 +391,10 @@ pub fn auto_factors(n_items: usize) -> usize {
     } else {
         64
     }
+}
+
+fn three() -> usize {
+    3
 }
 
 /// The factor weights tried when `factor_weight` is not given.
@@ -651,7 +660,7 @@ fn fit_with(
             iterations,
             alpha: params.als_alpha as f32,
             reg: params.als_reg as f32,
-            cg_steps: 3,
+            cg_steps: params.als_cg_steps,
         };
         factors::fit(&data, &als, start, &mut |f| progress(0.8 + 0.2 * f))
     });
