@@ -69,5 +69,26 @@ fn main() {
                 std::hint::black_box(&out);
             },
         );
+        // recall@10 of the fast scan against the exact one, over fresh user vectors.
+        let top10 = |out: &[f32]| {
+            let mut o: Vec<u32> = (0..n as u32).collect();
+            o.select_nth_unstable_by(10, |&a, &b| out[b as usize].total_cmp(&out[a as usize]));
+            o.truncate(10);
+            o
+        };
+        let (mut found, queries) = (0usize, if benching { 50 } else { 3 });
+        for _ in 0..queries {
+            let h: Vec<(u32, f32)> = (0..20).map(|_| (rng.below(n) as u32, 1.0)).collect();
+            let x = m.fold_in(&h);
+            let (mut exact, mut fast) = (vec![0f32; n], vec![0f32; n]);
+            m.add_scores(&x, 1.0, &mut exact);
+            m.add_scores_fast(&x, 1.0, &mut fast);
+            let want = top10(&exact);
+            found += top10(&fast).iter().filter(|i| want.contains(i)).count();
+        }
+        println!(
+            "recall@10 of the fast scan against exact ({n} items): {:.4} over {queries} users",
+            found as f64 / (10 * queries) as f64
+        );
     }
 }

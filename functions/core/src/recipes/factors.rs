@@ -460,22 +460,8 @@ impl ItemFactors {
                     .chunks_mut(TILE)
                     .zip(self.tiles.chunks_exact(f * TILE))
                 {
-                    let m = o.len();
-                    // Four dimensions per pass: one load and store of the scores per four
-                    // multiply-adds.
-                    let mut d = 0;
-                    while d + 4 <= f {
-                        let c = |k: usize| &tile[(d + k) * TILE..(d + k) * TILE + m];
-                        let (c0, c1, c2, c3) = (c(0), c(1), c(2), c(3));
-                        let w = |k: usize| self.w * self.x[d + k];
-                        let (w0, w1, w2, w3) = (w(0), w(1), w(2), w(3));
-                        for (i, oi) in o.iter_mut().enumerate() {
-                            *oi += (w0 * c0[i] + w1 * c1[i]) + (w2 * c2[i] + w3 * c3[i]);
-                        }
-                        d += 4;
-                    }
-                    for d in d..f {
-                        axpy(o, self.w * self.x[d], &tile[d * TILE..d * TILE + m]);
+                    for (d, &xd) in self.x.iter().enumerate() {
+                        axpy(o, self.w * xd, &tile[d * TILE..d * TILE + o.len()]);
                     }
                 }
             }
