@@ -33,6 +33,19 @@ pub fn temporal_split(data: &TrainingData, min_events: usize, fraction: f64) -> 
     Split { train, truth }
 }
 
+/// NDCG of a ranked list's hits (gain 1/log2(rank+1)) against the best possible with
+/// `ideal_hits` relevant items.
+pub fn ndcg(hits: &[bool], ideal_hits: usize) -> f64 {
+    let gain = |r: usize| 1.0 / ((r + 2) as f64).log2();
+    let dcg: f64 = (0..hits.len()).filter(|&r| hits[r]).map(gain).sum();
+    let idcg: f64 = (0..ideal_hits).map(gain).sum();
+    if idcg > 0.0 {
+        dcg / idcg
+    } else {
+        0.0
+    }
+}
+
 /// The protocol's split: 5 events minimum, newest 20% held out.
 pub fn quality_split(data: &TrainingData) -> Split {
     temporal_split(data, 5, 0.2)
@@ -81,16 +94,9 @@ pub fn evaluate(model: &Model, split: &Split) -> Metrics {
                 let h = &hits[..k.min(hits.len())];
                 let n_hits = h.iter().filter(|&&x| x).count() as f64;
                 let ideal_n = distinct.len().min(k);
-                let dcg: f64 = h
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &x)| x)
-                    .map(|(r, _)| 1.0 / ((r + 2) as f64).log2())
-                    .sum();
-                let idcg: f64 = (0..ideal_n).map(|r| 1.0 / ((r + 2) as f64).log2()).sum();
                 precision[slot] = n_hits / k as f64;
                 recall[slot] = n_hits / ideal_n.max(1) as f64;
-                ndcg[slot] = if idcg > 0.0 { dcg / idcg } else { 0.0 };
+                ndcg[slot] = self::ndcg(h, ideal_n);
             }
             let rr = hits
                 .iter()

@@ -320,6 +320,7 @@ fn sweep(x: &mut [f32], other: &[f32], rows: &Csr, reg: f32, f: usize, steps: us
     // A struct, not a closure, so the solves inline into pulp's AVX2 frame (engine::simd).
     struct Block<'a> {
         x: &'a mut [f32],
+        f: usize,
         first: usize,
         g: &'a [f32],
         other: &'a [f32],
@@ -330,9 +331,8 @@ fn sweep(x: &mut [f32], other: &[f32], rows: &Csr, reg: f32, f: usize, steps: us
         type Output = ();
         #[inline(always)]
         fn with_simd<S: pulp::Simd>(self, _: S) {
-            let f = self.g.len().isqrt();
-            let mut cg = Cg::new(f);
-            for (k, xr) in self.x.chunks_exact_mut(f).enumerate() {
+            let mut cg = Cg::new(self.f);
+            for (k, xr) in self.x.chunks_exact_mut(self.f).enumerate() {
                 let (cols, conf) = self.rows.row(self.first + k);
                 if cols.is_empty() {
                     xr.fill(0.0);
@@ -346,6 +346,7 @@ fn sweep(x: &mut [f32], other: &[f32], rows: &Csr, reg: f32, f: usize, steps: us
     x.par_chunks_mut(f * BLOCK).enumerate().for_each(|(b, x)| {
         pulp::Arch::new().dispatch(Block {
             x,
+            f,
             first: b * BLOCK,
             g: &g,
             other,
@@ -388,16 +389,27 @@ pub fn fit(
 
 impl ItemFactors {
     pub fn new(factors: usize, y: Vec<f32>, gram: Vec<f32>, alpha: f32) -> ItemFactors {
-        let quantised = Quantised::of(&y, factors);
-        let tiles = tiles_of(&y, factors);
-        ItemFactors {
+        let mut m = ItemFactors {
             factors,
             y,
             gram,
             alpha,
-            quantised,
-            tiles,
-        }
+            quantised: Quantised::default(),
+            tiles: Vec::new(),
+        };
+        m.derive();
+        m
+    }
+
+    /// Rebuilds the scan copies of `y`: the tiles always, the 8-bit copy only for a catalogue
+    /// the exact scan does not serve (no load time or memory spent on it below that).
+    fn derive(&mut self) {
+        self.tiles = tiles_of(&self.y, self.factors);
+        self.quantised = if self.n_items() > EXACT_UP_TO {
+            Quantised::of(&self.y, self.factors)
+        } else {
+            Quantised::default()
+        };
     }
 
     pub fn n_items(&self) -> usize {
@@ -481,7 +493,7 @@ impl ItemFactors {
     /// the ranking is the exact one.
     pub fn add_scores_fast(&self, x: &[f32], weight: f32, out: &mut [f32]) {
         let f = self.factors;
-        if out.len() <= EXACT_UP_TO || weight == 0.0 {
+        if self.quantised.q.is_empty() || out.len() <= EXACT_UP_TO || weight == 0.0 {
             return self.add_scores(x, weight, out);
         }
         let (qx, sx) = quantise(x);
@@ -528,9 +540,7 @@ impl ItemFactors {
     /// Items beyond the trained catalogue get zero factors.
     pub fn grow(&mut self, n_items: usize) {
         self.y.resize(n_items * self.factors, 0.0);
-        self.quantised.q.resize(n_items * self.factors, 0);
-        self.quantised.scale.resize(n_items, 1.0);
-        self.tiles = tiles_of(&self.y, self.factors);
+        self.derive();
     }
 }
 

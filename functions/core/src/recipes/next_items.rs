@@ -323,21 +323,24 @@ impl NextItems {
         self.add_factor_scores(history, out);
     }
 
-    /// Adds `factor_weight · y_i·x` for the user `x` folded in from the recency-weighted
-    /// history (the same window and weights as the matrix's).
+    /// Adds `factor_weight · y_i·x` for the user `x` folded in from the history.
     pub fn add_factor_scores(&self, history: &[u32], out: &mut [f32]) {
-        let Some(f) = &self.factors else { return };
+        if let Some((f, x)) = self.user_vector(history) {
+            f.add_scores_fast(&x, self.params.factor_weight, out);
+        }
+    }
+
+    /// The factors and the user vector folded in from the recency-weighted history (the same
+    /// window and weights as the matrix's); `None` without factors or history.
+    fn user_vector(&self, history: &[u32]) -> Option<(&ItemFactors, Vec<f32>)> {
+        let f = self.factors.as_ref()?;
         let weighted: Vec<(u32, f32)> = history
             .iter()
             .rev()
             .zip(&self.age_weights)
             .map(|(&i, &w)| (i, w))
             .collect();
-        if weighted.is_empty() {
-            return;
-        }
-        let x = f.fold_in(&weighted);
-        f.add_scores_fast(&x, self.params.factor_weight, out);
+        (!weighted.is_empty()).then(|| (f, f.fold_in(&weighted)))
     }
 
     /// Adds `Σ_k w_k B[item_k]` to `out` (catalogue-sized) for a history, newest last.
@@ -465,14 +468,8 @@ impl NextItems {
                     self.add_scores(&history, base);
                     fac.clear();
                     fac.resize(base.len(), 0.0);
-                    if let Some(f) = &self.factors {
-                        let weighted: Vec<(u32, f32)> = history
-                            .iter()
-                            .rev()
-                            .zip(&self.age_weights)
-                            .map(|(&i, &w)| (i, w))
-                            .collect();
-                        f.add_scores(&f.fold_in(&weighted), 1.0, fac);
+                    if let Some((f, x)) = self.user_vector(&history) {
+                        f.add_scores(&x, 1.0, fac);
                     }
                     for &i in &history {
                         base[i as usize] = f32::NEG_INFINITY;
@@ -512,20 +509,11 @@ fn ndcg_at_10(base: &[f32], fac: &[f32], w: f32, truth: &[u32]) -> f64 {
     let mut distinct = truth.to_vec();
     distinct.sort_unstable();
     distinct.dedup();
-    let dcg: f64 = top
+    let hits: Vec<bool> = top
         .iter()
-        .enumerate()
-        .filter(|(_, (_, i))| distinct.binary_search(i).is_ok())
-        .map(|(r, _)| 1.0 / ((r + 2) as f64).log2())
-        .sum();
-    let idcg: f64 = (0..distinct.len().min(10))
-        .map(|r| 1.0 / ((r + 2) as f64).log2())
-        .sum();
-    if idcg > 0.0 {
-        dcg / idcg
-    } else {
-        0.0
-    }
+        .map(|(_, i)| distinct.binary_search(i).is_ok())
+        .collect();
+    crate::evaluation::ndcg(&hits, distinct.len().min(10))
 }
 
 fn fit_with(
