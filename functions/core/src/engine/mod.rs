@@ -7,6 +7,7 @@
 //! score → exclude → filter → explore → promote → pick → backfill → softmax → reasons.
 
 mod itemset;
+pub mod ranker;
 pub mod simd;
 pub mod stages;
 mod topk;
@@ -14,7 +15,8 @@ mod topk;
 use rayon::prelude::*;
 
 pub use itemset::ItemSet;
-pub use topk::{top_k, Scored};
+pub use ranker::{Dense, Ranker};
+pub use topk::{top_k, Scored, TopK};
 
 use crate::recipes::Model;
 

@@ -1,21 +1,23 @@
 //! The stages of an answer, in order. Each is a plain function of what the previous ones made,
 //! so a test can run one alone on planted scores.
 
+use super::ranker::{Dense, Ranker};
 use super::{top_k, Candidates, Exploration, ItemSet, Pick, PromotionQuery, Query, Reason, Scored};
 use crate::recipes::Model;
 
-/// What the score stage found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Scores {
-    pub values: Vec<f32>,
-    /// No signal at all (an unknown or unrelated item): the values are popularity.
-    pub popular_fill: bool,
-    /// Related-items scoring: only items with a positive score count as related.
-    pub related: bool,
+/// Stage 1: what ranks the catalogue for the query: the recipe's retrieval index where it has
+/// one for this catalogue and history, else the model's scores for every item.
+pub fn score<'m>(model: &'m Model, q: &Query<'_>) -> Box<dyn Ranker + 'm> {
+    if let (super::Scoring::History, Some(r)) = (q.scoring, model.learned.retrieval()) {
+        if let Some(ranker) = r.ranker(&model.popularity, q.history) {
+            return ranker;
+        }
+    }
+    Box::new(dense(model, q))
 }
 
-/// Stage 1: the model's scores over the catalogue.
-pub fn score(model: &Model, q: &Query<'_>) -> Scores {
+/// The model's scores over the whole catalogue.
+pub fn dense(model: &Model, q: &Query<'_>) -> Dense {
     let mut values = Vec::with_capacity(model.items.len());
     let related = matches!(q.scoring, super::Scoring::Related(_));
     match q.scoring {
@@ -32,10 +34,9 @@ pub fn score(model: &Model, q: &Query<'_>) -> Scores {
     if popular_fill {
         values = model.popularity.clone();
     }
-    Scores {
+    Dense {
         values,
         popular_fill,
-        related,
     }
 }
 
@@ -67,37 +68,62 @@ pub fn filter(n_items: usize, allowed: Option<&ItemSet>, skip: &ItemSet) -> Item
 
 /// Stage 4: new items get a bonus of `weight` × the best score, shrinking with their
 /// interactions. Returns the items that got one.
-pub fn explore(scores: &mut [f32], exploration: &Exploration) -> ItemSet {
-    let mut explored = ItemSet::new(scores.len());
-    let best = scores.iter().copied().fold(0f32, f32::max);
+pub fn explore(ranker: &mut dyn Ranker, n_items: usize, exploration: &Exploration) -> ItemSet {
+    let mut explored = ItemSet::new(n_items);
+    if exploration.fresh.is_empty() {
+        return explored;
+    }
+    let best = ranker.best();
+    let mut boosts = Vec::new();
     for &(item, share) in &exploration.fresh {
-        let Some(s) = scores.get_mut(item as usize) else {
-            continue;
-        };
         let bonus = exploration.weight * best * share;
-        if bonus > 0.0 {
-            *s += bonus;
+        if (item as usize) < n_items && bonus > 0.0 && !explored.contains(item) {
+            boosts.push(Scored {
+                item,
+                score: ranker.score(item) + bonus,
+            });
             explored.insert(item);
         }
     }
+    ranker.boost(&boosts);
     explored
 }
 
 /// Stage 5: the promotion's items, best first: its share of `k` (rounded up) among items it
 /// allows and `skip` does not hold (the main filter does not apply to them, as in Personalize).
-pub fn promote(scores: &[f32], k: usize, p: &PromotionQuery<'_>, skip: &ItemSet) -> Vec<Scored> {
-    let n = (k * p.percent as usize).div_ceil(100);
-    top_k(scores, n.min(k), |i| {
-        !skip.contains(i) && p.allowed.is_none_or(|a| a.contains(i))
-    })
+pub fn promote(
+    ranker: &mut dyn Ranker,
+    k: usize,
+    p: &PromotionQuery<'_>,
+    skip: &ItemSet,
+) -> Vec<Scored> {
+    let n = (k * p.percent as usize).div_ceil(100).min(k);
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut allowed = match p.allowed {
+        Some(a) => a.clone(),
+        None => ItemSet::full(skip.capacity()),
+    };
+    allowed.subtract(skip);
+    ranker.top(n, &allowed, false)
 }
 
 /// Stage 6: the best `n` of what passes and is not taken; related items need a positive score.
-pub fn pick(s: &Scores, n: usize, passes: &ItemSet, taken: &ItemSet) -> Vec<Scored> {
-    let signal_only = s.related && !s.popular_fill;
-    top_k(&s.values, n, |i| {
-        passes.contains(i) && !taken.contains(i) && (!signal_only || s.values[i as usize] > 0.0)
-    })
+pub fn pick(
+    ranker: &mut dyn Ranker,
+    related: bool,
+    n: usize,
+    passes: &ItemSet,
+    taken: &[Scored],
+) -> Vec<Scored> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut allowed = passes.clone();
+    taken.iter().for_each(|t| allowed.remove(t.item));
+    let signal_only = related && !ranker.popular_fill();
+    ranker.top(n, &allowed, signal_only)
 }
 
 /// Stage 7: the popular items that pass, for the slots still empty (`n`).
@@ -118,6 +144,21 @@ pub struct Softmax {
 }
 
 impl Softmax {
+    /// From a catalogue's best score, mean score and `Σ e^((s − max) / temperature)` (the
+    /// temperature as [`Softmax::over`] sets it), for a caller that sums without a full pass.
+    pub fn from_parts(max: f64, mean: f64, total: f64) -> Softmax {
+        Softmax {
+            max,
+            temperature: Softmax::temperature(max, mean),
+            total: total.max(f64::MIN_POSITIVE),
+        }
+    }
+
+    /// The temperature that puts the best score 4 units above the mean.
+    pub fn temperature(max: f64, mean: f64) -> f64 {
+        ((max - mean) / 4.0).max(1e-12)
+    }
+
     /// The catalogue-wide pass is most of an answer's time, so it runs in f32 lanes the
     /// compiler vectorises, with [`exp_neg`] in place of libm's `exp`, and in AVX2 registers
     /// where the CPU has them (pulp's runtime dispatch). Each lane adds in the same order
@@ -164,7 +205,7 @@ impl Softmax {
         } else {
             0.0
         };
-        let temperature = ((max as f64 - mean) / 4.0).max(1e-12);
+        let temperature = Softmax::temperature(max as f64, mean);
         let inv_t = (1.0 / temperature) as f32;
         // A non-finite score is sent far below the maximum, where its term underflows to ~0.
         let term = |s: f32| {
@@ -255,23 +296,32 @@ pub fn answer(model: &Model, q: &Query<'_>) -> Vec<Pick> {
 fn answer_catalogue(model: &Model, q: &Query<'_>) -> Vec<Pick> {
     let n_items = model.items.len();
     let k = q.num_results;
-    let mut s = score(model, q);
+    let related = matches!(q.scoring, super::Scoring::Related(_));
+    let mut ranker = score(model, q);
     let skip = exclude(n_items, q);
     let passes = filter(n_items, q.filter, &skip);
     let explored = match q.exploration {
-        Some(e) if e.weight > 0.0 => explore(&mut s.values, e),
+        Some(e) if e.weight > 0.0 => explore(ranker.as_mut(), n_items, e),
         _ => ItemSet::new(n_items),
     };
     let promoted = match &q.promotion {
-        Some(p) => promote(&s.values, k, p, &skip),
+        Some(p) => promote(ranker.as_mut(), k, p, &skip),
         None => Vec::new(),
     };
-    let mut taken = ItemSet::new(n_items);
-    promoted.iter().for_each(|p| taken.insert(p.item));
-    let mut regular = pick(&s, k - promoted.len(), &passes, &taken);
-    regular.iter().for_each(|p| taken.insert(p.item));
+    let mut regular = pick(
+        ranker.as_mut(),
+        related,
+        k - promoted.len(),
+        &passes,
+        &promoted,
+    );
     let missing = k - promoted.len() - regular.len();
     let filled = if missing > 0 {
+        let mut taken = ItemSet::new(n_items);
+        promoted
+            .iter()
+            .chain(&regular)
+            .for_each(|p| taken.insert(p.item));
         backfill(&model.popularity, missing, &passes, &taken)
     } else {
         Vec::new()
@@ -280,14 +330,15 @@ fn answer_catalogue(model: &Model, q: &Query<'_>) -> Vec<Pick> {
     filled.iter().for_each(|p| backfilled.insert(p.item));
     regular.extend(filled);
 
-    let softmax = Softmax::over(&s.values);
+    let softmax = ranker.softmax();
+    let popular_fill = ranker.popular_fill();
     let marks = promoted_slots(promoted.len() + regular.len(), promoted.len(), q.seed);
     let (mut pi, mut ri) = (promoted.into_iter(), regular.into_iter());
     marks
         .into_iter()
         .filter_map(|is_promoted| {
             let p = if is_promoted { pi.next() } else { ri.next() }?;
-            let popular = s.popular_fill || backfilled.contains(p.item);
+            let popular = popular_fill || backfilled.contains(p.item);
             let reason = if is_promoted {
                 Reason::Promoted
             } else if popular {
@@ -312,19 +363,13 @@ fn answer_catalogue(model: &Model, q: &Query<'_>) -> Vec<Pick> {
 /// GetPersonalizedRanking: the listed items the filter allows, by score (ties in input order),
 /// then the unknown ones in input order; the softmax runs over the ranked known items.
 fn answer_list(model: &Model, q: &Query<'_>, list: &[Option<u32>]) -> Vec<Pick> {
-    let s = score(model, q);
+    let ranker = score(model, q);
     let mut known: Vec<(usize, u32, f32)> = list
         .iter()
         .enumerate()
         .filter_map(|(pos, c)| c.map(|i| (pos, i)))
         .filter(|&(_, i)| q.filter.is_none_or(|f| f.contains(i)))
-        .map(|(pos, i)| {
-            (
-                pos,
-                i,
-                s.values.get(i as usize).copied().unwrap_or(f32::MIN),
-            )
-        })
+        .map(|(pos, i)| (pos, i, ranker.score(i)))
         .collect();
     known.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
     let ranked: Vec<f32> = known.iter().map(|k| k.2).collect();

@@ -33,6 +33,58 @@ impl Ord for Worst {
     }
 }
 
+/// The best `k` of a stream of scored items: a bounded heap, ordered by (score, code) so the
+/// answer does not depend on the order items come in.
+pub struct TopK {
+    k: usize,
+    heap: BinaryHeap<Worst>,
+}
+
+impl TopK {
+    pub fn new(k: usize) -> TopK {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
+    }
+
+    /// Whether `score` for `item` would enter (cheap: check before a costly `keep`).
+    #[inline]
+    pub fn admits(&self, item: u32, score: f32) -> bool {
+        if score.is_nan() || self.k == 0 {
+            return false;
+        }
+        self.heap.len() < self.k
+            || self.heap.peek().is_some_and(|w| {
+                score > w.0.score || (score == w.0.score && item < w.0.item)
+            })
+    }
+
+    pub fn push(&mut self, item: u32, score: f32) {
+        if self.admits(item, score) {
+            self.heap.push(Worst(Scored { item, score }));
+            if self.heap.len() > self.k {
+                self.heap.pop();
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// Best first, ties to the lower code.
+    pub fn into_sorted(self) -> Vec<Scored> {
+        let mut out: Vec<Scored> = self.heap.into_iter().map(|w| w.0).collect();
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
+        out
+    }
+}
+
 /// The `k` best of `scores` (highest first, ties to the lower code) among items `keep` allows.
 ///
 /// The catalogue is cut into blocks of 64 and each block's best score taken (one vectorised

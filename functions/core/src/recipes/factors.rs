@@ -36,9 +36,6 @@ pub struct ItemFactors {
     /// `YᵀY + reg·I`, `factors × factors`, row-major: what a fold-in starts from.
     pub gram: Vec<f32>,
     pub alpha: f32,
-    /// `y` in 8 bits per value with one scale per item: a quarter of the bytes to stream per
-    /// request (built on load, never stored).
-    quantised: Quantised,
     /// `y` by tiles of [`TILE`] items, dimension-major within a tile: the exact scan is then
     /// `factors` vertical multiply-adds over an L1-resident slice of scores, with no
     /// per-item horizontal sums (built on load, never stored).
@@ -48,8 +45,9 @@ pub struct ItemFactors {
 /// Items per scan tile.
 const TILE: usize = 512;
 
-/// Up to this many items the exact f32 scan is as fast as the 8-bit one (it stays in cache).
-const EXACT_UP_TO: usize = 65_536;
+/// Past this many items a request is answered through the retrieval index
+/// ([`super::ivf`]), not a scan of the whole catalogue.
+pub const EXACT_UP_TO: usize = 65_536;
 
 fn tiles_of(y: &[f32], f: usize) -> Vec<f32> {
     let n = y.len() / f.max(1);
@@ -64,59 +62,12 @@ fn tiles_of(y: &[f32], f: usize) -> Vec<f32> {
     t
 }
 
-/// The artifact's content decides equality; the quantised copy is derived from it.
+/// The artifact's content decides equality; the tiles are derived from it.
 impl PartialEq for ItemFactors {
     fn eq(&self, o: &ItemFactors) -> bool {
         (self.factors, &self.y, &self.gram, self.alpha) == (o.factors, &o.y, &o.gram, o.alpha)
     }
 }
-
-#[derive(Debug, Clone, Default)]
-struct Quantised {
-    q: Vec<i8>,
-    scale: Vec<f32>,
-}
-
-impl Quantised {
-    fn of(y: &[f32], f: usize) -> Quantised {
-        let mut q = Vec::with_capacity(y.len());
-        let mut scale = Vec::with_capacity(y.len() / f.max(1));
-        for row in y.chunks_exact(f) {
-            let (qs, s) = quantise(row);
-            q.extend(qs);
-            scale.push(s);
-        }
-        Quantised { q, scale }
-    }
-}
-
-/// A vector in 8 bits and its scale: `v ≈ q · scale`.
-fn quantise(v: &[f32]) -> (impl Iterator<Item = i8> + '_, f32) {
-    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
-    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-    (v.iter().map(move |x| (x / scale).round() as i8), scale)
-}
-
-/// Integer dot product: widening multiplies that vectorise (`pmaddwd`) without intrinsics.
-#[inline(always)]
-fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
-    let mut acc = [0i32; 16];
-    let (ca, ra) = a.as_chunks::<16>();
-    let (cb, rb) = b.as_chunks::<16>();
-    for (x, y) in ca.iter().zip(cb) {
-        for l in 0..16 {
-            acc[l] += x[l] as i16 as i32 * y[l] as i16 as i32;
-        }
-    }
-    let mut s: i32 = acc.iter().sum();
-    for (x, y) in ra.iter().zip(rb) {
-        s += *x as i32 * *y as i32;
-    }
-    s
-}
-
-/// Candidates re-scored exactly after the 8-bit scan.
-pub const RESCORED: usize = 256;
 
 /// A sparse matrix by rows: for row r, `cols[ptr[r]..ptr[r+1]]` with their confidences.
 struct Csr {
@@ -394,22 +345,15 @@ impl ItemFactors {
             y,
             gram,
             alpha,
-            quantised: Quantised::default(),
             tiles: Vec::new(),
         };
         m.derive();
         m
     }
 
-    /// Rebuilds the scan copies of `y`: the tiles always, the 8-bit copy only for a catalogue
-    /// the exact scan does not serve (no load time or memory spent on it below that).
+    /// Rebuilds the scan copy of `y`.
     fn derive(&mut self) {
         self.tiles = tiles_of(&self.y, self.factors);
-        self.quantised = if self.n_items() > EXACT_UP_TO {
-            Quantised::of(&self.y, self.factors)
-        } else {
-            Quantised::default()
-        };
     }
 
     pub fn n_items(&self) -> usize {
@@ -485,56 +429,6 @@ impl ItemFactors {
             w: weight,
             out: &mut out[..n],
         });
-    }
-
-    /// Adds `weight · y_i·x` to `out` from the 8-bit factors, then re-scores exactly the
-    /// [`RESCORED`] items that rank best in `out` afterwards: every item keeps a score (so
-    /// filters and exclusions downstream stay exact over the whole catalogue) and the top of
-    /// the ranking is the exact one.
-    pub fn add_scores_fast(&self, x: &[f32], weight: f32, out: &mut [f32]) {
-        let f = self.factors;
-        if self.quantised.q.is_empty() || out.len() <= EXACT_UP_TO || weight == 0.0 {
-            return self.add_scores(x, weight, out);
-        }
-        let (qx, sx) = quantise(x);
-        let qx: Vec<i8> = qx.collect();
-        let mut approx = vec![0f32; out.len()];
-        struct Scan<'a> {
-            m: &'a Quantised,
-            f: usize,
-            qx: &'a [i8],
-            w: f32,
-            out: &'a mut [f32],
-            approx: &'a mut [f32],
-        }
-        impl pulp::WithSimd for Scan<'_> {
-            type Output = ();
-            #[inline(always)]
-            fn with_simd<S: pulp::Simd>(self, _: S) {
-                let rows = self.m.q.chunks_exact(self.f).zip(&self.m.scale);
-                for ((o, a), (row, s)) in self.out.iter_mut().zip(self.approx.iter_mut()).zip(rows)
-                {
-                    *a = self.w * (dot_i8(row, self.qx) as f32 * s);
-                    *o += *a;
-                }
-            }
-        }
-        pulp::Arch::new().dispatch(Scan {
-            m: &self.quantised,
-            f,
-            qx: &qx,
-            w: weight * sx,
-            out,
-            approx: &mut approx,
-        });
-        let mut best: Vec<u32> = (0..out.len() as u32).collect();
-        best.select_nth_unstable_by(RESCORED, |&a, &b| {
-            out[b as usize].total_cmp(&out[a as usize])
-        });
-        for &i in &best[..RESCORED] {
-            let i = i as usize;
-            out[i] += weight * dot(&self.y[i * f..(i + 1) * f], x) - approx[i];
-        }
     }
 
     /// Items beyond the trained catalogue get zero factors.
@@ -628,38 +522,5 @@ mod tests {
                 "{lhs:?} vs {rhs:?}"
             );
         }
-    }
-
-    #[test]
-    fn the_8_bit_scan_finds_the_exact_top_10() {
-        // Past EXACT_UP_TO, where the 8-bit scan is used.
-        let (n, f) = (EXACT_UP_TO + 4_000, 32usize);
-        let mut rng = SplitMix::new(9);
-        let y: Vec<f32> = (0..n * f).map(|_| rng.unit() as f32 - 0.5).collect();
-        let m = ItemFactors::new(f, y, vec![0.0; f * f], 1.0);
-        let (mut found, mut wanted) = (0, 0);
-        for _ in 0..30 {
-            let x: Vec<f32> = (0..f).map(|_| rng.unit() as f32 - 0.5).collect();
-            let base: Vec<f32> = (0..n).map(|_| rng.unit() as f32 * 0.1).collect();
-            let top = |out: &[f32]| {
-                let mut o: Vec<u32> = (0..n as u32).collect();
-                o.select_nth_unstable_by(10, |&a, &b| out[b as usize].total_cmp(&out[a as usize]));
-                o.truncate(10);
-                o
-            };
-            let mut exact = base.clone();
-            m.add_scores(&x, 2.0, &mut exact);
-            let mut fast = base.clone();
-            m.add_scores_fast(&x, 2.0, &mut fast);
-            let want = top(&exact);
-            let got = top(&fast);
-            wanted += 10;
-            found += got.iter().filter(|i| want.contains(i)).count();
-            // The items re-scored carry the exact score.
-            for &i in &got {
-                assert!((fast[i as usize] - exact[i as usize]).abs() < 1e-4);
-            }
-        }
-        assert!(found * 100 >= wanted * 99, "recall@10 {found}/{wanted}");
     }
 }

@@ -9,9 +9,11 @@
 mod artifact;
 mod data;
 pub mod factors;
+pub mod ivf;
 pub mod next_items;
 mod params;
 pub mod popularity;
+pub mod retrieval;
 pub mod sims;
 pub mod trending;
 
@@ -150,6 +152,23 @@ pub trait Learned: Send + Sync + fmt::Debug + Any {
     fn updatable(&self) -> Option<&dyn Updatable> {
         None
     }
+
+    /// Ranks a large catalogue for a history without scoring every item.
+    fn retrieval(&self) -> Option<&dyn Retrieval> {
+        None
+    }
+}
+
+/// Capability: a retrieval index over the catalogue, which answers a history's best items
+/// (filters and exclusions applied while it searches) without scoring every item.
+pub trait Retrieval {
+    /// The request's ranker; `None` where scoring the whole catalogue is as fast (a small
+    /// catalogue) or the history gives the index nothing to search with.
+    fn ranker<'a>(
+        &'a self,
+        popularity: &'a [f32],
+        history: &[u32],
+    ) -> Option<Box<dyn crate::engine::Ranker + 'a>>;
 }
 
 /// Capability: scores of the items related to one item.

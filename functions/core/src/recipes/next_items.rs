@@ -21,9 +21,11 @@ use faer::{Mat, Side};
 use rayon::prelude::*;
 
 use super::factors::{self, AlsParams, ItemFactors};
+use super::ivf::Ivf;
+use super::retrieval::Index;
 use super::{
     ArtifactError, ArtifactReader, ArtifactWriter, Hyperparameters, Learned, Recipe, RecipeDef,
-    RecipeType, RelatedItems, TrainingData, Updatable,
+    RecipeType, RelatedItems, Retrieval, TrainingData, Updatable,
 };
 use crate::error::{Error, Result};
 
@@ -31,8 +33,8 @@ pub const USER_PERSONALIZATION: Recipe = Recipe::new(&RecipeDef {
     name: "aws-user-personalization",
     recipe_type: RecipeType::UserPersonalization,
     hyperparameters: KNOWN,
-    fit: |data, hp, _, progress| {
-        let m = fit(data, NextItemsParams::from_hp(hp)?, progress)?;
+    fit: |data, hp, popularity, progress| {
+        let m = fit_indexed(data, NextItemsParams::from_hp(hp)?, popularity, progress)?;
         Ok(Box::new(UserPersonalization(m)))
     },
     read: |r, hp, n| Ok(Box::new(UserPersonalization(read(r, hp, n)?))),
@@ -42,8 +44,8 @@ pub const PERSONALIZED_RANKING: Recipe = Recipe::new(&RecipeDef {
     name: "aws-personalized-ranking",
     recipe_type: RecipeType::PersonalizedRanking,
     hyperparameters: KNOWN,
-    fit: |data, hp, _, progress| {
-        let m = fit(data, NextItemsParams::from_hp(hp)?, progress)?;
+    fit: |data, hp, popularity, progress| {
+        let m = fit_indexed(data, NextItemsParams::from_hp(hp)?, popularity, progress)?;
         Ok(Box::new(PersonalizedRanking(m)))
     },
     read: |r, hp, n| Ok(Box::new(PersonalizedRanking(read(r, hp, n)?))),
@@ -78,6 +80,9 @@ macro_rules! next_items_learned {
                 if let Some(f) = &self.0.factors {
                     w.f32s(b"FACT", &f.y).f32s(b"FGRM", &f.gram);
                 }
+                if let Some(ix) = &self.0.index {
+                    w.f32s(b"FIVC", &ix.ivf.centroids).u32s(b"FIVA", &ix.ivf.assign);
+                }
             }
 
             fn box_clone(&self) -> Box<dyn Learned> {
@@ -95,6 +100,10 @@ macro_rules! next_items_learned {
             fn updatable(&self) -> Option<&dyn Updatable> {
                 next_items_learned!(@update $t self)
             }
+
+            fn retrieval(&self) -> Option<&dyn Retrieval> {
+                self.0.index.as_ref().map(|_| &self.0 as &dyn Retrieval)
+            }
         }
     };
     (@update UserPersonalization $s:ident) => { Some($s) };
@@ -104,10 +113,25 @@ next_items_learned!(UserPersonalization);
 next_items_learned!(PersonalizedRanking);
 
 impl Updatable for UserPersonalization {
-    fn update(&self, data: &TrainingData, _popularity: &[f32]) -> Box<dyn Learned> {
+    fn update(&self, data: &TrainingData, popularity: &[f32]) -> Box<dyn Learned> {
         let mut m = self.clone();
         m.0.extend_catalogue(data.n_items());
+        if let Some(mut ix) = m.0.index.take() {
+            ix.rebias(&m.0, popularity);
+            m.0.index = Some(ix);
+        }
         Box::new(m)
+    }
+}
+
+impl Retrieval for NextItems {
+    fn ranker<'a>(
+        &'a self,
+        popularity: &'a [f32],
+        history: &[u32],
+    ) -> Option<Box<dyn crate::engine::Ranker + 'a>> {
+        let r = super::retrieval::ranker(self, popularity, history)?;
+        Some(Box::new(r))
     }
 }
 
@@ -149,14 +173,29 @@ fn read(
         None
     };
     let age_weights = params.age_weights();
-    Ok(NextItems {
+    let mut m = NextItems {
         params,
         columns,
         b,
         column_of,
         age_weights,
         factors,
-    })
+        index: None,
+    };
+    if let (Some(f), Ok(centroids), Ok(assign)) = (&m.factors, r.f32s(b"FIVC"), r.u32s(b"FIVA")) {
+        let k = centroids.len() / f.factors;
+        if centroids.len() % f.factors != 0
+            || assign.len() > n_items
+            || assign.iter().any(|&c| c as usize >= k)
+        {
+            return Err(corrupt("index shape"));
+        }
+        let trained = &f.y[..assign.len() * f.factors];
+        let ivf = Ivf::new(f.factors, centroids, assign, trained);
+        let popularity = r.f32s(b"POPL")?;
+        m.index = Some(Index::new(ivf, m.params.retrieval_probe, &m, &popularity));
+    }
+    Ok(m)
 }
 
 const KNOWN: &[&str] = &[
@@ -223,6 +262,9 @@ pub struct NextItemsParams {
     /// Conjugate-gradient steps per row and sweep.
     #[serde(default = "three")]
     pub als_cg_steps: usize,
+    /// The retrieval index's probe (chosen in training; 0 without an index).
+    #[serde(default)]
+    pub retrieval_probe: f32,
 }
 
 impl NextItemsParams {
@@ -273,6 +315,7 @@ impl NextItemsParams {
             als_reg: hp.number("als_reg", 1.0, 0.0, 1e9)?,
             als_iterations: hp.number("als_iterations", 15, 1, 100)?,
             als_cg_steps: hp.number("als_cg_steps", 2, 1, 64)?,
+            retrieval_probe: 0.0,
         };
         if p.min_user_history_length_percentile > p.max_user_history_length_percentile {
             return Err(Error::InvalidInput(
@@ -308,6 +351,8 @@ pub struct NextItems {
     pub age_weights: Vec<f32>,
     /// Whole-catalogue item factors, when `params.factors > 0`.
     pub factors: Option<ItemFactors>,
+    /// The retrieval index over the factors, for a catalogue too large to score whole.
+    pub index: Option<Index>,
 }
 
 impl NextItems {
@@ -326,13 +371,13 @@ impl NextItems {
     /// Adds `factor_weight · y_i·x` for the user `x` folded in from the history.
     pub fn add_factor_scores(&self, history: &[u32], out: &mut [f32]) {
         if let Some((f, x)) = self.user_vector(history) {
-            f.add_scores_fast(&x, self.params.factor_weight, out);
+            f.add_scores(&x, self.params.factor_weight, out);
         }
     }
 
     /// The factors and the user vector folded in from the recency-weighted history (the same
     /// window and weights as the matrix's); `None` without factors or history.
-    fn user_vector(&self, history: &[u32]) -> Option<(&ItemFactors, Vec<f32>)> {
+    pub fn user_vector(&self, history: &[u32]) -> Option<(&ItemFactors, Vec<f32>)> {
         let f = self.factors.as_ref()?;
         let weighted: Vec<(u32, f32)> = history
             .iter()
@@ -345,6 +390,15 @@ impl NextItems {
 
     /// Adds `Σ_k w_k B[item_k]` to `out` (catalogue-sized) for a history, newest last.
     pub fn add_scores(&self, history: &[u32], out: &mut [f32]) {
+        if let Some(acc) = self.head_scores(history) {
+            for (j, &item) in self.columns.iter().enumerate() {
+                out[item as usize] += acc[j];
+            }
+        }
+    }
+
+    /// `Σ_k w_k B[item_k]` by column; `None` when no history item has a column.
+    pub fn head_scores(&self, history: &[u32]) -> Option<Vec<f32>> {
         let n = self.n();
         let mut rows: Vec<(usize, f32)> = Vec::with_capacity(self.age_weights.len());
         for (k, &item) in history
@@ -363,16 +417,14 @@ impl NextItems {
             }
         }
         if rows.is_empty() {
-            return;
+            return None;
         }
         let mut acc = vec![0f32; n];
         for (col, w) in rows {
             let row = &self.b[col * n..(col + 1) * n];
             crate::engine::simd::add_scaled(&mut acc, w, row);
         }
-        for (j, &item) in self.columns.iter().enumerate() {
-            out[item as usize] += acc[j];
-        }
+        Some(acc)
     }
 
     /// Extends `column_of` to a catalogue that grew (UPDATE training).
@@ -405,6 +457,24 @@ const FACTOR_WEIGHTS: &[f32] = &[0.0, 0.01, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
 
 /// Validation users scored per weight, at most: enough to rank a handful of weights.
 const TUNING_USERS: usize = 3_000;
+
+/// Fits the model and, over a catalogue too large to score whole per request, the retrieval
+/// index over its factors, with the probe chosen on `data`'s users.
+pub fn fit_indexed(
+    data: &TrainingData,
+    params: NextItemsParams,
+    popularity: &[f32],
+    progress: &mut dyn FnMut(f64),
+) -> Result<NextItems> {
+    let mut m = fit(data, params, &mut |f| progress(0.95 * f))?;
+    if let Some(f) = m.factors.as_ref().filter(|_| Index::wanted(data.n_items())) {
+        let ivf = Ivf::build(&f.y[..data.n_items() * f.factors], f.factors);
+        m.index = Some(Index::new(ivf, 1.0, &m, popularity));
+        Index::tune(&mut m, data, popularity);
+        m.params.retrieval_probe = m.index.as_ref().map_or(0.0, |ix| ix.probe);
+    }
+    Ok(m)
+}
 
 /// Fits the model; `progress` gets a fraction in [0, 1]. With factors and no `factor_weight`
 /// given, the weight is chosen first on a validation split carved from `data` (each user's
@@ -660,6 +730,7 @@ fn fit_with(
         column_of,
         age_weights,
         factors,
+        index: None,
     })
 }
 

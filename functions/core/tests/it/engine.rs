@@ -198,15 +198,19 @@ fn exploration_lifts_fresh_items_and_says_so() {
     assert_eq!(picks[0].reason, Reason::Exploration);
     assert!(picks[1..].iter().all(|p| p.reason == Reason::Model));
     // The stage alone: only listed items move, by weight × best × share.
-    let mut scores = vec![1.0, 0.5, 0.25];
+    let mut scores = engine::Dense {
+        values: vec![1.0, 0.5, 0.25],
+        popular_fill: false,
+    };
     let marked = stages::explore(
         &mut scores,
+        3,
         &Exploration {
             weight: 0.5,
             fresh: vec![(2, 0.5)],
         },
     );
-    assert_eq!(scores, [1.0, 0.5, 0.5]);
+    assert_eq!(scores.values, [1.0, 0.5, 0.5]);
     assert_eq!(marked.iter().collect::<Vec<_>>(), [2]);
 }
 
