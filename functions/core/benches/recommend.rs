@@ -82,6 +82,7 @@ fn main() {
             let t = Instant::now();
             let out = rt.block_on(s.runtime.get_recommendations(&req)).unwrap();
             times.push(t.elapsed().as_nanos() as f64 / 1e3);
+
             assert_eq!(out.item_list.len(), 25);
             std::hint::black_box(out);
         }

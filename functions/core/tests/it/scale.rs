@@ -3,10 +3,11 @@
 
 use std::sync::OnceLock;
 
-use tailor_core::engine::{self, Query};
+use tailor_core::engine::{self, top_k, Candidates, ItemSet, Query};
 use tailor_core::evaluation::read_csv;
 use tailor_core::recipes::{next_items, EventConfig, Hyperparameters, Model, TrainingData};
 use tailor_core::sample::scale::{generate, Planted, ScaleSpec};
+use tailor_core::sample::SplitMix;
 use tailor_core::schema::DatasetType;
 
 struct Shop {
@@ -194,4 +195,62 @@ fn one_more_event_moves_the_very_next_answer_towards_its_cluster() {
         .filter(|&&i| cluster(shop, i) == cluster(shop, other))
         .count();
     assert!(moved >= 3, "only {moved} of {after:?} from the new cluster");
+}
+
+#[test]
+fn retrieval_honours_filters_and_exclusions_exactly() {
+    let shop = long_tail();
+    let model = &shop.model;
+    assert!(
+        model.learned.retrieval().is_some(),
+        "a 100k-item catalogue is served through the index"
+    );
+    let n = model.items.len();
+    let mut rng = SplitMix::new(21);
+    let (mut found, mut wanted) = (0usize, 0usize);
+    for (round, u) in (0..shop.data.histories.len()).step_by(97).enumerate() {
+        let h = history(shop, u);
+        // Filters passing 60%, 10% and 0.5% of the catalogue (the last scored directly).
+        let share = [0.6, 0.1, 0.005][round % 3];
+        let mut allowed = ItemSet::new(n);
+        (0..n as u32)
+            .filter(|_| rng.unit() < share)
+            .for_each(|i| allowed.insert(i));
+        let q = Query::for_history(&h, 25);
+        let exact = engine::stages::dense(model, &q).values;
+        // Excluded: the five items the filter allows that exact scoring ranks best.
+        let excluded: Vec<u32> = top_k(&exact, 5, |i| allowed.contains(i))
+            .iter()
+            .map(|s| s.item)
+            .collect();
+        let q = Query {
+            filter: Some(&allowed),
+            candidates: Candidates::All {
+                exclude: &excluded,
+            },
+            ..q
+        };
+        let got = engine::recommend(model, &q);
+        assert_eq!(got.len(), 25);
+        for p in &got {
+            let i = p.item.unwrap();
+            assert!(allowed.contains(i), "{i} does not pass the filter");
+            assert!(!excluded.contains(&i), "{i} was excluded");
+            assert!(
+                (p.raw - exact[i as usize]).abs() <= 1e-4 * exact[i as usize].abs().max(1.0),
+                "{i}: answered {} vs exact {}",
+                p.raw,
+                exact[i as usize]
+            );
+        }
+        let want = top_k(&exact, 10, |i| allowed.contains(i) && !excluded.contains(&i));
+        wanted += want.len();
+        found += want
+            .iter()
+            .filter(|w| got[..10].iter().any(|g| g.item == Some(w.item)))
+            .count();
+    }
+    assert!(wanted >= 1_000, "{wanted}");
+    let recall = found as f64 / wanted as f64;
+    assert!(recall >= 0.99, "recall@10 {recall:.4} against exact scoring");
 }
