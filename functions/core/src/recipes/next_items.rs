@@ -253,6 +253,10 @@ pub struct NextItemsParams {
     /// `factor_weight` was not given: training chooses it on validation data.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tune_factor_weight: bool,
+    /// `popularity_weight` was not given: with factors, training chooses it with the factor
+    /// weight.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tune_popularity_weight: bool,
     #[serde(default)]
     pub als_alpha: f64,
     #[serde(default)]
@@ -302,15 +306,15 @@ impl NextItemsParams {
                 1e-9,
                 1e9,
             )?,
-            // Opt-in until the per-request scan fits the answer-path budget (README); "auto"
-            // sizes them by the catalogue.
+            // "auto" (the default) sizes them by the catalogue; 0 turns them off.
             factors: match hp.text("factors") {
-                Some("auto") => 0,
+                None | Some("auto") => 0,
                 _ => hp.number("factors", 0, 0, 512)?,
             },
-            auto_factors: hp.text("factors") == Some("auto"),
+            auto_factors: matches!(hp.text("factors"), None | Some("auto")),
             factor_weight: hp.number("factor_weight", 0.1, 0.0, 1e6)?,
             tune_factor_weight: hp.text("factor_weight").is_none(),
+            tune_popularity_weight: hp.text("popularity_weight").is_none(),
             als_alpha: hp.number("als_alpha", 1.0, 0.0, 1e6)?,
             als_reg: hp.number("als_reg", 1.0, 0.0, 1e9)?,
             als_iterations: hp.number("als_iterations", 15, 1, 100)?,
@@ -499,10 +503,11 @@ pub fn fit(
                 ..params.clone()
             };
             let trial = fit_with(&split.train, trial_params, None, &mut |f| progress(0.5 * f))?;
-            params.factor_weight = trial.best_factor_weight(&split);
+            (params.factor_weight, params.popularity_weight) = trial.best_weights(&split);
             start = trial.factors;
         }
         params.tune_factor_weight = false;
+        params.tune_popularity_weight = false;
         // The trial's factors start the final fit, which then needs a third of the sweeps.
         let mut m = fit_with(data, params, start.as_ref(), &mut |f| {
             progress(0.5 + 0.5 * f)
@@ -518,55 +523,68 @@ pub fn fit(
 }
 
 impl NextItems {
-    /// The factor weight of [`FACTOR_WEIGHTS`] with the best NDCG@10 on `split`'s held-out
-    /// events (training items excluded, as the evaluation does); the lighter weight on ties.
-    fn best_factor_weight(&self, split: &crate::evaluation::Split) -> f32 {
+    /// The factor weight of [`FACTOR_WEIGHTS`] (and, unless given, the popularity weight: the
+    /// default or a tenth of it) with the best NDCG@10 on `split`'s held-out events (training items
+    /// excluded, as the evaluation does); the lighter weights on ties.
+    fn best_weights(&self, split: &crate::evaluation::Split) -> (f32, f32) {
         let popularity = super::popularity::popularity(&split.train);
+        let gamma = self.params.popularity_weight;
+        // Never zero: popularity still orders the items nothing else tells apart (a user
+        // with no history).
+        let gammas = if self.params.tune_popularity_weight && gamma > 0.0 {
+            vec![gamma / 10.0, gamma]
+        } else {
+            vec![gamma]
+        };
         let step = split.truth.len().div_ceil(TUNING_USERS).max(1);
         let users: Vec<&(u32, Vec<u32>)> = split.truth.iter().step_by(step).collect();
         let gains: Vec<Vec<f64>> = users
             .par_iter()
             .map_init(
                 || (Vec::new(), Vec::new()),
-                |(base, fac): &mut (Vec<f32>, Vec<f32>), (u, truth)| {
+                |(head, fac): &mut (Vec<f32>, Vec<f32>), (u, truth)| {
                     let history: Vec<u32> = split.train.histories[*u as usize]
                         .iter()
                         .map(|e| e.item)
                         .collect();
-                    base.clear();
-                    base.extend(popularity.iter().map(|p| self.params.popularity_weight * p));
-                    self.add_scores(&history, base);
+                    head.clear();
+                    head.resize(popularity.len(), 0.0);
+                    self.add_scores(&history, head);
                     fac.clear();
-                    fac.resize(base.len(), 0.0);
+                    fac.resize(head.len(), 0.0);
                     if let Some((f, x)) = self.user_vector(&history) {
                         f.add_scores(&x, 1.0, fac);
                     }
                     for &i in &history {
-                        base[i as usize] = f32::NEG_INFINITY;
+                        head[i as usize] = f32::NEG_INFINITY;
                     }
-                    FACTOR_WEIGHTS
+                    gammas
                         .iter()
-                        .map(|&w| ndcg_at_10(base, fac, w, truth))
+                        .flat_map(|&g| FACTOR_WEIGHTS.iter().map(move |&w| (g, w)))
+                        .map(|(g, w)| ndcg_at_10(head, &popularity, g, fac, w, truth))
                         .collect()
                 },
             )
             .collect();
-        let mut best = (0.0f32, f64::NEG_INFINITY);
-        for (k, &w) in FACTOR_WEIGHTS.iter().enumerate() {
+        let mut best = ((0.0f32, gamma), f64::NEG_INFINITY);
+        let grid = gammas
+            .iter()
+            .flat_map(|&g| FACTOR_WEIGHTS.iter().map(move |&w| (w, g)));
+        for (k, wg) in grid.enumerate() {
             let total: f64 = gains.iter().map(|g| g[k]).sum();
             if total > best.1 + 1e-9 {
-                best = (w, total);
+                best = (wg, total);
             }
         }
         best.0
     }
 }
 
-/// NDCG@10 of `base + w·fac` against `truth`.
-fn ndcg_at_10(base: &[f32], fac: &[f32], w: f32, truth: &[u32]) -> f64 {
+/// NDCG@10 of `head + g·pop + w·fac` against `truth`.
+fn ndcg_at_10(head: &[f32], pop: &[f32], g: f32, fac: &[f32], w: f32, truth: &[u32]) -> f64 {
     let mut top: Vec<(f32, u32)> = Vec::with_capacity(11);
-    for (i, (&b, &f)) in base.iter().zip(fac).enumerate() {
-        let s = b + w * f;
+    for (i, ((&b, &p), &f)) in head.iter().zip(pop).zip(fac).enumerate() {
+        let s = b + g * p + w * f;
         if s.is_nan() || s == f32::NEG_INFINITY {
             continue;
         }

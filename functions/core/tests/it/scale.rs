@@ -106,8 +106,8 @@ fn top_10s_of_a_clusters_users_stay_in_the_cluster() {
         "{}",
         shop.model.items.len()
     );
-    let (mut checked, mut strays) = (0, 0);
-    for u in (0..shop.data.histories.len()).step_by(37) {
+    let (mut users, mut leaving, mut strays) = (0, 0, 0);
+    for u in (0..shop.data.histories.len()).step_by(7) {
         let h = history(shop, u);
         if h.len() < 3 {
             continue;
@@ -115,24 +115,24 @@ fn top_10s_of_a_clusters_users_stay_in_the_cluster() {
         let want = user_cluster(shop, u);
         let top = top10(&shop.model, &h);
         assert_eq!(top.len(), 10);
-        // The top 3 always; of the rest, at most one in 500 may be the catalogue's very
-        // most popular items (ALS's popularity bias, weakly planted here).
-        for &i in &top[..3] {
-            assert_eq!(
-                cluster(shop, i),
-                want,
-                "user {u}'s top 3 leaves its cluster"
-            );
-        }
-        strays += top.iter().filter(|&&i| cluster(shop, i) != want).count();
-        checked += 1;
+        let out = top.iter().filter(|&&i| cluster(shop, i) != want).count();
+        strays += out;
+        leaving += (out > 0) as usize;
+        users += 1;
     }
+    // Whole top-10s in the cluster for all but one user in 200 (those whose every recent
+    // item is a rarely-seen tail item, whose factors barely point anywhere), and at most one
+    // recommendation in 500 outside it.
+    assert!(users > 1_500, "only {users} users checked");
     assert!(
-        strays * 500 <= checked * 10,
-        "{strays} of {} outside the cluster",
-        checked * 10
+        leaving * 200 <= users,
+        "{leaving} of {users} users' top-10s leave their cluster"
     );
-    assert!(checked > 100, "only {checked} users checked");
+    assert!(
+        strays * 500 <= users * 10,
+        "{strays} of {} recommendations outside the cluster",
+        users * 10
+    );
 }
 
 #[test]
