@@ -76,6 +76,25 @@ fn main() {
     rt.block_on(async {
         let (group, campaign, tracking) = setup(dir.path()).await;
         common::open(dir.path()).compact(&group).await.unwrap();
+        // The model artifact alone (read, unseal, parse, derive the scan copies and the
+        // retrieval index), as a fresh process does it.
+        let version = common::open(dir.path())
+            .describe_campaign(&campaign)
+            .await
+            .unwrap()
+            .solution_version_arn;
+        let mut ms = Vec::new();
+        for _ in 0..RUNS {
+            let t = common::open(dir.path());
+            let started = Instant::now();
+            std::hint::black_box(t.load_model(&version).await.unwrap());
+            ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        ms.sort_by(|a, b| a.total_cmp(b));
+        report(
+            &format!("model artifact load alone ({} items)", common::items()),
+            &ms,
+        );
         report(
             "just after a compaction",
             &cold_starts(dir.path(), &campaign).await,
