@@ -34,7 +34,7 @@ export TAILOR_DATA_DIR=$data
 timed "$tailor" import --dataset-group scale --type interactions --file "$work/interactions.csv" | tail -1
 
 echo "== tailor user-personalization: fit on the training part, evaluate $eval_users held-out users"
-timed "$tailor" evaluate --interactions "$work/interactions.csv" --max-users "$eval_users" --hp factors=64
+timed "$tailor" evaluate --interactions "$work/interactions.csv" --max-users "$eval_users"
 
 echo "== implicit ALS (64 factors, 15 iterations), same split, same users"
 venv=target/scale-venv
@@ -44,7 +44,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 timed "$venv/bin/python" tests/scale/implicit_als.py "$work/interactions.csv" --max-users "$eval_users"
 
-echo "== GetRecommendations through the real answer path at $items items, and the cold start"
+echo "== GetRecommendations through the real answer path at $items items (and recall@10 against exact scoring), and the cold start"
 TAILOR_BENCH_ITEMS=$items cargo bench -q -p tailor-core --bench recommend -- --warm-up-time 1 --measurement-time 3 2>&1 |
-  grep -E "GetRecommendations|recommend_batch|time:" || true
+  grep -E "GetRecommendations|recommend_batch|recall@10|time:" || true
 TAILOR_BENCH_ITEMS=$items cargo bench -q -p tailor-core --bench coldstart 2>&1 | grep -Ev "^\s*$|Warming|Collecting|Analyzing|Found|outlier|mild|severe" || true
