@@ -55,9 +55,10 @@ impl TopK {
             return false;
         }
         self.heap.len() < self.k
-            || self.heap.peek().is_some_and(|w| {
-                score > w.0.score || (score == w.0.score && item < w.0.item)
-            })
+            || self
+                .heap
+                .peek()
+                .is_some_and(|w| score > w.0.score || (score == w.0.score && item < w.0.item))
     }
 
     pub fn push(&mut self, item: u32, score: f32) {

@@ -143,11 +143,7 @@ impl Ivf {
         }
         let f = self.factors;
         dots.clear();
-        pulp::Arch::new().dispatch(Scan(
-            &self.codes[range.start * f..range.end * f],
-            qx,
-            dots,
-        ));
+        pulp::Arch::new().dispatch(Scan(&self.codes[range.start * f..range.end * f], qx, dots));
     }
 }
 
@@ -227,7 +223,10 @@ mod tests {
                 let row = &y[i * f..(i + 1) * f];
                 let dist = |c: usize| {
                     let cen = &ivf.centroids[c * f..(c + 1) * f];
-                    cen.iter().zip(row).map(|(a, b)| (a - b) * (a - b)).sum::<f32>()
+                    cen.iter()
+                        .zip(row)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f32>()
                 };
                 assert!((0..ivf.clusters()).all(|o| dist(o) >= dist(c) - 1e-5));
             }

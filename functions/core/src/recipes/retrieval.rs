@@ -223,8 +223,8 @@ pub fn ranker<'a>(
         best = best.max(r.score(i as u32));
     }
     let head_sum: f64 = acc.iter().flatten().map(|&a| a as f64).sum();
-    r.mean = (index.bias_sum + head_sum + (w * dot(&r.x, &index.y_sum)) as f64)
-        / n_items.max(1) as f64;
+    r.mean =
+        (index.bias_sum + head_sum + (w * dot(&r.x, &index.y_sum)) as f64) / n_items.max(1) as f64;
     r.max = best;
     r.inv_t = (1.0 / Softmax::temperature(best as f64, r.mean)) as f32;
     Some(r)

@@ -225,9 +225,7 @@ fn retrieval_honours_filters_and_exclusions_exactly() {
             .collect();
         let q = Query {
             filter: Some(&allowed),
-            candidates: Candidates::All {
-                exclude: &excluded,
-            },
+            candidates: Candidates::All { exclude: &excluded },
             ..q
         };
         let got = engine::recommend(model, &q);
@@ -243,7 +241,9 @@ fn retrieval_honours_filters_and_exclusions_exactly() {
                 exact[i as usize]
             );
         }
-        let want = top_k(&exact, 10, |i| allowed.contains(i) && !excluded.contains(&i));
+        let want = top_k(&exact, 10, |i| {
+            allowed.contains(i) && !excluded.contains(&i)
+        });
         wanted += want.len();
         found += want
             .iter()
@@ -252,5 +252,8 @@ fn retrieval_honours_filters_and_exclusions_exactly() {
     }
     assert!(wanted >= 1_000, "{wanted}");
     let recall = found as f64 / wanted as f64;
-    assert!(recall >= 0.99, "recall@10 {recall:.4} against exact scoring");
+    assert!(
+        recall >= 0.99,
+        "recall@10 {recall:.4} against exact scoring"
+    );
 }
