@@ -198,7 +198,10 @@ impl ShardRows {
 fn slice(m: &Csr, range: Range<usize>) -> Csr {
     let (a, b) = (m.ptr[range.start], m.ptr[range.end]);
     Csr {
-        ptr: m.ptr[range.start..=range.end].iter().map(|p| p - a).collect(),
+        ptr: m.ptr[range.start..=range.end]
+            .iter()
+            .map(|p| p - a)
+            .collect(),
         cols: m.cols[a..b].to_vec(),
         conf: m.conf[a..b].to_vec(),
     }
@@ -293,7 +296,12 @@ pub fn initial_shards(plan: &Plan) -> (Vec<FactorShard>, Vec<FactorShard>) {
 
 /// One shard's half-sweep of iteration `own.iteration + 1`: its rows re-solved, warm-started
 /// from `own`, against the whole other side after its latest half-sweep (`other`, gathered).
-pub fn solve(plan: &Plan, rows: &ShardRows, own: &FactorShard, other: &[f32]) -> Result<FactorShard> {
+pub fn solve(
+    plan: &Plan,
+    rows: &ShardRows,
+    own: &FactorShard,
+    other: &[f32],
+) -> Result<FactorShard> {
     let f = plan.als.factors;
     let other_n = match rows.side {
         Side::Users => plan.n_items,
@@ -551,10 +559,7 @@ mod tests {
 
     fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
         let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
-        a.iter()
-            .zip(b)
-            .fold(0f32, |m, (x, y)| m.max((x - y).abs()))
-            / scale
+        a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
     }
 
     #[test]
@@ -624,7 +629,10 @@ mod tests {
         let mut bytes = urows[1].to_bytes();
         assert_eq!(&bytes[..4], b"TLRM");
         let back = ShardRows::from_bytes(&bytes).unwrap();
-        assert_eq!((back.first, back.rows(), back.nnz()), (25, 25, urows[1].nnz()));
+        assert_eq!(
+            (back.first, back.rows(), back.nnz()),
+            (25, 25, urows[1].nnz())
+        );
         let at = bytes.len() - 10;
         bytes[at] ^= 1;
         assert!(ShardRows::from_bytes(&bytes).is_err());
@@ -648,8 +656,14 @@ mod tests {
         let sharded = fit_model(recipe, &d, &hp, y, &mut |_| {}).unwrap();
         assert_eq!(whole.hyperparameters(), sharded.hyperparameters());
         let (a, b) = (
-            whole.learned.as_any().downcast_ref::<next_items::UserPersonalization>(),
-            sharded.learned.as_any().downcast_ref::<next_items::UserPersonalization>(),
+            whole
+                .learned
+                .as_any()
+                .downcast_ref::<next_items::UserPersonalization>(),
+            sharded
+                .learned
+                .as_any()
+                .downcast_ref::<next_items::UserPersonalization>(),
         );
         let (a, b) = (&a.unwrap().0, &b.unwrap().0);
         assert_eq!((&a.b, &a.columns), (&b.b, &b.columns));
