@@ -26,13 +26,13 @@ use crate::recipes::als_shards::{self, FactorShard, Plan, ShardRows, Side};
 use crate::recipes::{ArtifactError, Recipe};
 use crate::schema::DatasetType;
 
-/// Interactions one training function fits in a single process within its 15 minutes, with the
-/// validation fit, the final fit and the rest of the recipe (README, "Training that scales out"):
-/// beyond it, `als_shards=auto` trains sharded.
-pub const SINGLE_FUNCTION_EVENTS: u64 = 100_000_000;
+/// Interactions one training function (10 GB, 6 vCPUs, 15 minutes) trains in one process: memory
+/// binds first, at ~150 B per event measured on the 20M-event shop (README, "Training that scales
+/// out"), so ~60M with a margin; beyond it, `als_shards=auto` trains sharded.
+pub const SINGLE_FUNCTION_EVENTS: u64 = 50_000_000;
 
-/// Interactions per shard when `als_shards=auto`: one half-sweep of a shard in well under a
-/// minute on a 6-vCPU function (README).
+/// Interactions per shard when `als_shards=auto`: a task then solves in ~2 s and reads ~460 MB
+/// on a 6-vCPU function at 64 factors (`cargo bench --bench shards`; README).
 pub const EVENTS_PER_SHARD: u64 = 25_000_000;
 
 fn prefix(version_arn: &str) -> String {
