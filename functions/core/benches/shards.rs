@@ -55,7 +55,9 @@ fn data(users: usize, items: usize, per_user: usize, seed: u64) -> TrainingData 
 
 fn random(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = SplitMix::new(seed);
-    (0..n * F).map(|_| (rng.unit() as f32 - 0.5) * 0.2).collect()
+    (0..n * F)
+        .map(|_| (rng.unit() as f32 - 0.5) * 0.2)
+        .collect()
 }
 
 fn shard(plan: &Plan, side: Side, n: usize) -> FactorShard {
