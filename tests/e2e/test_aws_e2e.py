@@ -5,7 +5,8 @@ driven the way a user drives the real deployment:
   the `tailor --aws` CLI creates the dataset group, schema, dataset, solution and event tracker;
   an SSE-KMS upload under imports/ starts the import through the S3 notification;
   the training state machine (infra/statemachine/training.asl.json) trains and promotes a
-  campaign through `arn:aws:states:::lambda:invoke`;
+  campaign through `arn:aws:states:::lambda:invoke`, and trains a version through its sharded
+  branch (Distributed Maps of one train invocation per shard) to the single-process model;
   boto3's personalize-runtime and personalize-events clients call the HTTP API (API Gateway v2,
   Lambda proxy integrations, payload 2.0) — GetRecommendations, GetPersonalizedRanking, PutEvents;
   and everything at rest is encrypted under the deployment's KMS key.
