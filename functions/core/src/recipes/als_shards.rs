@@ -669,8 +669,10 @@ mod tests {
         assert_eq!((&a.b, &a.columns), (&b.b, &b.columns));
         let (fa, fb) = (a.factors.as_ref().unwrap(), b.factors.as_ref().unwrap());
         assert!(max_rel_diff(&fa.y, &fb.y) <= 1e-4);
-        // Recipes without factors have nothing to shard.
-        assert!(!fits_factors(recipe, &Hyperparameters::new()).unwrap());
+        // Without factors there is nothing to shard.
+        let none = Hyperparameters::new().with("factors", "0");
+        assert!(!fits_factors(recipe, &none).unwrap());
+        assert!(!fits_factors(crate::recipes::sims::SIMS, &Hyperparameters::new()).unwrap());
         assert!(fits_factors(recipe, &hp).unwrap());
     }
 }
