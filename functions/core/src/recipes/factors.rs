@@ -70,20 +70,20 @@ impl PartialEq for ItemFactors {
 }
 
 /// A sparse matrix by rows: for row r, `cols[ptr[r]..ptr[r+1]]` with their confidences.
-struct Csr {
-    ptr: Vec<usize>,
-    cols: Vec<u32>,
-    conf: Vec<f32>,
+pub(crate) struct Csr {
+    pub(crate) ptr: Vec<usize>,
+    pub(crate) cols: Vec<u32>,
+    pub(crate) conf: Vec<f32>,
 }
 
 impl Csr {
-    fn row(&self, r: usize) -> (&[u32], &[f32]) {
+    pub(crate) fn row(&self, r: usize) -> (&[u32], &[f32]) {
         let (a, b) = (self.ptr[r], self.ptr[r + 1]);
         (&self.cols[a..b], &self.conf[a..b])
     }
 
     /// Users × items, repeated events summed, from the histories.
-    fn users(data: &TrainingData, alpha: f32) -> Csr {
+    pub(crate) fn users(data: &TrainingData, alpha: f32) -> Csr {
         let mut ptr = Vec::with_capacity(data.histories.len() + 1);
         let mut cols = Vec::with_capacity(data.n_events());
         let mut conf = Vec::with_capacity(data.n_events());
@@ -110,7 +110,7 @@ impl Csr {
     }
 
     /// The transpose, over `n_cols` columns.
-    fn transpose(&self, n_cols: usize) -> Csr {
+    pub(crate) fn transpose(&self, n_cols: usize) -> Csr {
         let mut counts = vec![0usize; n_cols + 1];
         for &c in &self.cols {
             counts[c as usize + 1] += 1;
@@ -172,7 +172,7 @@ fn gemv(m: &[f32], v: &[f32], out: &mut [f32]) {
 }
 
 /// `YᵀY + reg·I` over row-major factors, summed per thread in f64.
-fn gram(y: &[f32], f: usize, reg: f32) -> Vec<f32> {
+pub(crate) fn gram(y: &[f32], f: usize, reg: f32) -> Vec<f32> {
     let sum = y
         .par_chunks(f * 1024)
         .map(|block| {
@@ -267,7 +267,7 @@ impl Cg {
 const BLOCK: usize = 256;
 
 /// One sweep: every row of `x` re-solved against `other` over `rows`.
-fn sweep(x: &mut [f32], other: &[f32], rows: &Csr, reg: f32, f: usize, steps: usize) {
+pub(crate) fn sweep(x: &mut [f32], other: &[f32], rows: &Csr, reg: f32, f: usize, steps: usize) {
     // A struct, not a closure, so the solves inline into pulp's AVX2 frame (engine::simd).
     struct Block<'a> {
         x: &'a mut [f32],
@@ -318,16 +318,10 @@ pub fn fit(
     let f = p.factors;
     let users = Csr::users(data, p.alpha);
     let items = users.transpose(data.n_items());
-    let mut rng = SplitMix::new(0xA15_0000 + f as u64);
-    let mut init = |n: usize| -> Vec<f32> {
-        (0..n * f)
-            .map(|_| (rng.unit() as f32) * 0.01)
-            .collect::<Vec<f32>>()
-    };
-    let mut x = init(data.histories.len());
+    let (mut x, random_y) = initial_factors(data.histories.len(), data.n_items(), f);
     let mut y = match start {
         Some(s) if s.factors == f && s.y.len() == data.n_items() * f => s.y.clone(),
-        _ => init(data.n_items()),
+        _ => random_y,
     };
     for it in 0..p.iterations {
         sweep(&mut x, &y, &users, p.reg, f, p.cg_steps);
@@ -336,6 +330,18 @@ pub fn fit(
     }
     let gram = gram(&y, f, p.reg);
     ItemFactors::new(f, y, gram, p.alpha)
+}
+
+/// The seeded random start of user then item factors (the sharded fit draws the same).
+pub(crate) fn initial_factors(n_users: usize, n_items: usize, f: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = SplitMix::new(0xA15_0000 + f as u64);
+    let mut init = |n: usize| -> Vec<f32> {
+        (0..n * f)
+            .map(|_| (rng.unit() as f32) * 0.01)
+            .collect::<Vec<f32>>()
+    };
+    let x = init(n_users);
+    (x, init(n_items))
 }
 
 impl ItemFactors {

@@ -6,6 +6,7 @@
 //! published as one [`RecipeDef`] const. Adding a recipe is that module plus one line in
 //! [`Recipe::ALL`].
 
+pub mod als_shards;
 mod artifact;
 mod data;
 pub mod factors;

@@ -7,6 +7,7 @@ mod compaction;
 mod datasets;
 mod filters;
 mod import;
+mod shards;
 mod solutions;
 pub mod training;
 pub mod uploads;
@@ -16,7 +17,8 @@ use std::sync::Arc;
 pub use catalog::tables;
 pub use compaction::{put_records_table, Compaction};
 pub use import::ImportOutcome;
-pub use solutions::CreateSolution;
+pub use shards::{EVENTS_PER_SHARD, SINGLE_FUNCTION_EVENTS};
+pub use solutions::{CreateSolution, SHARDS_HP};
 
 use crate::domain::ArnBuilder;
 use crate::store::checked::CheckedMeta;

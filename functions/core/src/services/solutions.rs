@@ -8,12 +8,42 @@ use crate::crypto;
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::evaluation;
+use crate::recipes::als_shards;
+use crate::recipes::factors::ItemFactors;
 use crate::recipes::{EventConfig, Hyperparameters, Model, Recipe, TrainingData};
 use crate::schema::DatasetType;
 
 /// Personalize's training minimum: interactions, and users with two or more.
-const MIN_EVENTS: usize = 1000;
-const MIN_USERS: usize = 25;
+pub(crate) const MIN_EVENTS: usize = 1000;
+pub(crate) const MIN_USERS: usize = 25;
+
+/// The solution hyperparameter that decides how training runs, not what the recipe fits:
+/// "auto" (the default: sharded past what one training function handles), "1" (never), or a
+/// number of shards per side (users and items) for the sharded ALS (services::shards).
+pub const SHARDS_HP: &str = "als_shards";
+
+/// How a solution's training is to be cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainingShards {
+    Auto,
+    Fixed(usize),
+}
+
+pub(crate) fn training_shards(config: &SolutionConfig) -> Result<TrainingShards> {
+    match config
+        .algorithm_hyper_parameters
+        .get(SHARDS_HP)
+        .map(|s| s.trim())
+    {
+        None | Some("auto") => Ok(TrainingShards::Auto),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n @ 1..=10_000) => Ok(TrainingShards::Fixed(n)),
+            _ => Err(Error::InvalidInput(format!(
+                "hyperparameter {SHARDS_HP}='{raw}' must be auto or a number of shards in [1, 10000]"
+            ))),
+        },
+    }
+}
 
 /// CreateSolution's input.
 #[derive(Debug, Clone, Default)]
@@ -26,12 +56,14 @@ pub struct CreateSolution {
     pub perform_hpo: bool,
 }
 
-fn hyperparameters(config: &SolutionConfig) -> Hyperparameters {
+/// The recipe's hyperparameters: the solution's, less how training runs ([`SHARDS_HP`]).
+pub(crate) fn hyperparameters(config: &SolutionConfig) -> Hyperparameters {
     let mut hp = Hyperparameters::new();
     for (k, v) in config
         .algorithm_hyper_parameters
         .iter()
         .chain(&config.feature_transformation_parameters)
+        .filter(|(k, _)| k.as_str() != SHARDS_HP)
     {
         hp.0.insert(k.clone(), v.clone());
     }
@@ -96,6 +128,7 @@ impl Tailor {
         self.describe_dataset_group(&req.dataset_group_arn).await?;
         let recipe = Recipe::parse(&req.recipe_arn)?;
         check_hyperparameters(recipe, &hyperparameters(&req.solution_config))?;
+        training_shards(&req.solution_config)?;
         event_config(req.event_type.as_deref(), &req.solution_config)?;
         if req.perform_hpo {
             return Err(Error::InvalidInput(
@@ -240,10 +273,23 @@ impl Tailor {
         arn: &str,
         progress: &mut (dyn FnMut(&str, f64) + Send),
     ) -> Result<SolutionVersion> {
+        self.run_version(arn, None, progress).await
+    }
+
+    /// [`Self::run_solution_version`], or with `factors` the end of a sharded training
+    /// (services::shards): the version is then CREATE IN PROGRESS since the shards began, and
+    /// the recipe's factor part is the sharded fit.
+    pub(crate) async fn run_version(
+        &self,
+        arn: &str,
+        factors: Option<ItemFactors>,
+        progress: &mut (dyn FnMut(&str, f64) + Send),
+    ) -> Result<SolutionVersion> {
         let (mut version, v) = self
             .require::<SolutionVersion>(tables::SOLUTION_VERSIONS, arn)
             .await?;
-        if version.status != Status::CreatePending {
+        let resumes = factors.is_some() && version.status == Status::CreateInProgress;
+        if version.status != Status::CreatePending && !resumes {
             return Err(Error::InUse(format!(
                 "solution version {arn} is {}, not CREATE PENDING",
                 version.status
@@ -255,7 +301,7 @@ impl Tailor {
             .update_record(tables::SOLUTION_VERSIONS, arn, v, &version)
             .await?;
         let started = std::time::Instant::now();
-        let result = self.train(&version, progress).await;
+        let result = self.train(&version, factors, progress).await;
         match result {
             Ok((model, metrics)) => {
                 let bytes = model.to_bytes();
@@ -332,7 +378,7 @@ impl Tailor {
         Ok(version)
     }
 
-    async fn training_data(&self, version: &SolutionVersion) -> Result<TrainingData> {
+    pub(crate) async fn training_data(&self, version: &SolutionVersion) -> Result<TrainingData> {
         let group = self
             .describe_dataset_group(&version.dataset_group_arn)
             .await?;
@@ -363,18 +409,22 @@ impl Tailor {
     async fn train(
         &self,
         version: &SolutionVersion,
+        factors: Option<ItemFactors>,
         progress: &mut (dyn FnMut(&str, f64) + Send),
     ) -> Result<(Model, BTreeMap<String, f64>)> {
         let recipe = Recipe::parse(&version.recipe_arn)?;
         let hp = hyperparameters(&version.solution_config);
         // What PutEvents / PutItems / PutUsers recorded trains too (the state machine runs this
-        // step before training as well; a second run finds nothing new).
-        progress("compacting events", 0.0);
-        self.compact(&version.dataset_group_arn).await?;
+        // step before training as well; a second run finds nothing new). Sharded factors were
+        // fitted on the data as compacted before the shards: no compaction in between.
+        if factors.is_none() {
+            progress("compacting events", 0.0);
+            self.compact(&version.dataset_group_arn).await?;
+        }
         progress("loading data", 0.0);
         let data = self.training_data(version).await?;
         data.check_minimum(MIN_EVENTS, MIN_USERS)?;
-        if version.training_mode == TrainingMode::Update {
+        if version.training_mode == TrainingMode::Update && factors.is_none() {
             let base = self
                 .latest_full_version(&version.solution_arn)
                 .await?
@@ -392,7 +442,18 @@ impl Tailor {
         }
         let split = evaluation::quality_split(&data);
         let report = evaluation::run(recipe, &hp, &split, &mut |f| progress("evaluating", f))?;
-        let model = Model::fit(recipe, &data, &hp, &mut |f| progress("training", f))?;
+        let model = match factors {
+            Some(mut factors) => {
+                // Items put after the shards began have no factors yet, as in a grown model.
+                if factors.n_items() < data.n_items() {
+                    factors.grow(data.n_items());
+                }
+                als_shards::fit_model(recipe, &data, &hp, factors, &mut |f| {
+                    progress("training", f)
+                })?
+            }
+            None => Model::fit(recipe, &data, &hp, &mut |f| progress("training", f))?,
+        };
         Ok((model, report.metrics))
     }
 

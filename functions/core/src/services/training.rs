@@ -8,6 +8,7 @@ use super::catalog::tables;
 use super::Tailor;
 use crate::domain::*;
 use crate::error::{Error, Result};
+use crate::recipes::als_shards::Side;
 use crate::schema::DatasetType;
 
 /// The metric that decides promotion.
@@ -36,6 +37,27 @@ pub enum TrainingStep {
     /// Trains the version (FULL also measures its offline metrics).
     #[serde(rename_all = "camelCase")]
     Train { solution_version_arn: String },
+    /// Cuts the version's data into shards for a sharded training (when Validate said
+    /// `sharded`); marks it CREATE IN PROGRESS.
+    #[serde(rename = "shardPrepare", rename_all = "camelCase")]
+    ShardPrepare { solution_version_arn: String },
+    /// Solves one user shard of one iteration (from 1) against the item factors.
+    #[serde(rename = "solveUsers", rename_all = "camelCase")]
+    SolveUsers {
+        solution_version_arn: String,
+        shard: usize,
+        iteration: usize,
+    },
+    /// Solves one item shard of one iteration against that iteration's user factors.
+    #[serde(rename = "solveItems", rename_all = "camelCase")]
+    SolveItems {
+        solution_version_arn: String,
+        shard: usize,
+        iteration: usize,
+    },
+    /// Trains the version from the gathered shards, as Train would (same output).
+    #[serde(rename = "shardFinish", rename_all = "camelCase")]
+    ShardFinish { solution_version_arn: String },
     /// Decides whether the version should replace the campaign's.
     #[serde(rename_all = "camelCase")]
     Evaluate {
@@ -70,7 +92,11 @@ impl Tailor {
                 let version = self
                     .validate_training(&solution_arn, &campaign_arn, training_mode)
                     .await?;
-                Ok(json!({ "solutionVersionArn": version.solution_version_arn }))
+                let sharded = self.trains_sharded(&version).await?;
+                Ok(json!({
+                    "solutionVersionArn": version.solution_version_arn,
+                    "sharded": sharded,
+                }))
             }
             TrainingStep::Compact {
                 solution_version_arn,
@@ -83,32 +109,29 @@ impl Tailor {
             }
             TrainingStep::Train {
                 solution_version_arn,
+            } => self.train_step(&solution_version_arn, false).await,
+            TrainingStep::ShardPrepare {
+                solution_version_arn,
+            } => self.shard_prepare(&solution_version_arn).await,
+            TrainingStep::SolveUsers {
+                solution_version_arn,
+                shard,
+                iteration,
             } => {
-                let mut last = String::new();
-                let version = self
-                    .run_solution_version(&solution_version_arn, &mut |stage, _| {
-                        if stage != last {
-                            tracing::info!(version = %solution_version_arn, stage, "training");
-                            last = stage.to_string();
-                        }
-                    })
-                    .await?;
-                if version.status != Status::Active {
-                    return Err(Error::InvalidInput(format!(
-                        "solution version {solution_version_arn} failed to train: {}",
-                        version
-                            .failure_reason
-                            .as_deref()
-                            .unwrap_or("unknown reason")
-                    )));
-                }
-                let metrics = self.get_solution_metrics(&solution_version_arn).await?;
-                Ok(json!({
-                    "solutionVersionArn": solution_version_arn,
-                    "status": version.status,
-                    "metrics": metrics.metrics,
-                }))
+                self.solve_shard(&solution_version_arn, Side::Users, shard, iteration)
+                    .await
             }
+            TrainingStep::SolveItems {
+                solution_version_arn,
+                shard,
+                iteration,
+            } => {
+                self.solve_shard(&solution_version_arn, Side::Items, shard, iteration)
+                    .await
+            }
+            TrainingStep::ShardFinish {
+                solution_version_arn,
+            } => self.train_step(&solution_version_arn, true).await,
             TrainingStep::Evaluate {
                 solution_version_arn,
                 campaign_arn,
@@ -132,12 +155,48 @@ impl Tailor {
             } => {
                 let reason = failure_reason(error.as_ref());
                 let status = match solution_version_arn {
-                    Some(arn) => self.fail_solution_version(&arn, &reason).await?.status,
+                    Some(arn) => {
+                        if let Err(e) = self.delete_shards(&arn).await {
+                            tracing::warn!(version = arn, error = %e, "shard objects left behind");
+                        }
+                        self.fail_solution_version(&arn, &reason).await?.status
+                    }
                     None => Status::CreateFailed,
                 };
                 Ok(json!({ "status": status }))
             }
         }
+    }
+
+    /// Train, or ShardFinish (`sharded`): the version trained, ACTIVE, and its metrics.
+    async fn train_step(&self, arn: &str, sharded: bool) -> Result<Value> {
+        let mut last = String::new();
+        let mut progress = |stage: &str, _| {
+            if stage != last {
+                tracing::info!(version = %arn, stage, "training");
+                last = stage.to_string();
+            }
+        };
+        let version = if sharded {
+            self.shard_finish(arn, &mut progress).await?
+        } else {
+            self.run_solution_version(arn, &mut progress).await?
+        };
+        if version.status != Status::Active {
+            return Err(Error::InvalidInput(format!(
+                "solution version {arn} failed to train: {}",
+                version
+                    .failure_reason
+                    .as_deref()
+                    .unwrap_or("unknown reason")
+            )));
+        }
+        let metrics = self.get_solution_metrics(arn).await?;
+        Ok(json!({
+            "solutionVersionArn": arn,
+            "status": version.status,
+            "metrics": metrics.metrics,
+        }))
     }
 
     async fn validate_training(

@@ -18,6 +18,7 @@ mod scale;
 mod schema_rules;
 mod seen_items;
 mod serving;
+mod shards;
 mod solutions;
 mod support;
 mod tamper;

@@ -1,0 +1,678 @@
+//! [`factors::fit`] split by rows, so the training state machine can fan it out: users and items
+//! are cut into contiguous row ranges ("shards"); one half-sweep solves one shard of one side
+//! against the whole other side; the shards of a side are gathered before the other side's
+//! half-sweep reads them.
+//!
+//! Within a half-sweep every row is solved independently from the other side's factors and their
+//! Gram matrix, so solving the shards apart is the same computation as one sweep — the same
+//! random start, the same order of half-sweeps, the same warm-started conjugate-gradient steps;
+//! only the Gram matrix's float summation order may differ. The model equals the single-process
+//! fit's within float tolerance (tested below).
+//!
+//! Shards travel between steps as model artifacts ([`ArtifactWriter`]: magic, format version,
+//! JSON header, sections, checksum) whose header names what they are:
+//!
+//! ```text
+//! als-plan      header: the plan (params, sizes, rows per shard)            no sections
+//! als-rows      header: side, shard, first row, rows    LENS u32 per row | COLS u32 | CONF f32
+//! als-factors   header: side, shard, iteration, first row, rows, factors    FACT f32 row-major
+//! ```
+
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::factors::{self, AlsParams, Csr, ItemFactors};
+use super::next_items::{self, NextItemsParams, PERSONALIZED_RANKING, USER_PERSONALIZATION};
+use super::{
+    popularity, ArtifactError, ArtifactReader, ArtifactWriter, Hyperparameters, Model, Recipe,
+    TrainingData,
+};
+use crate::error::{Error, Result};
+
+/// Which factors a shard holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Users,
+    Items,
+}
+
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Users => "users",
+            Side::Items => "items",
+        }
+    }
+}
+
+/// How a fit is cut: its parameters, its sizes and the rows per shard of each side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub als: AlsParams,
+    pub n_users: usize,
+    pub n_items: usize,
+    pub user_rows: usize,
+    pub item_rows: usize,
+}
+
+impl Plan {
+    /// A plan with `user_shards` and `item_shards` shards of (nearly) equal rows.
+    pub fn new(
+        als: AlsParams,
+        n_users: usize,
+        n_items: usize,
+        user_shards: usize,
+        item_shards: usize,
+    ) -> Plan {
+        let rows = |n: usize, shards: usize| n.div_ceil(shards.max(1)).max(1);
+        Plan {
+            als,
+            n_users,
+            n_items,
+            user_rows: rows(n_users, user_shards),
+            item_rows: rows(n_items, item_shards),
+        }
+    }
+
+    fn size(&self, side: Side) -> (usize, usize) {
+        match side {
+            Side::Users => (self.n_users, self.user_rows),
+            Side::Items => (self.n_items, self.item_rows),
+        }
+    }
+
+    pub fn shards(&self, side: Side) -> usize {
+        let (n, rows) = self.size(side);
+        n.div_ceil(rows).max(1)
+    }
+
+    /// The rows of shard `s` of `side`.
+    pub fn range(&self, side: Side, s: usize) -> Range<usize> {
+        let (n, rows) = self.size(side);
+        (s * rows).min(n)..((s + 1) * rows).min(n)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        ArtifactWriter::new(&json!({ "kind": "als-plan", "plan": self })).finish()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Plan, ArtifactError> {
+        let r = ArtifactReader::parse(bytes)?;
+        expect_kind(&r, "als-plan")?;
+        serde_json::from_value(r.header["plan"].clone())
+            .map_err(|e| ArtifactError::Corrupt(format!("als-plan header: {e}")))
+    }
+}
+
+fn expect_kind(r: &ArtifactReader, kind: &str) -> Result<(), ArtifactError> {
+    if r.header["kind"] != kind {
+        return Err(ArtifactError::Corrupt(format!(
+            "expected {kind}, found {}",
+            r.header["kind"]
+        )));
+    }
+    Ok(())
+}
+
+fn header_usize(r: &ArtifactReader, field: &str) -> Result<usize, ArtifactError> {
+    r.header[field]
+        .as_u64()
+        .map(|v| v as usize)
+        .ok_or_else(|| ArtifactError::Corrupt(format!("header field {field}")))
+}
+
+fn header_side(r: &ArtifactReader) -> Result<Side, ArtifactError> {
+    serde_json::from_value(r.header["side"].clone())
+        .map_err(|_| ArtifactError::Corrupt("header field side".into()))
+}
+
+/// One shard's rows of the confidence matrix (users × items, or its transpose), with row
+/// numbers local to the shard and column numbers global.
+pub struct ShardRows {
+    pub side: Side,
+    pub shard: usize,
+    pub first: usize,
+    csr: Csr,
+}
+
+impl ShardRows {
+    pub fn rows(&self) -> usize {
+        self.csr.ptr.len() - 1
+    }
+
+    pub fn nnz(&self) -> usize {
+        self.csr.cols.len()
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let lens: Vec<u32> = self
+            .csr
+            .ptr
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as u32)
+            .collect();
+        let mut w = ArtifactWriter::new(&json!({
+            "kind": "als-rows",
+            "side": self.side,
+            "shard": self.shard,
+            "first": self.first,
+            "rows": self.rows(),
+        }));
+        w.u32s(b"LENS", &lens)
+            .u32s(b"COLS", &self.csr.cols)
+            .f32s(b"CONF", &self.csr.conf);
+        w.finish()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<ShardRows, ArtifactError> {
+        let r = ArtifactReader::parse(bytes)?;
+        expect_kind(&r, "als-rows")?;
+        let lens = r.u32s(b"LENS")?;
+        let cols = r.u32s(b"COLS")?;
+        let conf = r.f32s(b"CONF")?;
+        let mut ptr = Vec::with_capacity(lens.len() + 1);
+        ptr.push(0usize);
+        for l in &lens {
+            ptr.push(ptr[ptr.len() - 1] + *l as usize);
+        }
+        if lens.len() != header_usize(&r, "rows")?
+            || ptr[lens.len()] != cols.len()
+            || cols.len() != conf.len()
+        {
+            return Err(ArtifactError::Corrupt("als-rows lengths disagree".into()));
+        }
+        Ok(ShardRows {
+            side: header_side(&r)?,
+            shard: header_usize(&r, "shard")?,
+            first: header_usize(&r, "first")?,
+            csr: Csr { ptr, cols, conf },
+        })
+    }
+}
+
+/// Rows `range` of `m`, renumbered from 0.
+fn slice(m: &Csr, range: Range<usize>) -> Csr {
+    let (a, b) = (m.ptr[range.start], m.ptr[range.end]);
+    Csr {
+        ptr: m.ptr[range.start..=range.end]
+            .iter()
+            .map(|p| p - a)
+            .collect(),
+        cols: m.cols[a..b].to_vec(),
+        conf: m.conf[a..b].to_vec(),
+    }
+}
+
+/// Every shard's rows, users then items, from data already filtered as the recipe filters it.
+pub fn split_rows(data: &TrainingData, plan: &Plan) -> (Vec<ShardRows>, Vec<ShardRows>) {
+    let users = Csr::users(data, plan.als.alpha);
+    let items = users.transpose(plan.n_items);
+    let cut = |m: &Csr, side: Side| -> Vec<ShardRows> {
+        (0..plan.shards(side))
+            .map(|s| {
+                let range = plan.range(side, s);
+                ShardRows {
+                    side,
+                    shard: s,
+                    first: range.start,
+                    csr: slice(m, range),
+                }
+            })
+            .collect()
+    };
+    (cut(&users, Side::Users), cut(&items, Side::Items))
+}
+
+/// One shard's factors after `iteration` sweeps (0: the random start).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactorShard {
+    pub side: Side,
+    pub shard: usize,
+    pub iteration: usize,
+    pub first: usize,
+    pub factors: usize,
+    pub values: Vec<f32>,
+}
+
+impl FactorShard {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = ArtifactWriter::new(&json!({
+            "kind": "als-factors",
+            "side": self.side,
+            "shard": self.shard,
+            "iteration": self.iteration,
+            "first": self.first,
+            "rows": self.values.len() / self.factors.max(1),
+            "factors": self.factors,
+        }));
+        w.f32s(b"FACT", &self.values);
+        w.finish()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<FactorShard, ArtifactError> {
+        let r = ArtifactReader::parse(bytes)?;
+        expect_kind(&r, "als-factors")?;
+        let values = r.f32s(b"FACT")?;
+        let factors = header_usize(&r, "factors")?;
+        if values.len() != header_usize(&r, "rows")? * factors {
+            return Err(ArtifactError::Corrupt("als-factors length".into()));
+        }
+        Ok(FactorShard {
+            side: header_side(&r)?,
+            shard: header_usize(&r, "shard")?,
+            iteration: header_usize(&r, "iteration")?,
+            first: header_usize(&r, "first")?,
+            factors,
+            values,
+        })
+    }
+}
+
+/// The random start, cut into shards: what `factors::fit` starts from.
+pub fn initial_shards(plan: &Plan) -> (Vec<FactorShard>, Vec<FactorShard>) {
+    let f = plan.als.factors;
+    let (x, y) = factors::initial_factors(plan.n_users, plan.n_items, f);
+    let cut = |v: &[f32], side: Side| -> Vec<FactorShard> {
+        (0..plan.shards(side))
+            .map(|s| {
+                let r = plan.range(side, s);
+                FactorShard {
+                    side,
+                    shard: s,
+                    iteration: 0,
+                    first: r.start,
+                    factors: f,
+                    values: v[r.start * f..r.end * f].to_vec(),
+                }
+            })
+            .collect()
+    };
+    (cut(&x, Side::Users), cut(&y, Side::Items))
+}
+
+/// One shard's half-sweep of iteration `own.iteration + 1`: its rows re-solved, warm-started
+/// from `own`, against the whole other side after its latest half-sweep (`other`, gathered).
+pub fn solve(
+    plan: &Plan,
+    rows: &ShardRows,
+    own: &FactorShard,
+    other: &[f32],
+) -> Result<FactorShard> {
+    let f = plan.als.factors;
+    let other_n = match rows.side {
+        Side::Users => plan.n_items,
+        Side::Items => plan.n_users,
+    };
+    let range = plan.range(rows.side, rows.shard);
+    if (own.side, own.shard, own.first, own.factors) != (rows.side, rows.shard, rows.first, f)
+        || rows.first != range.start
+        || rows.rows() != range.len()
+        || own.values.len() != range.len() * f
+        || other.len() != other_n * f
+    {
+        return Err(Error::Internal(format!(
+            "shard {} of {} does not match the plan",
+            rows.shard,
+            rows.side.name()
+        )));
+    }
+    let mut x = own.values.clone();
+    factors::sweep(&mut x, other, &rows.csr, plan.als.reg, f, plan.als.cg_steps);
+    Ok(FactorShard {
+        iteration: own.iteration + 1,
+        values: x,
+        ..own.clone()
+    })
+}
+
+/// One side's factors from all its shards of one iteration; fails naming a shard that is missing,
+/// repeated, from another iteration or of the wrong size.
+pub fn gather(
+    plan: &Plan,
+    side: Side,
+    iteration: usize,
+    mut shards: Vec<FactorShard>,
+) -> Result<Vec<f32>> {
+    let f = plan.als.factors;
+    shards.sort_by_key(|s| s.shard);
+    let n = plan.shards(side);
+    let mut out = Vec::with_capacity(plan.size(side).0 * f);
+    for s in 0..n {
+        let found: Vec<&FactorShard> = shards.iter().filter(|x| x.shard == s).collect();
+        let range = plan.range(side, s);
+        match found.as_slice() {
+            [x] if x.side == side
+                && x.iteration == iteration
+                && x.first == range.start
+                && x.values.len() == range.len() * f =>
+            {
+                out.extend_from_slice(&x.values)
+            }
+            _ => {
+                return Err(Error::Internal(format!(
+                    "{} shard {s} of iteration {iteration}: {} matching objects, want one",
+                    side.name(),
+                    found.len()
+                )))
+            }
+        }
+    }
+    if shards.len() != n {
+        return Err(Error::Internal(format!(
+            "{} shards of iteration {iteration}: {} objects for {n} shards",
+            side.name(),
+            shards.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// The item factors a finished fit serves: `y` and its regularised Gram matrix.
+pub fn item_factors(plan: &Plan, y: Vec<f32>) -> ItemFactors {
+    let f = plan.als.factors;
+    let g = factors::gram(&y, f, plan.als.reg);
+    ItemFactors::new(f, y, g, plan.als.alpha)
+}
+
+/// What a next-items recipe fits its factors with, on `data` as given (unfiltered), or `None`
+/// when the recipe or its hyperparameters fit no factors. The data comes back filtered as the
+/// recipe filters it before fitting factors.
+pub fn recipe_plan(
+    recipe: Recipe,
+    data: &TrainingData,
+    hp: &Hyperparameters,
+    shards: usize,
+) -> Result<Option<(Plan, TrainingData)>> {
+    let Some(params) = factor_params(recipe, data, hp)? else {
+        return Ok(None);
+    };
+    let mut data = data.clone();
+    data.filter_history_percentiles(
+        params.min_user_history_length_percentile,
+        params.max_user_history_length_percentile,
+    );
+    let als = AlsParams {
+        factors: params.factors,
+        iterations: params.als_iterations,
+        alpha: params.als_alpha as f32,
+        reg: params.als_reg as f32,
+        cg_steps: params.als_cg_steps,
+    };
+    let plan = Plan::new(als, data.histories.len(), data.n_items(), shards, shards);
+    Ok(Some((plan, data)))
+}
+
+/// The next-items parameters with factors resolved ("auto" sized by the catalogue), when the
+/// recipe fits factors.
+fn factor_params(
+    recipe: Recipe,
+    data: &TrainingData,
+    hp: &Hyperparameters,
+) -> Result<Option<NextItemsParams>> {
+    if recipe != USER_PERSONALIZATION && recipe != PERSONALIZED_RANKING {
+        return Ok(None);
+    }
+    hp.only(recipe.name(), recipe.hyperparameters())?;
+    let mut p = NextItemsParams::from_hp(hp)?;
+    if p.auto_factors {
+        p.factors = next_items::auto_factors(data.n_items());
+        p.auto_factors = false;
+    }
+    Ok((p.factors > 0).then_some(p))
+}
+
+/// Whether `recipe` with `hp` fits factors at all (what sharding splits).
+pub fn fits_factors(recipe: Recipe, hp: &Hyperparameters) -> Result<bool> {
+    Ok(factor_params(recipe, &TrainingData::default(), hp)?.is_some())
+}
+
+/// The model `Model::fit` makes, with the factor part given (fitted by the shards): the rest of
+/// the recipe fits as usual. A `factor_weight` not given takes its default here — choosing it on
+/// a validation split would need a second sharded fit (README, "Training that scales out").
+pub fn fit_model(
+    recipe: Recipe,
+    data: &TrainingData,
+    hp: &Hyperparameters,
+    item_factors: ItemFactors,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Model> {
+    let params = factor_params(recipe, data, hp)?.ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "{} with these hyperparameters fits no factors to shard",
+            recipe.name()
+        ))
+    })?;
+    if item_factors.factors != params.factors || item_factors.n_items() != data.n_items() {
+        return Err(Error::Internal(format!(
+            "the sharded factors ({} × {}) do not fit the data ({} items, {} factors)",
+            item_factors.n_items(),
+            item_factors.factors,
+            data.n_items(),
+            params.factors
+        )));
+    }
+    let mut m = next_items::fit(
+        data,
+        NextItemsParams {
+            factors: 0,
+            ..params.clone()
+        },
+        progress,
+    )?;
+    m.params = NextItemsParams {
+        tune_factor_weight: false,
+        ..params
+    };
+    m.factors = Some(item_factors);
+    let learned: Box<dyn super::Learned> = if recipe == USER_PERSONALIZATION {
+        Box::new(next_items::UserPersonalization(m))
+    } else {
+        Box::new(next_items::PersonalizedRanking(m))
+    };
+    progress(1.0);
+    Ok(Model {
+        recipe,
+        items: data.items.clone(),
+        popularity: popularity::popularity(data),
+        learned,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipes::Event;
+    use crate::sample::SplitMix;
+
+    /// Users with skewed item popularity and varied history lengths, some with none.
+    fn data(users: usize, items: usize) -> TrainingData {
+        let mut rng = SplitMix::new(17);
+        let mut d = TrainingData::default();
+        for i in 0..items {
+            d.items.intern(&format!("i{i}"));
+        }
+        for u in 0..users {
+            d.users.intern(&format!("u{u}"));
+            let n = if u % 11 == 0 { 0 } else { 3 + rng.below(25) };
+            let h = (0..n)
+                .map(|k| {
+                    let r = rng.unit();
+                    Event {
+                        item: ((r * r * items as f64) as u32).min(items as u32 - 1),
+                        ts: k as i64,
+                        weight: 1.0,
+                    }
+                })
+                .collect();
+            d.histories.push(h);
+        }
+        d
+    }
+
+    fn als() -> AlsParams {
+        AlsParams {
+            factors: 8,
+            iterations: 6,
+            alpha: 2.0,
+            reg: 0.5,
+            cg_steps: 2,
+        }
+    }
+
+    /// The state machine's schedule, in process, every object through its bytes: per iteration
+    /// all user shards against the gathered items, then all item shards against the gathered
+    /// users.
+    fn fit_sharded(d: &TrainingData, plan: &Plan) -> ItemFactors {
+        let round = |s: &FactorShard| FactorShard::from_bytes(&s.to_bytes()).unwrap();
+        let plan = Plan::from_bytes(&plan.to_bytes()).unwrap();
+        let (urows, irows) = split_rows(d, &plan);
+        let urows: Vec<ShardRows> = urows
+            .iter()
+            .map(|r| ShardRows::from_bytes(&r.to_bytes()).unwrap())
+            .collect();
+        let irows: Vec<ShardRows> = irows
+            .iter()
+            .map(|r| ShardRows::from_bytes(&r.to_bytes()).unwrap())
+            .collect();
+        let (mut xs, mut ys) = initial_shards(&plan);
+        for it in 1..=plan.als.iterations {
+            let y = gather(&plan, Side::Items, it - 1, ys.iter().map(round).collect()).unwrap();
+            xs = urows
+                .iter()
+                .zip(&xs)
+                .map(|(r, x)| solve(&plan, r, x, &y).unwrap())
+                .collect();
+            let x = gather(&plan, Side::Users, it, xs.iter().map(round).collect()).unwrap();
+            ys = irows
+                .iter()
+                .zip(&ys)
+                .map(|(r, y)| solve(&plan, r, y, &x).unwrap())
+                .collect();
+        }
+        let y = gather(&plan, Side::Items, plan.als.iterations, ys).unwrap();
+        item_factors(&plan, y)
+    }
+
+    fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
+        let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+        a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+    }
+
+    #[test]
+    fn sharded_fit_equals_the_single_process_fit() {
+        let d = data(500, 120);
+        let p = als();
+        let single = factors::fit(&d, &p, None, &mut |_| {});
+        // 3 user shards and 4 item shards; uneven last shards.
+        let plan = Plan::new(p, d.histories.len(), d.n_items(), 3, 4);
+        assert_eq!((plan.shards(Side::Users), plan.shards(Side::Items)), (3, 4));
+        let sharded = fit_sharded(&d, &plan);
+        let diff = max_rel_diff(&single.y, &sharded.y);
+        assert!(diff <= 1e-4, "item factors differ by {diff}");
+        assert!(max_rel_diff(&single.gram, &sharded.gram) <= 1e-4);
+        // Not trivially equal: the fit moved far from its random start.
+        let (_, y0) = factors::initial_factors(d.histories.len(), d.n_items(), p.factors);
+        assert!(max_rel_diff(&single.y, &y0) > 0.5);
+    }
+
+    #[test]
+    fn a_shard_solved_against_stale_factors_is_detected_by_the_comparison() {
+        // The check above can fail: solving users against the random start every iteration
+        // (items never exchanged) gives other factors.
+        let d = data(300, 80);
+        let p = als();
+        let single = factors::fit(&d, &p, None, &mut |_| {});
+        let plan = Plan::new(p, d.histories.len(), d.n_items(), 2, 2);
+        let (urows, irows) = split_rows(&d, &plan);
+        let (mut xs, mut ys) = initial_shards(&plan);
+        let stale = gather(&plan, Side::Items, 0, ys.clone()).unwrap();
+        for it in 1..=p.iterations {
+            xs = urows
+                .iter()
+                .zip(&xs)
+                .map(|(r, x)| solve(&plan, r, x, &stale).unwrap())
+                .collect();
+            let x = gather(&plan, Side::Users, it, xs.clone()).unwrap();
+            ys = irows
+                .iter()
+                .zip(&ys)
+                .map(|(r, y)| solve(&plan, r, y, &x).unwrap())
+                .collect();
+        }
+        let y = gather(&plan, Side::Items, p.iterations, ys).unwrap();
+        assert!(max_rel_diff(&single.y, &y) > 1e-2);
+    }
+
+    #[test]
+    fn gather_refuses_missing_repeated_and_stale_shards() {
+        let d = data(100, 30);
+        let plan = Plan::new(als(), d.histories.len(), d.n_items(), 3, 3);
+        let (xs, _) = initial_shards(&plan);
+        assert!(gather(&plan, Side::Users, 0, xs.clone()).is_ok());
+        assert!(gather(&plan, Side::Users, 0, xs[..2].to_vec()).is_err());
+        let mut twice = xs.clone();
+        twice.push(xs[1].clone());
+        assert!(gather(&plan, Side::Users, 0, twice).is_err());
+        assert!(gather(&plan, Side::Users, 1, xs.clone()).is_err());
+        assert!(gather(&plan, Side::Items, 0, xs).is_err());
+    }
+
+    #[test]
+    fn shard_objects_are_versioned_and_checked() {
+        let d = data(50, 20);
+        let plan = Plan::new(als(), d.histories.len(), d.n_items(), 2, 2);
+        let (urows, _) = split_rows(&d, &plan);
+        let mut bytes = urows[1].to_bytes();
+        assert_eq!(&bytes[..4], b"TLRM");
+        let back = ShardRows::from_bytes(&bytes).unwrap();
+        assert_eq!(
+            (back.first, back.rows(), back.nnz()),
+            (25, 25, urows[1].nnz())
+        );
+        let at = bytes.len() - 10;
+        bytes[at] ^= 1;
+        assert!(ShardRows::from_bytes(&bytes).is_err());
+        // A factor shard is not a rows shard.
+        let (xs, _) = initial_shards(&plan);
+        assert!(ShardRows::from_bytes(&xs[0].to_bytes()).is_err());
+        assert!(Plan::from_bytes(&xs[0].to_bytes()).is_err());
+    }
+
+    #[test]
+    fn the_model_from_sharded_factors_is_the_recipes_model() {
+        let d = data(400, 60);
+        let hp = Hyperparameters::new()
+            .with("factors", "8")
+            .with("factor_weight", "0.5")
+            .with("als_iterations", "4");
+        let recipe = USER_PERSONALIZATION;
+        let whole = Model::fit(recipe, &d, &hp, &mut |_| {}).unwrap();
+        let (plan, filtered) = recipe_plan(recipe, &d, &hp, 3).unwrap().unwrap();
+        let y = fit_sharded(&filtered, &plan);
+        let sharded = fit_model(recipe, &d, &hp, y, &mut |_| {}).unwrap();
+        assert_eq!(whole.hyperparameters(), sharded.hyperparameters());
+        let (a, b) = (
+            whole
+                .learned
+                .as_any()
+                .downcast_ref::<next_items::UserPersonalization>(),
+            sharded
+                .learned
+                .as_any()
+                .downcast_ref::<next_items::UserPersonalization>(),
+        );
+        let (a, b) = (&a.unwrap().0, &b.unwrap().0);
+        assert_eq!((&a.b, &a.columns), (&b.b, &b.columns));
+        let (fa, fb) = (a.factors.as_ref().unwrap(), b.factors.as_ref().unwrap());
+        assert!(max_rel_diff(&fa.y, &fb.y) <= 1e-4);
+        // Without factors there is nothing to shard.
+        let none = Hyperparameters::new().with("factors", "0");
+        assert!(!fits_factors(recipe, &none).unwrap());
+        assert!(!fits_factors(crate::recipes::sims::SIMS, &Hyperparameters::new()).unwrap());
+        assert!(fits_factors(recipe, &hp).unwrap());
+    }
+}

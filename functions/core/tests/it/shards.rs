@@ -1,0 +1,179 @@
+//! The sharded training branch as the state machine runs it (validate → shardPrepare → per
+//! iteration solveUsers over user shards then solveItems over item shards → shardFinish), on the
+//! embedded store, against the single-process Train of the same data.
+
+use serde_json::{json, Value};
+use tailor_core::domain::{ArnBuilder, ResourceType, SolutionConfig, Status};
+use tailor_core::recipes::next_items::{self, UserPersonalization};
+use tailor_core::sample::{self, schemas, SampleSize};
+use tailor_core::schema::DatasetType;
+use tailor_core::services::training::TrainingStep;
+use tailor_core::services::CreateSolution;
+use tailor_core::{ErrorKind, Stores, Tailor};
+
+async fn step(t: &Tailor, step: Value) -> tailor_core::Result<Value> {
+    let step: TrainingStep = serde_json::from_value(step).unwrap();
+    t.run_training_step(step).await
+}
+
+async fn solution(t: &Tailor, group: &str, name: &str, shards: &str) -> String {
+    let hp = [
+        ("factors", "8"),
+        ("factor_weight", "0.5"),
+        ("als_iterations", "4"),
+        ("als_shards", shards),
+    ];
+    t.create_solution(CreateSolution {
+        name: name.into(),
+        dataset_group_arn: group.into(),
+        recipe_arn: next_items::USER_PERSONALIZATION.arn(),
+        solution_config: SolutionConfig {
+            algorithm_hyper_parameters: hp
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .solution_arn
+}
+
+fn factors_of(m: &tailor_core::recipes::Model) -> Vec<f32> {
+    let up = m.learned.as_any().downcast_ref::<UserPersonalization>();
+    up.and_then(|u| u.0.factors.as_ref())
+        .expect("a model with factors")
+        .y
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sharded_branch_trains_the_single_process_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tailor::new(Stores::embedded(dir.path()).unwrap(), ArnBuilder::default());
+    let g = t.create_dataset_group("shop", None, None).await.unwrap();
+    let s = t
+        .create_schema("interactions", schemas::ECOMMERCE_INTERACTIONS)
+        .await
+        .unwrap();
+    t.create_dataset(
+        "interactions",
+        &s.schema_arn,
+        &g.dataset_group_arn,
+        DatasetType::Interactions,
+    )
+    .await
+    .unwrap();
+    let key = "imports/shop/INTERACTIONS/events.csv";
+    let size = SampleSize {
+        items: 300,
+        users: 200,
+        sessions_per_user: 5,
+    };
+    t.stores
+        .blobs
+        .put(key, sample::generate(3, size).interactions)
+        .await
+        .unwrap();
+    t.import_upload(key, "a", "s3://bucket/k", &mut |_, _| {})
+        .await
+        .unwrap();
+    let sharded = solution(&t, &g.dataset_group_arn, "sharded", "3").await;
+    let single = solution(&t, &g.dataset_group_arn, "single", "1").await;
+    let campaign = |n: &str| t.arns.arn(ResourceType::Campaign, n);
+
+    let validate = |s: &str, c: String| json!({"action": "validate", "solutionArn": s, "campaignArn": c, "trainingMode": "FULL"});
+    let v = step(&t, validate(&single, campaign("single")))
+        .await
+        .unwrap();
+    assert_eq!(v["sharded"], false);
+    let single_arn = v["solutionVersionArn"].as_str().unwrap().to_string();
+    let trained = step(
+        &t,
+        json!({"action": "train", "solutionVersionArn": single_arn}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(trained["status"], "ACTIVE");
+
+    let v = step(&t, validate(&sharded, campaign("sharded")))
+        .await
+        .unwrap();
+    assert_eq!(v["sharded"], true);
+    let arn = v["solutionVersionArn"].as_str().unwrap().to_string();
+    let plan = step(
+        &t,
+        json!({"action": "shardPrepare", "solutionVersionArn": arn}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(plan["userShards"], json!([0, 1, 2]));
+    assert_eq!(plan["itemShards"], json!([0, 1, 2]));
+    assert_eq!(plan["iterations"], 4);
+    let v = t.describe_solution_version(&arn).await.unwrap();
+    assert_eq!(v.status, Status::CreateInProgress);
+    // The shard objects are sealed (no readable artifact magic at rest).
+    let objects = t.stores.blobs.list("training/").await.unwrap();
+    assert_eq!(objects.len(), 1 + 6 + 6, "{objects:?}");
+    for k in &objects {
+        let raw = t.stores.blobs.get(k).await.unwrap().unwrap();
+        assert_eq!(&raw[..4], b"TLSE", "{k}");
+    }
+    // An item shard of iteration 1 before the user shards of iteration 1: refused, by name.
+    let early =
+        json!({"action": "solveItems", "solutionVersionArn": arn, "shard": 0, "iteration": 1});
+    let err = step(&t, early).await.unwrap_err();
+    assert!(err.to_string().contains("users/1/0"), "{err}");
+    for it in 1..=4 {
+        for (action, shards) in [("solveUsers", 3), ("solveItems", 3)] {
+            for s in 0..shards {
+                let done = step(
+                    &t,
+                    json!({"action": action, "solutionVersionArn": arn, "shard": s, "iteration": it}),
+                )
+                .await
+                .unwrap();
+                assert_eq!(done["shard"], s);
+            }
+        }
+    }
+    let beyond =
+        json!({"action": "solveUsers", "solutionVersionArn": arn, "shard": 0, "iteration": 5});
+    assert_eq!(
+        step(&t, beyond).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    let trained = step(
+        &t,
+        json!({"action": "shardFinish", "solutionVersionArn": arn}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(trained["status"], "ACTIVE");
+    assert!(t.stores.blobs.list("training/").await.unwrap().is_empty());
+
+    let (a, b) = (
+        t.load_model(&single_arn).await.unwrap(),
+        t.load_model(&arn).await.unwrap(),
+    );
+    assert_eq!(a.hyperparameters(), b.hyperparameters());
+    let (ya, yb) = (factors_of(&a), factors_of(&b));
+    let scale = ya.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let diff = ya
+        .iter()
+        .zip(&yb)
+        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(
+        ya.len() == yb.len() && diff <= 1e-4 * scale,
+        "diff {diff} of {scale}"
+    );
+    // Same data, same evaluation: the same offline metrics.
+    let (ma, mb) = (
+        t.get_solution_metrics(&single_arn).await.unwrap().metrics,
+        t.get_solution_metrics(&arn).await.unwrap().metrics,
+    );
+    assert!(!ma.is_empty());
+    assert_eq!(ma, mb);
+}
