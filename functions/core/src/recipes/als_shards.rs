@@ -465,9 +465,12 @@ pub fn fit_model(
     )?;
     m.params = NextItemsParams {
         tune_factor_weight: false,
+        tune_popularity_weight: false,
         ..params
     };
     m.factors = Some(item_factors);
+    let popularity = popularity::popularity(data);
+    m.index_catalogue(data, &popularity);
     let learned: Box<dyn super::Learned> = if recipe == USER_PERSONALIZATION {
         Box::new(next_items::UserPersonalization(m))
     } else {
@@ -477,7 +480,7 @@ pub fn fit_model(
     Ok(Model {
         recipe,
         items: data.items.clone(),
-        popularity: popularity::popularity(data),
+        popularity,
         learned,
     })
 }

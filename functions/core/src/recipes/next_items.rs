@@ -471,13 +471,25 @@ pub fn fit_indexed(
     progress: &mut dyn FnMut(f64),
 ) -> Result<NextItems> {
     let mut m = fit(data, params, &mut |f| progress(0.95 * f))?;
-    if let Some(f) = m.factors.as_ref().filter(|_| Index::wanted(data.n_items())) {
-        let ivf = Ivf::build(&f.y[..data.n_items() * f.factors], f.factors);
-        m.index = Some(Index::new(ivf, 1.0, &m, popularity));
-        Index::tune(&mut m, data, popularity);
-        m.params.retrieval_probe = m.index.as_ref().map_or(0.0, |ix| ix.probe);
-    }
+    m.index_catalogue(data, popularity);
     Ok(m)
+}
+
+impl NextItems {
+    /// Builds the retrieval index over the factors when the catalogue is too large to score
+    /// whole per request, with the probe chosen on `data`'s users.
+    pub fn index_catalogue(&mut self, data: &TrainingData, popularity: &[f32]) {
+        if let Some(f) = self
+            .factors
+            .as_ref()
+            .filter(|_| Index::wanted(data.n_items()))
+        {
+            let ivf = Ivf::build(&f.y[..data.n_items() * f.factors], f.factors);
+            self.index = Some(Index::new(ivf, 1.0, self, popularity));
+            Index::tune(self, data, popularity);
+            self.params.retrieval_probe = self.index.as_ref().map_or(0.0, |ix| ix.probe);
+        }
+    }
 }
 
 /// Fits the model; `progress` gets a fraction in [0, 1]. With factors and no `factor_weight`
@@ -519,6 +531,9 @@ pub fn fit(
         }
         return Ok(m);
     }
+    // Nothing is tuned: the weights given (or defaulted) are the resolved ones.
+    params.tune_factor_weight = false;
+    params.tune_popularity_weight = false;
     fit_with(data, params, None, progress)
 }
 
