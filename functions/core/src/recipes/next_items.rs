@@ -193,7 +193,8 @@ fn read(
         let trained = &f.y[..assign.len() * f.factors];
         let ivf = Ivf::new(f.factors, centroids, assign, trained);
         let popularity = r.f32s(b"POPL")?;
-        m.index = Some(Index::new(ivf, m.params.retrieval_probe, &m, &popularity));
+        let index = Index::new(ivf, m.params.retrieval_probe, &m, f, &popularity);
+        m.index = Some(index);
     }
     Ok(m)
 }
@@ -485,7 +486,7 @@ impl NextItems {
             .filter(|_| Index::wanted(data.n_items()))
         {
             let ivf = Ivf::build(&f.y[..data.n_items() * f.factors], f.factors);
-            self.index = Some(Index::new(ivf, 1.0, self, popularity));
+            self.index = Some(Index::new(ivf, 1.0, self, f, popularity));
             Index::tune(self, data, popularity);
             self.params.retrieval_probe = self.index.as_ref().map_or(0.0, |ix| ix.probe);
         }

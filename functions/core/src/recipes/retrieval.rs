@@ -56,9 +56,15 @@ impl Index {
         n_items > EXACT_UP_TO
     }
 
-    pub fn new(ivf: Ivf, probe: f32, m: &NextItems, popularity: &[f32]) -> Index {
+    /// The index over `factors` (`m`'s) for `m`: its head and popularity terms.
+    pub fn new(
+        ivf: Ivf,
+        probe: f32,
+        m: &NextItems,
+        factors: &ItemFactors,
+        popularity: &[f32],
+    ) -> Index {
         let f = ivf.factors;
-        let factors = m.factors.as_ref().expect("an index needs factors");
         let mut y_sum = vec![0f32; f];
         for i in 0..ivf.assign.len() {
             for (s, v) in y_sum.iter_mut().zip(factors.item(i as u32)) {
