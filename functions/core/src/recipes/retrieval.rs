@@ -211,6 +211,7 @@ pub fn ranker<'a>(
         inv_t: 0.0,
         mean: 0.0,
         boosts: Vec::new(),
+        boosted: ItemSet::new(n_items),
         dots: Vec::new(),
         scores: Vec::new(),
     };
@@ -258,12 +259,17 @@ pub struct IvfRanker<'a> {
     inv_t: f32,
     mean: f64,
     boosts: Vec<Scored>,
+    /// The boosted items, for the scan's per-item check.
+    boosted: ItemSet,
     dots: Vec<i32>,
     scores: Vec<f32>,
 }
 
 impl IvfRanker<'_> {
     fn boosted(&self, item: u32) -> Option<f32> {
+        if !self.boosted.contains(item) {
+            return None;
+        }
         self.boosts.iter().find(|b| b.item == item).map(|b| b.score)
     }
 
@@ -313,7 +319,7 @@ impl Ranker for IvfRanker<'_> {
         let ordinary = |i: u32| {
             (i as usize) < ivf.assign.len()
                 && self.m.column_of[i as usize] == u32::MAX
-                && self.boosts.iter().all(|b| b.item != i)
+                && !self.boosted.contains(i)
         };
         if (allowed_n as f32) * 8.0 <= probe * ivf.assign.len() as f32 {
             // A selective filter: its items, scored exactly, cost less than the scan.
@@ -378,6 +384,7 @@ impl Ranker for IvfRanker<'_> {
 
     fn boost(&mut self, boosts: &[Scored]) {
         self.boosts.extend_from_slice(boosts);
+        boosts.iter().for_each(|b| self.boosted.insert(b.item));
     }
 
     fn softmax(&self) -> Softmax {
