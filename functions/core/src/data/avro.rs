@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use apache_avro::types::Value;
 use apache_avro::{Reader, Writer};
+use rayon::prelude::*;
 
 use super::table::push_opt;
 use super::{Table, Values};
@@ -24,52 +25,88 @@ pub enum AvroError {
     SchemaMismatch,
 }
 
-/// Serialises `table` as an Avro container file.
+/// Rows per container block: blocks are encoded in parallel and each is read as one unit.
+const BLOCK_ROWS: usize = 16_384;
+
+/// Serialises `table` as an Avro container file (null codec).
+///
+/// The header comes from apache-avro's writer; the blocks are encoded here, straight from the
+/// columns and in parallel, because building an `avro::Value` per cell cost ~2 µs a row (38 s
+/// of a 20M-row import). `read` of any Avro reader gives the same records.
 pub fn write(table: &Table) -> Result<Vec<u8>, AvroError> {
     let schema = &table.schema;
-    let mut writer = Writer::new(&schema.avro, Vec::with_capacity(table.rows() * 32));
-    writer
+    let mut header = Writer::new(&schema.avro, Vec::new());
+    header
         .add_user_metadata(FORMAT_KEY.to_string(), FORMAT_VERSION)
         .map_err(|e| AvroError::Corrupt(e.to_string()))?;
-    let names: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
-    for row in 0..table.rows() {
-        let fields = schema
-            .fields
-            .iter()
-            .zip(&table.columns)
-            .zip(&names)
-            .map(|((field, col), name)| {
-                let v = cell_value(col, row, field.ty);
-                let v = match (field.nullable, v) {
-                    (false, v) => v,
-                    (true, Value::Null) => Value::Union(field.null_index, Box::new(Value::Null)),
-                    (true, v) => Value::Union(1 - field.null_index, Box::new(v)),
-                };
-                (name.to_string(), v)
-            })
-            .collect();
-        writer
-            .append_value_ref(&Value::Record(fields))
-            .map_err(|e| AvroError::Corrupt(e.to_string()))?;
-    }
-    writer
+    let mut out = header
         .into_inner()
-        .map_err(|e| AvroError::Corrupt(e.to_string()))
+        .map_err(|e| AvroError::Corrupt(e.to_string()))?;
+    // With no records the writer emits only the header, which ends with the sync marker.
+    let marker: [u8; 16] = out[out.len() - 16..]
+        .try_into()
+        .map_err(|_| AvroError::Corrupt("header without a sync marker".into()))?;
+    let rows = table.rows();
+    let starts: Vec<usize> = (0..rows).step_by(BLOCK_ROWS).collect();
+    let blocks: Vec<Vec<u8>> = starts
+        .par_iter()
+        .map(|&start| encode_rows(table, start..(start + BLOCK_ROWS).min(rows)))
+        .collect();
+    out.reserve(blocks.iter().map(|b| b.len() + 36).sum());
+    for (start, block) in starts.iter().zip(&blocks) {
+        put_long(&mut out, ((start + BLOCK_ROWS).min(rows) - start) as i64);
+        put_long(&mut out, block.len() as i64);
+        out.extend_from_slice(block);
+        out.extend_from_slice(&marker);
+    }
+    Ok(out)
 }
 
-fn cell_value(col: &Values, row: usize, ty: FieldType) -> Value {
-    if !col.is_valid(row) {
-        return Value::Null;
+/// The binary encoding of `rows`, record after record, fields in schema order.
+fn encode_rows(table: &Table, rows: std::ops::Range<usize>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.len() * 16 * table.columns.len());
+    for row in rows {
+        for (field, col) in table.schema.fields.iter().zip(&table.columns) {
+            let valid = col.is_valid(row);
+            if field.nullable {
+                let branch = if valid {
+                    1 - field.null_index
+                } else {
+                    field.null_index
+                };
+                put_long(&mut out, branch as i64);
+            }
+            if !valid && field.nullable {
+                continue;
+            }
+            match col {
+                Values::Codes { dict, codes } => put_str(&mut out, dict.name(codes[row])),
+                Values::Str(v) => put_str(&mut out, v[row].as_deref().unwrap_or_default()),
+                Values::Long { data, .. } => put_long(&mut out, data[row]),
+                Values::Double { data, .. } if field.ty == FieldType::Float => {
+                    out.extend_from_slice(&(data[row] as f32).to_le_bytes())
+                }
+                Values::Double { data, .. } => out.extend_from_slice(&data[row].to_le_bytes()),
+                Values::Bool { data, .. } => out.push(u8::from(data[row])),
+            }
+        }
     }
-    match col {
-        Values::Codes { dict, codes } => Value::String(dict.name(codes[row]).to_string()),
-        Values::Str(v) => Value::String(v[row].as_deref().unwrap_or_default().to_string()),
-        Values::Long { data, .. } if ty == FieldType::Int => Value::Int(data[row] as i32),
-        Values::Long { data, .. } => Value::Long(data[row]),
-        Values::Double { data, .. } if ty == FieldType::Float => Value::Float(data[row] as f32),
-        Values::Double { data, .. } => Value::Double(data[row]),
-        Values::Bool { data, .. } => Value::Boolean(data[row]),
+    out
+}
+
+/// Avro's `long` (and `int`): zig-zag, then base-128 varint.
+fn put_long(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push(z as u8 | 0x80);
+        z >>= 7;
     }
+    out.push(z as u8);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_long(out, s.len() as i64);
+    out.extend_from_slice(s.as_bytes());
 }
 
 /// Reads a container file written by [`write`] for `schema`.
@@ -94,6 +131,10 @@ pub fn read(schema: Arc<DatasetSchema>, bytes: &[u8]) -> Result<Table, AvroError
         return Err(AvroError::SchemaMismatch);
     }
     let mut table = Table::empty(schema);
+    if let Some(blocks) = null_codec_blocks(bytes)? {
+        decode_blocks(&mut table, &written, blocks)?;
+        return Ok(table);
+    }
     for value in reader {
         let value = value.map_err(|e| AvroError::Corrupt(e.to_string()))?;
         let Value::Record(fields) = value else {
@@ -133,4 +174,243 @@ fn push_value(col: &mut Values, v: Value) -> Result<(), AvroError> {
         }
     }
     Ok(())
+}
+
+/// A bounds-checked cursor over the binary encoding.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn corrupt(&self, what: &str) -> AvroError {
+        AvroError::Corrupt(format!("{what} at byte {}", self.at))
+    }
+
+    fn long(&mut self) -> Result<i64, AvroError> {
+        let mut z = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *self
+                .bytes
+                .get(self.at)
+                .ok_or_else(|| self.corrupt("truncated number"))?;
+            self.at += 1;
+            z |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok((z >> 1) as i64 ^ -((z & 1) as i64));
+            }
+        }
+        Err(self.corrupt("overlong number"))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], AvroError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| self.corrupt("truncated value"))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn len(&mut self) -> Result<usize, AvroError> {
+        usize::try_from(self.long()?).map_err(|_| self.corrupt("negative length"))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], AvroError> {
+        let n = self.len()?;
+        self.take(n)
+    }
+
+    fn str(&mut self) -> Result<&'a str, AvroError> {
+        let at = self.at;
+        std::str::from_utf8(self.bytes()?)
+            .map_err(|_| AvroError::Corrupt(format!("a string that is not UTF-8 at byte {at}")))
+    }
+}
+
+/// The blocks of a container file with the null codec (what [`write`] makes), each as its
+/// record count and bytes; `None` for another codec, left to apache-avro's reader.
+fn null_codec_blocks(bytes: &[u8]) -> Result<Option<Vec<(usize, &[u8])>>, AvroError> {
+    let mut c = Cursor { bytes, at: 0 };
+    if c.take(4)? != b"Obj\x01" {
+        return Err(c.corrupt("no Avro magic"));
+    }
+    let mut codec = None;
+    loop {
+        let mut n = c.long()?;
+        if n == 0 {
+            break;
+        }
+        if n < 0 {
+            n = -n;
+            c.long()?;
+        }
+        for _ in 0..n {
+            let key = c.bytes()?;
+            let value = c.bytes()?;
+            if key == b"avro.codec" {
+                codec = Some(value);
+            }
+        }
+    }
+    if !matches!(codec, None | Some(b"null")) {
+        return Ok(None);
+    }
+    let marker = c.take(16)?;
+    let mut blocks = Vec::new();
+    while c.at < bytes.len() {
+        let count = c.len()?;
+        let block = c.bytes()?;
+        if c.take(16)? != marker {
+            return Err(c.corrupt("a block without the file's sync marker"));
+        }
+        blocks.push((count, block));
+    }
+    Ok(Some(blocks))
+}
+
+/// Appends the records of `blocks`, encoded with the `written` schema, to `table`'s columns.
+fn decode_blocks(
+    table: &mut Table,
+    written: &DatasetSchema,
+    blocks: Vec<(usize, &[u8])>,
+) -> Result<(), AvroError> {
+    for (count, block) in blocks {
+        let mut c = Cursor {
+            bytes: block,
+            at: 0,
+        };
+        for _ in 0..count {
+            for (field, col) in written.fields.iter().zip(table.columns.iter_mut()) {
+                if field.nullable {
+                    let branch = c.long()?;
+                    if branch == i64::from(field.null_index) {
+                        push_null(col);
+                        continue;
+                    }
+                    if branch != i64::from(1 - field.null_index) {
+                        return Err(c.corrupt("a union branch out of range"));
+                    }
+                }
+                match col {
+                    Values::Codes { dict, codes } => codes.push(dict.intern(c.str()?)),
+                    Values::Str(data) => data.push(Some(c.str()?.into())),
+                    Values::Long { data, valid } => push_opt(data, valid, Some(c.long()?)),
+                    Values::Double { data, valid } => {
+                        let x = if field.ty == FieldType::Float {
+                            f64::from(f32::from_le_bytes(c.take(4)?.try_into().unwrap_or_default()))
+                        } else {
+                            f64::from_le_bytes(c.take(8)?.try_into().unwrap_or_default())
+                        };
+                        push_opt(data, valid, Some(x))
+                    }
+                    Values::Bool { data, valid } => {
+                        let b = c.take(1)?[0];
+                        push_opt(data, valid, Some(b != 0))
+                    }
+                }
+            }
+        }
+        if c.at != block.len() {
+            return Err(c.corrupt("a block longer than its records"));
+        }
+    }
+    Ok(())
+}
+
+fn push_null(col: &mut Values) {
+    match col {
+        Values::Str(data) => data.push(None),
+        Values::Long { data, valid } => push_opt(data, valid, None),
+        Values::Double { data, valid } => push_opt(data, valid, None),
+        Values::Bool { data, valid } => push_opt(data, valid, None),
+        // Encoded columns are never nullable (Values::encodes).
+        Values::Codes { .. } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// An items-like schema with every field type, nullable ones with `null` first and last.
+    const SCHEMA: &str = r#"{"type":"record","name":"Items","namespace":"com.amazonaws.personalize.schema",
+      "fields":[{"name":"ITEM_ID","type":"string"},
+        {"name":"GENRES","type":["string","null"],"categorical":true},
+        {"name":"YEAR","type":["null","int"]},
+        {"name":"PRICE","type":"float"},
+        {"name":"SCORE","type":["null","double"]},
+        {"name":"ADULT","type":["null","boolean"]},
+        {"name":"CREATION_TIMESTAMP","type":"long"}],"version":"1.0"}"#;
+
+    fn table(rows: usize) -> Table {
+        let schema = Arc::new(DatasetSchema::parse(SCHEMA).unwrap());
+        let mut csv = String::from("ITEM_ID,GENRES,YEAR,PRICE,SCORE,ADULT,CREATION_TIMESTAMP\n");
+        for i in 0..rows {
+            let g = if i % 3 == 0 { String::new() } else { format!("g{}|é", i % 7) };
+            let y = if i % 4 == 0 { String::new() } else { format!("{}", 1900 + i % 200) };
+            let s = if i % 5 == 0 { String::new() } else { format!("{}", i as f64 / 3.0) };
+            let a = ["", "true", "false"][i % 3];
+            let t = 1_000_000 + i as i64 * 1_003;
+            csv += &format!("i{i},{g},{y},{}.5,{s},{a},{t}\n", i % 1000);
+        }
+        crate::data::csv::parse(schema, csv.as_bytes(), &mut |_| {}).unwrap()
+    }
+
+    #[test]
+    fn written_files_read_back_equal_across_blocks() {
+        let t = table(BLOCK_ROWS * 2 + 17);
+        let bytes = write(&t).unwrap();
+        assert_eq!(read(t.schema.clone(), &bytes).unwrap(), t);
+    }
+
+    #[test]
+    fn apache_avro_reads_what_we_write_and_we_read_what_it_writes() {
+        let t = table(BLOCK_ROWS + 3);
+        let ours = write(&t).unwrap();
+        let theirs: Vec<Value> = Reader::new(&ours[..])
+            .unwrap()
+            .map(|v| v.unwrap())
+            .collect();
+        assert_eq!(theirs.len(), t.rows());
+        let Value::Record(first) = &theirs[1] else {
+            panic!("{:?}", theirs[1])
+        };
+        assert_eq!(first[0], ("ITEM_ID".into(), Value::String("i1".into())));
+        assert_eq!(
+            first[1],
+            ("GENRES".into(), Value::Union(0, Box::new(Value::String("g1|é".into()))))
+        );
+        assert_eq!(first[2], ("YEAR".into(), Value::Union(1, Box::new(Value::Int(1901)))));
+        assert_eq!(first[3], ("PRICE".into(), Value::Float(1.5)));
+        // The same records through apache-avro's own writer (its blocks, its marker).
+        let mut w = Writer::new(&t.schema.avro, Vec::new());
+        w.add_user_metadata(FORMAT_KEY.to_string(), FORMAT_VERSION)
+            .unwrap();
+        for v in theirs {
+            w.append(v).unwrap();
+        }
+        let foreign = w.into_inner().unwrap();
+        assert_eq!(read(t.schema.clone(), &foreign).unwrap(), t);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// A damaged file is an error, never a panic, and never a table with ragged columns.
+        #[test]
+        fn damaged_files_fail_cleanly(cut in 0usize..4000, at in 0usize..4000, bit in 0u8..8) {
+            let t = table(40);
+            let mut bytes = write(&t).unwrap();
+            let at = at % bytes.len();
+            bytes[at] ^= 1 << bit;
+            bytes.truncate(bytes.len() - cut.min(bytes.len()) % 64);
+            if let Ok(back) = read(t.schema.clone(), &bytes) {
+                let rows = back.rows();
+                prop_assert!(back.columns.iter().all(|c| c.len() == rows));
+            }
+        }
+    }
 }

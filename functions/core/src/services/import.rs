@@ -8,6 +8,7 @@
 
 mod lease;
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::time::Instant;
 
@@ -268,6 +269,7 @@ impl Tailor {
         let job = held.job.clone();
         let dataset = self.describe_dataset(&job.dataset_arn).await?;
         let schema = self.dataset_schema(&dataset).await?;
+        let started = Instant::now();
         let mut reader =
             csv::CsvReader::new(schema.clone(), input).map_err(ImportFailure::Input)?;
         while reader.read_rows(csv::BATCH_ROWS) {
@@ -277,6 +279,7 @@ impl Tailor {
         progress(reader.bytes_read(), size.max(reader.bytes_read()));
         let incoming = reader.finish().map_err(ImportFailure::Input)?;
         let incoming = incoming.latest_per_id();
+        let parsed = started.elapsed();
         let group_name = arn_path(&dataset.dataset_group_arn, ResourceType::DatasetGroup)
             .unwrap_or("default")
             .to_string();
@@ -287,8 +290,8 @@ impl Tailor {
             let current = self
                 .get_record::<DatasetData>(tables::DATASET_DATA, &dataset.dataset_arn)
                 .await?;
-            let merged: Table = match (job.import_mode, &current) {
-                (ImportMode::Full, _) => incoming.clone(),
+            let merged: Cow<Table> = match (job.import_mode, &current) {
+                (ImportMode::Full, _) => Cow::Borrowed(&incoming),
                 (ImportMode::Incremental, None) => return Err(Error::InvalidInput(
                     "INCREMENTAL import needs a prior bulk import into the dataset; use FULL first"
                         .into(),
@@ -299,7 +302,7 @@ impl Tailor {
                         .read_data_file(&dataset, schema.clone(), &pointer.blob_key)
                         .await?;
                     old.append(&incoming);
-                    old.latest_per_id()
+                    Cow::Owned(old.latest_per_id())
                 }
             };
             let data_version = current.as_ref().map_or(0, |(p, _)| p.data_version) + 1;
@@ -309,10 +312,14 @@ impl Tailor {
                 job.job_name,
                 &uuid::Uuid::new_v4().simple().to_string()[..8]
             );
+            let merging = started.elapsed();
             let bytes = avro::write(&merged).map_err(|e| Error::Internal(e.to_string()))?;
+            let encoding = started.elapsed();
             let id = super::datasets::data_id(&dataset, &kind, &blob_key);
             let sealed = crypto::seal(self.stores.keys.as_ref(), &id, &bytes).await?;
+            let sealing = started.elapsed();
             self.stores.blobs.put(&blob_key, sealed).await?;
+            let putting = started.elapsed();
             let previous = current.as_ref().map(|(p, _)| p);
             let events = match previous.and_then(|p| p.events_key.as_deref()) {
                 Some(key) => Some(self.read_data_file(&dataset, schema.clone(), key).await?),
@@ -321,6 +328,15 @@ impl Tailor {
             let serving_key = self
                 .write_snapshot(&dataset, &blob_key, &merged, events.as_ref())
                 .await?;
+            tracing::info!(
+                parse_ms = parsed.as_millis() as u64,
+                merge_ms = (merging - parsed).as_millis() as u64,
+                encode_ms = (encoding - merging).as_millis() as u64,
+                seal_ms = (sealing - encoding).as_millis() as u64,
+                put_ms = (putting - sealing).as_millis() as u64,
+                snapshot_ms = (started.elapsed() - putting).as_millis() as u64,
+                "import phases"
+            );
             let pointer = DatasetData {
                 data_version,
                 blob_key: blob_key.clone(),
