@@ -300,7 +300,9 @@ fn decode_blocks(
                     Values::Long { data, valid } => push_opt(data, valid, Some(c.long()?)),
                     Values::Double { data, valid } => {
                         let x = if field.ty == FieldType::Float {
-                            f64::from(f32::from_le_bytes(c.take(4)?.try_into().unwrap_or_default()))
+                            f64::from(f32::from_le_bytes(
+                                c.take(4)?.try_into().unwrap_or_default(),
+                            ))
                         } else {
                             f64::from_le_bytes(c.take(8)?.try_into().unwrap_or_default())
                         };
@@ -350,9 +352,21 @@ mod tests {
         let schema = Arc::new(DatasetSchema::parse(SCHEMA).unwrap());
         let mut csv = String::from("ITEM_ID,GENRES,YEAR,PRICE,SCORE,ADULT,CREATION_TIMESTAMP\n");
         for i in 0..rows {
-            let g = if i % 3 == 0 { String::new() } else { format!("g{}|é", i % 7) };
-            let y = if i % 4 == 0 { String::new() } else { format!("{}", 1900 + i % 200) };
-            let s = if i % 5 == 0 { String::new() } else { format!("{}", i as f64 / 3.0) };
+            let g = if i % 3 == 0 {
+                String::new()
+            } else {
+                format!("g{}|é", i % 7)
+            };
+            let y = if i % 4 == 0 {
+                String::new()
+            } else {
+                format!("{}", 1900 + i % 200)
+            };
+            let s = if i % 5 == 0 {
+                String::new()
+            } else {
+                format!("{}", i as f64 / 3.0)
+            };
             let a = ["", "true", "false"][i % 3];
             let t = 1_000_000 + i as i64 * 1_003;
             csv += &format!("i{i},{g},{y},{}.5,{s},{a},{t}\n", i % 1000);
@@ -382,9 +396,15 @@ mod tests {
         assert_eq!(first[0], ("ITEM_ID".into(), Value::String("i1".into())));
         assert_eq!(
             first[1],
-            ("GENRES".into(), Value::Union(0, Box::new(Value::String("g1|é".into()))))
+            (
+                "GENRES".into(),
+                Value::Union(0, Box::new(Value::String("g1|é".into())))
+            )
         );
-        assert_eq!(first[2], ("YEAR".into(), Value::Union(1, Box::new(Value::Int(1901)))));
+        assert_eq!(
+            first[2],
+            ("YEAR".into(), Value::Union(1, Box::new(Value::Int(1901))))
+        );
         assert_eq!(first[3], ("PRICE".into(), Value::Float(1.5)));
         // The same records through apache-avro's own writer (its blocks, its marker).
         let mut w = Writer::new(&t.schema.avro, Vec::new());

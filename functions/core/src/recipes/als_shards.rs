@@ -26,8 +26,7 @@ use serde_json::json;
 use super::factors::{self, AlsParams, Csr, ItemFactors};
 use super::next_items::{self, NextItemsParams, PERSONALIZED_RANKING, USER_PERSONALIZATION};
 use super::{
-    popularity, ArtifactError, ArtifactReader, ArtifactWriter, Hyperparameters, Model, Recipe,
-    TrainingData,
+    ArtifactError, ArtifactReader, ArtifactWriter, Hyperparameters, Model, Recipe, TrainingData,
 };
 use crate::error::{Error, Result};
 
@@ -455,33 +454,27 @@ pub fn fit_model(
             params.factors
         )));
     }
-    let mut m = next_items::fit(
-        data,
-        NextItemsParams {
-            factors: 0,
-            ..params.clone()
-        },
-        progress,
-    )?;
-    m.params = NextItemsParams {
-        tune_factor_weight: false,
-        tune_popularity_weight: false,
-        ..params
-    };
-    m.factors = Some(item_factors);
-    let popularity = popularity::popularity(data);
-    m.index_catalogue(data, &popularity);
-    let learned: Box<dyn super::Learned> = if recipe == USER_PERSONALIZATION {
-        Box::new(next_items::UserPersonalization(m))
-    } else {
-        Box::new(next_items::PersonalizedRanking(m))
-    };
-    progress(1.0);
-    Ok(Model {
-        recipe,
-        items: data.items.clone(),
-        popularity,
-        learned,
+    Model::fit_with(recipe, data, progress, |popularity, progress| {
+        let mut m = next_items::fit(
+            data,
+            NextItemsParams {
+                factors: 0,
+                ..params.clone()
+            },
+            progress,
+        )?;
+        m.params = NextItemsParams {
+            tune_factor_weight: false,
+            tune_popularity_weight: false,
+            ..params
+        };
+        m.factors = Some(item_factors);
+        m.index_catalogue(data, popularity);
+        Ok(if recipe == USER_PERSONALIZATION {
+            Box::new(next_items::UserPersonalization(m))
+        } else {
+            Box::new(next_items::PersonalizedRanking(m))
+        })
     })
 }
 

@@ -222,8 +222,21 @@ impl Model {
         progress: &mut dyn FnMut(f64),
     ) -> Result<Model> {
         hp.only(recipe.name(), recipe.hyperparameters())?;
+        Self::fit_with(recipe, data, progress, |popularity, progress| {
+            (recipe.0.fit)(data, hp, popularity, progress)
+        })
+    }
+
+    /// A model of `recipe` over `data`'s catalogue whose learned part `learn` fits, given the
+    /// items' popularity: [`Self::fit`], or a fit whose parts were trained elsewhere (shards).
+    pub fn fit_with(
+        recipe: Recipe,
+        data: &TrainingData,
+        progress: &mut dyn FnMut(f64),
+        learn: impl FnOnce(&[f32], &mut dyn FnMut(f64)) -> Result<Box<dyn Learned>>,
+    ) -> Result<Model> {
         let popularity = popularity::popularity(data);
-        let learned = (recipe.0.fit)(data, hp, &popularity, progress)?;
+        let learned = learn(&popularity, progress)?;
         progress(1.0);
         Ok(Model {
             recipe,

@@ -3,13 +3,15 @@
 //! embedded store, against the single-process Train of the same data.
 
 use serde_json::{json, Value};
-use tailor_core::domain::{ArnBuilder, ResourceType, SolutionConfig, Status};
+use tailor_core::domain::{ResourceType, SolutionConfig, Status};
 use tailor_core::recipes::next_items::{self, UserPersonalization};
-use tailor_core::sample::{self, schemas, SampleSize};
+use tailor_core::sample::SampleSize;
 use tailor_core::schema::DatasetType;
 use tailor_core::services::training::TrainingStep;
 use tailor_core::services::CreateSolution;
-use tailor_core::{ErrorKind, Stores, Tailor};
+use tailor_core::{ErrorKind, Tailor};
+
+use crate::support;
 
 async fn step(t: &Tailor, step: Value) -> tailor_core::Result<Value> {
     let step: TrainingStep = serde_json::from_value(step).unwrap();
@@ -52,36 +54,15 @@ fn factors_of(m: &tailor_core::recipes::Model) -> Vec<f32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sharded_branch_trains_the_single_process_model() {
     let dir = tempfile::tempdir().unwrap();
-    let t = Tailor::new(Stores::embedded(dir.path()).unwrap(), ArnBuilder::default());
-    let g = t.create_dataset_group("shop", None, None).await.unwrap();
-    let s = t
-        .create_schema("interactions", schemas::ECOMMERCE_INTERACTIONS)
-        .await
-        .unwrap();
-    t.create_dataset(
-        "interactions",
-        &s.schema_arn,
-        &g.dataset_group_arn,
-        DatasetType::Interactions,
-    )
-    .await
-    .unwrap();
-    let key = "imports/shop/INTERACTIONS/events.csv";
     let size = SampleSize {
         items: 300,
         users: 200,
         sessions_per_user: 5,
     };
-    t.stores
-        .blobs
-        .put(key, sample::generate(3, size).interactions)
-        .await
-        .unwrap();
-    t.import_upload(key, "a", "s3://bucket/k", &mut |_, _| {})
-        .await
-        .unwrap();
-    let sharded = solution(&t, &g.dataset_group_arn, "sharded", "3").await;
-    let single = solution(&t, &g.dataset_group_arn, "single", "1").await;
+    let (t, g, sample) = support::shop(dir.path(), 3, size).await;
+    support::import_sample(&t, &g, "", &sample, &[DatasetType::Interactions]).await;
+    let sharded = solution(&t, &g, "sharded", "3").await;
+    let single = solution(&t, &g, "single", "1").await;
     let campaign = |n: &str| t.arns.arn(ResourceType::Campaign, n);
 
     let validate = |s: &str, c: String| json!({"action": "validate", "solutionArn": s, "campaignArn": c, "trainingMode": "FULL"});
