@@ -230,9 +230,12 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// A container block: its record count and its records' bytes.
+type Block<'a> = (usize, &'a [u8]);
+
 /// The blocks of a container file with the null codec (what [`write`] makes), each as its
 /// record count and bytes; `None` for another codec, left to apache-avro's reader.
-fn null_codec_blocks(bytes: &[u8]) -> Result<Option<Vec<(usize, &[u8])>>, AvroError> {
+fn null_codec_blocks(bytes: &[u8]) -> Result<Option<Vec<Block<'_>>>, AvroError> {
     let mut c = Cursor { bytes, at: 0 };
     if c.take(4)? != b"Obj\x01" {
         return Err(c.corrupt("no Avro magic"));
@@ -275,7 +278,7 @@ fn null_codec_blocks(bytes: &[u8]) -> Result<Option<Vec<(usize, &[u8])>>, AvroEr
 fn decode_blocks(
     table: &mut Table,
     written: &DatasetSchema,
-    blocks: Vec<(usize, &[u8])>,
+    blocks: Vec<Block<'_>>,
 ) -> Result<(), AvroError> {
     for (count, block) in blocks {
         let mut c = Cursor {
