@@ -105,7 +105,7 @@ fn main() {
     let (urows, _) = als_shards::split_rows(&d, &plan);
     let own = shard(&plan, Side::Users, users);
     let t = best_of(rounds, || {
-        std::hint::black_box(als_shards::solve(&plan, &urows[0], &own, &y).unwrap());
+        std::hint::black_box(als_shards::solve(&plan, &urows[0], &own, &y, 1).unwrap());
     });
     report("user shard", users, urows[0].nnz(), t, gram, threads);
     println!(
@@ -122,7 +122,7 @@ fn main() {
     let x = random(other_users, 2);
     let own = shard(&plan, Side::Items, shard_items);
     let t = best_of(rounds, || {
-        std::hint::black_box(als_shards::solve(&plan, &irows[0], &own, &x).unwrap());
+        std::hint::black_box(als_shards::solve(&plan, &irows[0], &own, &x, 1).unwrap());
     });
     report("item shard", shard_items, irows[0].nnz(), t, gram, threads);
     println!(

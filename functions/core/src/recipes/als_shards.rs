@@ -51,11 +51,17 @@ impl Side {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
+    /// The final fit's parameters (its sweeps in `als.iterations`).
     pub als: AlsParams,
     pub n_users: usize,
     pub n_items: usize,
     pub user_rows: usize,
     pub item_rows: usize,
+    /// Sweeps of the trial fit that come first when the factor weight is tuned (0: none). The
+    /// trial solves the rows of the validation split's training part; the final fit then starts
+    /// from the trial's item factors and a fresh random user start, as `next_items::fit` does.
+    #[serde(default)]
+    pub trial_iterations: usize,
 }
 
 impl Plan {
@@ -74,6 +80,30 @@ impl Plan {
             n_items,
             user_rows: rows(n_users, user_shards),
             item_rows: rows(n_items, item_shards),
+            trial_iterations: 0,
+        }
+    }
+
+    /// Every sweep the state machine runs: the trial's, then the final fit's.
+    pub fn iterations(&self) -> usize {
+        self.trial_iterations + self.als.iterations
+    }
+
+    /// Whether sweep `iteration` (from 1) solves the trial's rows.
+    pub fn in_trial(&self, iteration: usize) -> bool {
+        iteration <= self.trial_iterations
+    }
+
+    /// The iteration whose factors of `side` sweep `iteration` starts from: the previous one,
+    /// except that the final fit's users start afresh from the random start.
+    pub fn start_of(&self, side: Side, iteration: usize) -> usize {
+        if side == Side::Users
+            && self.trial_iterations > 0
+            && iteration == self.trial_iterations + 1
+        {
+            0
+        } else {
+            iteration - 1
         }
     }
 
@@ -293,13 +323,15 @@ pub fn initial_shards(plan: &Plan) -> (Vec<FactorShard>, Vec<FactorShard>) {
     (cut(&x, Side::Users), cut(&y, Side::Items))
 }
 
-/// One shard's half-sweep of iteration `own.iteration + 1`: its rows re-solved, warm-started
-/// from `own`, against the whole other side after its latest half-sweep (`other`, gathered).
+/// One shard's half-sweep of `iteration`: its rows re-solved, warm-started from `own` (of
+/// [`Plan::start_of`] that iteration), against the whole other side after its latest half-sweep
+/// (`other`, gathered).
 pub fn solve(
     plan: &Plan,
     rows: &ShardRows,
     own: &FactorShard,
     other: &[f32],
+    iteration: usize,
 ) -> Result<FactorShard> {
     let f = plan.als.factors;
     let other_n = match rows.side {
@@ -312,6 +344,8 @@ pub fn solve(
         || rows.rows() != range.len()
         || own.values.len() != range.len() * f
         || other.len() != other_n * f
+        || iteration == 0
+        || own.iteration != plan.start_of(rows.side, iteration)
     {
         return Err(Error::Internal(format!(
             "shard {} of {} does not match the plan",
@@ -322,7 +356,7 @@ pub fn solve(
     let mut x = own.values.clone();
     factors::sweep(&mut x, other, &rows.csr, plan.als.reg, f, plan.als.cg_steps);
     Ok(FactorShard {
-        iteration: own.iteration + 1,
+        iteration,
         values: x,
         ..own.clone()
     })
@@ -370,6 +404,23 @@ pub fn gather(
     Ok(out)
 }
 
+/// What the shards fitted: the final item factors, and the trial's when the weights are tuned.
+pub struct ShardedFactors {
+    pub item_factors: ItemFactors,
+    pub trial: Option<ItemFactors>,
+}
+
+impl ShardedFactors {
+    /// Items put after the shards began have no factors yet, as in a grown model.
+    pub fn grow(&mut self, n_items: usize) {
+        for f in std::iter::once(&mut self.item_factors).chain(self.trial.as_mut()) {
+            if f.n_items() < n_items {
+                f.grow(n_items);
+            }
+        }
+    }
+}
+
 /// The item factors a finished fit serves: `y` and its regularised Gram matrix.
 pub fn item_factors(plan: &Plan, y: Vec<f32>) -> ItemFactors {
     let f = plan.als.factors;
@@ -377,32 +428,66 @@ pub fn item_factors(plan: &Plan, y: Vec<f32>) -> ItemFactors {
     ItemFactors::new(f, y, g, plan.als.alpha)
 }
 
+/// A sharded fit's plan and the rows it solves.
+pub struct Sharding {
+    pub plan: Plan,
+    /// The data as the recipe filters it before fitting factors.
+    pub data: TrainingData,
+    /// The trial's data (the validation split's training part, filtered alike), when the factor
+    /// weight is tuned.
+    pub trial: Option<TrainingData>,
+}
+
 /// What a next-items recipe fits its factors with, on `data` as given (unfiltered), or `None`
-/// when the recipe or its hyperparameters fit no factors. The data comes back filtered as the
-/// recipe filters it before fitting factors.
+/// when the recipe or its hyperparameters fit no factors. With no `factor_weight` given, a
+/// trial fit on a validation split comes first, as in [`next_items::fit`].
 pub fn recipe_plan(
     recipe: Recipe,
     data: &TrainingData,
     hp: &Hyperparameters,
     shards: usize,
-) -> Result<Option<(Plan, TrainingData)>> {
+) -> Result<Option<Sharding>> {
     let Some(params) = factor_params(recipe, data, hp)? else {
         return Ok(None);
     };
-    let mut data = data.clone();
-    data.filter_history_percentiles(
-        params.min_user_history_length_percentile,
-        params.max_user_history_length_percentile,
-    );
+    let filtered = |d: &TrainingData| {
+        let mut d = d.clone();
+        d.filter_history_percentiles(
+            params.min_user_history_length_percentile,
+            params.max_user_history_length_percentile,
+        );
+        d
+    };
+    let trial = params
+        .tune_factor_weight
+        .then(|| tuning_split(data))
+        .flatten()
+        .map(|split| filtered(&split.train));
+    let data = filtered(data);
+    let (trial_iterations, iterations) = match trial {
+        Some(_) => (
+            (params.als_iterations * 2).div_ceil(3),
+            params.als_iterations.div_ceil(3),
+        ),
+        None => (0, params.als_iterations),
+    };
     let als = AlsParams {
         factors: params.factors,
-        iterations: params.als_iterations,
+        iterations,
         alpha: params.als_alpha as f32,
         reg: params.als_reg as f32,
         cg_steps: params.als_cg_steps,
     };
-    let plan = Plan::new(als, data.histories.len(), data.n_items(), shards, shards);
-    Ok(Some((plan, data)))
+    let mut plan = Plan::new(als, data.histories.len(), data.n_items(), shards, shards);
+    plan.trial_iterations = trial_iterations;
+    Ok(Some(Sharding { plan, data, trial }))
+}
+
+/// The split the factor weight is chosen on (as `next_items::fit` carves it); `None` when it
+/// holds nothing out.
+fn tuning_split(data: &TrainingData) -> Option<crate::evaluation::Split> {
+    let split = next_items::tuning_split(data);
+    (!split.truth.is_empty()).then_some(split)
 }
 
 /// The next-items parameters with factors resolved ("auto" sized by the catalogue), when the
@@ -430,16 +515,20 @@ pub fn fits_factors(recipe: Recipe, hp: &Hyperparameters) -> Result<bool> {
 }
 
 /// The model `Model::fit` makes, with the factor part given (fitted by the shards): the rest of
-/// the recipe fits as usual. A `factor_weight` not given takes its default here — choosing it on
-/// a validation split would need a second sharded fit (README, "Training that scales out").
+/// the recipe fits as usual. With the trial's factors, the factor and popularity weights are
+/// chosen on the validation split with them first, as `next_items::fit` chooses them.
 pub fn fit_model(
     recipe: Recipe,
     data: &TrainingData,
     hp: &Hyperparameters,
-    item_factors: ItemFactors,
+    fitted: ShardedFactors,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Model> {
-    let params = factor_params(recipe, data, hp)?.ok_or_else(|| {
+    let ShardedFactors {
+        item_factors,
+        trial: trial_factors,
+    } = fitted;
+    let mut params = factor_params(recipe, data, hp)?.ok_or_else(|| {
         Error::InvalidInput(format!(
             "{} with these hyperparameters fits no factors to shard",
             recipe.name()
@@ -453,6 +542,19 @@ pub fn fit_model(
             data.n_items(),
             params.factors
         )));
+    }
+    if let (Some(y), Some(split)) = (trial_factors, tuning_split(data)) {
+        let mut trial = next_items::fit(
+            &split.train,
+            NextItemsParams {
+                factors: 0,
+                ..params.clone()
+            },
+            &mut |_| {},
+        )?;
+        trial.params = params.clone();
+        trial.factors = Some(y);
+        (params.factor_weight, params.popularity_weight) = trial.best_weights(&split);
     }
     Model::fit_with(recipe, data, progress, |popularity, progress| {
         let mut m = next_items::fit(
@@ -468,7 +570,12 @@ pub fn fit_model(
             tune_popularity_weight: false,
             ..params
         };
-        m.factors = Some(item_factors);
+        // As in `next_items::fit`: factors that did not help are not kept.
+        if m.params.factor_weight > 0.0 {
+            m.factors = Some(item_factors);
+        } else {
+            m.params.factors = 0;
+        }
         m.index_catalogue(data, popularity);
         Ok(if recipe == USER_PERSONALIZATION {
             Box::new(next_items::UserPersonalization(m))
@@ -509,6 +616,33 @@ mod tests {
         d
     }
 
+    /// Users of `k` taste clusters, each with events on its own cluster's items only: data on
+    /// which factors help, so tuning keeps them.
+    fn clustered(users: usize, items: usize, k: usize) -> TrainingData {
+        let mut rng = SplitMix::new(23);
+        let mut d = TrainingData::default();
+        for i in 0..items {
+            d.items.intern(&format!("i{i}"));
+        }
+        let per = items / k;
+        for u in 0..users {
+            d.users.intern(&format!("u{u}"));
+            let c = u % k;
+            let h = (0..6 + rng.below(20))
+                .map(|t| {
+                    let r = rng.unit();
+                    Event {
+                        item: (c * per + ((r * r * per as f64) as usize).min(per - 1)) as u32,
+                        ts: t as i64,
+                        weight: 1.0,
+                    }
+                })
+                .collect();
+            d.histories.push(h);
+        }
+        d
+    }
+
     fn als() -> AlsParams {
         AlsParams {
             factors: 8,
@@ -523,34 +657,72 @@ mod tests {
     /// all user shards against the gathered items, then all item shards against the gathered
     /// users.
     fn fit_sharded(d: &TrainingData, plan: &Plan) -> ItemFactors {
+        fit_sharded_with_trial(d, None, plan).item_factors
+    }
+
+    /// Every sweep of `plan` as the state machine runs it, each object through its bytes: the
+    /// trial's sweeps on `trial`'s rows, then the final fit's on `d`'s.
+    fn fit_sharded_with_trial(
+        d: &TrainingData,
+        trial: Option<&TrainingData>,
+        plan: &Plan,
+    ) -> ShardedFactors {
         let round = |s: &FactorShard| FactorShard::from_bytes(&s.to_bytes()).unwrap();
         let plan = Plan::from_bytes(&plan.to_bytes()).unwrap();
-        let (urows, irows) = split_rows(d, &plan);
-        let urows: Vec<ShardRows> = urows
-            .iter()
-            .map(|r| ShardRows::from_bytes(&r.to_bytes()).unwrap())
-            .collect();
-        let irows: Vec<ShardRows> = irows
-            .iter()
-            .map(|r| ShardRows::from_bytes(&r.to_bytes()).unwrap())
-            .collect();
-        let (mut xs, mut ys) = initial_shards(&plan);
-        for it in 1..=plan.als.iterations {
-            let y = gather(&plan, Side::Items, it - 1, ys.iter().map(round).collect()).unwrap();
-            xs = urows
-                .iter()
-                .zip(&xs)
-                .map(|(r, x)| solve(&plan, r, x, &y).unwrap())
-                .collect();
-            let x = gather(&plan, Side::Users, it, xs.iter().map(round).collect()).unwrap();
-            ys = irows
-                .iter()
-                .zip(&ys)
-                .map(|(r, y)| solve(&plan, r, y, &x).unwrap())
-                .collect();
+        let rows_of = |d: &TrainingData| {
+            let (u, i) = split_rows(d, &plan);
+            let back = |v: Vec<ShardRows>| -> Vec<ShardRows> {
+                v.iter()
+                    .map(|r| ShardRows::from_bytes(&r.to_bytes()).unwrap())
+                    .collect()
+            };
+            (back(u), back(i))
+        };
+        let full = rows_of(d);
+        let trial_rows = trial.map(rows_of);
+        let (x0, y0) = initial_shards(&plan);
+        let mut xs: Vec<Vec<FactorShard>> = vec![x0];
+        let mut ys: Vec<Vec<FactorShard>> = vec![y0];
+        for it in 1..=plan.iterations() {
+            let (urows, irows) = match (&trial_rows, plan.in_trial(it)) {
+                (Some(t), true) => t,
+                _ => &full,
+            };
+            let y = gather(
+                &plan,
+                Side::Items,
+                it - 1,
+                ys[it - 1].iter().map(round).collect(),
+            )
+            .unwrap();
+            let own = &xs[plan.start_of(Side::Users, it)];
+            xs.push(
+                urows
+                    .iter()
+                    .zip(own)
+                    .map(|(r, x)| solve(&plan, r, x, &y, it).unwrap())
+                    .collect(),
+            );
+            let x = gather(&plan, Side::Users, it, xs[it].iter().map(round).collect()).unwrap();
+            let own = &ys[plan.start_of(Side::Items, it)];
+            ys.push(
+                irows
+                    .iter()
+                    .zip(own)
+                    .map(|(r, y)| solve(&plan, r, y, &x, it).unwrap())
+                    .collect(),
+            );
         }
-        let y = gather(&plan, Side::Items, plan.als.iterations, ys).unwrap();
-        item_factors(&plan, y)
+        let at = |it: usize| {
+            item_factors(
+                &plan,
+                gather(&plan, Side::Items, it, ys[it].clone()).unwrap(),
+            )
+        };
+        ShardedFactors {
+            item_factors: at(plan.iterations()),
+            trial: (plan.trial_iterations > 0).then(|| at(plan.trial_iterations)),
+        }
     }
 
     fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -590,13 +762,13 @@ mod tests {
             xs = urows
                 .iter()
                 .zip(&xs)
-                .map(|(r, x)| solve(&plan, r, x, &stale).unwrap())
+                .map(|(r, x)| solve(&plan, r, x, &stale, it).unwrap())
                 .collect();
             let x = gather(&plan, Side::Users, it, xs.clone()).unwrap();
             ys = irows
                 .iter()
                 .zip(&ys)
-                .map(|(r, y)| solve(&plan, r, y, &x).unwrap())
+                .map(|(r, y)| solve(&plan, r, y, &x, it).unwrap())
                 .collect();
         }
         let y = gather(&plan, Side::Items, p.iterations, ys).unwrap();
@@ -640,35 +812,68 @@ mod tests {
 
     #[test]
     fn the_model_from_sharded_factors_is_the_recipes_model() {
-        let d = data(400, 60);
-        let hp = Hyperparameters::new()
+        let d = clustered(600, 120, 6);
+        let given = Hyperparameters::new()
             .with("factors", "8")
             .with("factor_weight", "0.5")
             .with("als_iterations", "4");
+        // No factor_weight: a trial fit on the validation split chooses it (and popularity's).
+        let tuned = Hyperparameters::new()
+            .with("factors", "8")
+            .with("als_iterations", "6");
         let recipe = USER_PERSONALIZATION;
-        let whole = Model::fit(recipe, &d, &hp, &mut |_| {}).unwrap();
-        let (plan, filtered) = recipe_plan(recipe, &d, &hp, 3).unwrap().unwrap();
-        let y = fit_sharded(&filtered, &plan);
-        let sharded = fit_model(recipe, &d, &hp, y, &mut |_| {}).unwrap();
-        assert_eq!(whole.hyperparameters(), sharded.hyperparameters());
-        let (a, b) = (
-            whole
-                .learned
-                .as_any()
-                .downcast_ref::<next_items::UserPersonalization>(),
-            sharded
-                .learned
-                .as_any()
-                .downcast_ref::<next_items::UserPersonalization>(),
-        );
-        let (a, b) = (&a.unwrap().0, &b.unwrap().0);
-        assert_eq!((&a.b, &a.columns), (&b.b, &b.columns));
-        let (fa, fb) = (a.factors.as_ref().unwrap(), b.factors.as_ref().unwrap());
-        assert!(max_rel_diff(&fa.y, &fb.y) <= 1e-4);
+        for (hp, trial_sweeps) in [(&given, 0), (&tuned, 4)] {
+            let whole = Model::fit(recipe, &d, hp, &mut |_| {}).unwrap();
+            let sharding = recipe_plan(recipe, &d, hp, 3).unwrap().unwrap();
+            assert_eq!(sharding.plan.trial_iterations, trial_sweeps);
+            assert_eq!(sharding.trial.is_some(), trial_sweeps > 0);
+            let fitted =
+                fit_sharded_with_trial(&sharding.data, sharding.trial.as_ref(), &sharding.plan);
+            let sharded = fit_model(recipe, &d, hp, fitted, &mut |_| {}).unwrap();
+            assert_eq!(whole.hyperparameters(), sharded.hyperparameters());
+            let (a, b) = (
+                whole
+                    .learned
+                    .as_any()
+                    .downcast_ref::<next_items::UserPersonalization>(),
+                sharded
+                    .learned
+                    .as_any()
+                    .downcast_ref::<next_items::UserPersonalization>(),
+            );
+            let (a, b) = (&a.unwrap().0, &b.unwrap().0);
+            assert_eq!((&a.b, &a.columns), (&b.b, &b.columns));
+            assert_eq!(a.params, b.params);
+            let (fa, fb) = (a.factors.as_ref().unwrap(), b.factors.as_ref().unwrap());
+            assert!(max_rel_diff(&fa.y, &fb.y) <= 1e-4);
+        }
         // Without factors there is nothing to shard.
         let none = Hyperparameters::new().with("factors", "0");
         assert!(!fits_factors(recipe, &none).unwrap());
         assert!(!fits_factors(crate::recipes::sims::SIMS, &Hyperparameters::new()).unwrap());
-        assert!(fits_factors(recipe, &hp).unwrap());
+        assert!(fits_factors(recipe, &given).unwrap());
+    }
+
+    #[test]
+    fn a_tuned_sharded_fit_without_its_trial_is_another_model() {
+        // The check above can fail: the final sweeps alone, from the random start, give other
+        // factors than the trial-then-final fit the single process makes.
+        let d = clustered(600, 120, 6);
+        let hp = Hyperparameters::new()
+            .with("factors", "8")
+            .with("als_iterations", "6");
+        let recipe = USER_PERSONALIZATION;
+        let whole = Model::fit(recipe, &d, &hp, &mut |_| {}).unwrap();
+        let sharding = recipe_plan(recipe, &d, &hp, 3).unwrap().unwrap();
+        let mut plan = sharding.plan.clone();
+        plan.trial_iterations = 0;
+        let y = fit_sharded(&sharding.data, &plan);
+        let fa = whole
+            .learned
+            .as_any()
+            .downcast_ref::<next_items::UserPersonalization>()
+            .and_then(|u| u.0.factors.clone())
+            .unwrap();
+        assert!(max_rel_diff(&fa.y, &y.y) > 1e-2);
     }
 }

@@ -493,6 +493,12 @@ impl NextItems {
     }
 }
 
+/// The validation split the weights are chosen on: each user's newest 20%, as QUALITY.md
+/// splits (users with at least 5 events).
+pub(crate) fn tuning_split(data: &TrainingData) -> crate::evaluation::Split {
+    crate::evaluation::temporal_split(data, 5, 0.2)
+}
+
 /// Fits the model; `progress` gets a fraction in [0, 1]. With factors and no `factor_weight`
 /// given, the weight is chosen first on a validation split carved from `data` (each user's
 /// newest 20%, as QUALITY.md splits), so it adapts to the data it trains on.
@@ -506,7 +512,7 @@ pub fn fit(
         params.auto_factors = false;
     }
     if params.factors > 0 && params.tune_factor_weight {
-        let split = crate::evaluation::temporal_split(data, 5, 0.2);
+        let split = tuning_split(data);
         let mut start = None;
         if !split.truth.is_empty() {
             // The trial takes two thirds of the sweeps and the final fit, started from its
@@ -542,7 +548,7 @@ impl NextItems {
     /// The factor weight of [`FACTOR_WEIGHTS`] (and, unless given, the popularity weight: the
     /// default or a tenth of it) with the best NDCG@10 on `split`'s held-out events (training items
     /// excluded, as the evaluation does); the lighter weights on ties.
-    fn best_weights(&self, split: &crate::evaluation::Split) -> (f32, f32) {
+    pub(crate) fn best_weights(&self, split: &crate::evaluation::Split) -> (f32, f32) {
         let popularity = super::popularity::popularity(&split.train);
         let gamma = self.params.popularity_weight;
         // Never zero: popularity still orders the items nothing else tells apart (a user

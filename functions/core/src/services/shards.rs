@@ -22,7 +22,7 @@ use super::Tailor;
 use crate::crypto;
 use crate::domain::*;
 use crate::error::{Error, Result};
-use crate::recipes::als_shards::{self, FactorShard, Plan, ShardRows, Side};
+use crate::recipes::als_shards::{self, FactorShard, Plan, ShardRows, ShardedFactors, Side};
 use crate::recipes::{ArtifactError, Recipe};
 use crate::schema::DatasetType;
 
@@ -42,8 +42,10 @@ fn prefix(version_arn: &str) -> String {
     )
 }
 
-fn rows_key(version_arn: &str, side: Side, shard: usize) -> String {
-    format!("{}rows/{}/{shard}", prefix(version_arn), side.name())
+/// The rows a shard solves: the whole data's, or the trial's (`trial`).
+fn rows_key(version_arn: &str, side: Side, shard: usize, trial: bool) -> String {
+    let set = if trial { "trial/" } else { "" };
+    format!("{}rows/{set}{}/{shard}", prefix(version_arn), side.name())
 }
 
 fn factors_key(version_arn: &str, side: Side, iteration: usize, shard: usize) -> String {
@@ -159,22 +161,26 @@ impl Tailor {
                 (data.n_events() as u64).div_ceil(EVENTS_PER_SHARD).max(2) as usize
             }
         };
-        let (plan, data) =
-            als_shards::recipe_plan(recipe, &data, &hp, shards)?.ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "{} with these hyperparameters fits no factors: nothing to shard (set {}=1)",
-                    recipe.name(),
-                    super::solutions::SHARDS_HP
-                ))
-            })?;
+        let sharding = als_shards::recipe_plan(recipe, &data, &hp, shards)?.ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "{} with these hyperparameters fits no factors: nothing to shard (set {}=1)",
+                recipe.name(),
+                super::solutions::SHARDS_HP
+            ))
+        })?;
+        let plan = sharding.plan.clone();
         // A retried prepare starts over from nothing left by the first attempt.
         self.delete_shards(arn).await?;
         self.put_sealed(&version, &format!("{}plan", prefix(arn)), &plan.to_bytes())
             .await?;
-        let (users, items) = als_shards::split_rows(&data, &plan);
-        for rows in users.iter().chain(&items) {
-            let key = rows_key(arn, rows.side, rows.shard);
-            self.put_sealed(&version, &key, &rows.to_bytes()).await?;
+        let sets = std::iter::once((&sharding.data, false))
+            .chain(sharding.trial.as_ref().map(|t| (t, true)));
+        for (data, trial) in sets {
+            let (users, items) = als_shards::split_rows(data, &plan);
+            for rows in users.iter().chain(&items) {
+                let key = rows_key(arn, rows.side, rows.shard, trial);
+                self.put_sealed(&version, &key, &rows.to_bytes()).await?;
+            }
         }
         let (x, y) = als_shards::initial_shards(&plan);
         for shard in x.iter().chain(&y) {
@@ -199,7 +205,7 @@ impl Tailor {
             "solutionVersionArn": arn,
             "userShards": (0..plan.shards(Side::Users)).collect::<Vec<_>>(),
             "itemShards": (0..plan.shards(Side::Items)).collect::<Vec<_>>(),
-            "iterations": plan.als.iterations,
+            "iterations": plan.iterations(),
         }))
     }
 
@@ -214,20 +220,20 @@ impl Tailor {
     ) -> Result<Value> {
         let version = self.describe_solution_version(arn).await?;
         let plan = self.plan(&version).await?;
-        if iteration == 0 || iteration > plan.als.iterations || shard >= plan.shards(side) {
+        if iteration == 0 || iteration > plan.iterations() || shard >= plan.shards(side) {
             return Err(Error::InvalidInput(format!(
                 "{} shard {shard} of iteration {iteration} is outside the plan ({} shards, {} iterations)",
                 side.name(),
                 plan.shards(side),
-                plan.als.iterations
+                plan.iterations()
             )));
         }
         let started = std::time::Instant::now();
-        let key = rows_key(arn, side, shard);
+        let key = rows_key(arn, side, shard, plan.in_trial(iteration));
         let rows = ShardRows::from_bytes(&self.get_sealed(&version, &key).await?)
             .map_err(corrupt(&key))?;
         let own = self
-            .factor_shard(&version, side, iteration - 1, shard)
+            .factor_shard(&version, side, plan.start_of(side, iteration), shard)
             .await?;
         let other = match side {
             Side::Users => {
@@ -240,7 +246,7 @@ impl Tailor {
             }
         };
         let read = started.elapsed();
-        let solved = als_shards::solve(&plan, &rows, &own, &other)?;
+        let solved = als_shards::solve(&plan, &rows, &own, &other, iteration)?;
         let solving = started.elapsed() - read;
         let key = factors_key(arn, side, iteration, shard);
         self.put_sealed(&version, &key, &solved.to_bytes()).await?;
@@ -274,9 +280,19 @@ impl Tailor {
         }
         let plan = self.plan(&version).await?;
         let y = self
-            .gathered(&version, &plan, Side::Items, plan.als.iterations)
+            .gathered(&version, &plan, Side::Items, plan.iterations())
             .await?;
-        let factors = als_shards::item_factors(&plan, y);
+        let trial = match plan.trial_iterations {
+            0 => None,
+            t => Some(als_shards::item_factors(
+                &plan,
+                self.gathered(&version, &plan, Side::Items, t).await?,
+            )),
+        };
+        let factors = ShardedFactors {
+            item_factors: als_shards::item_factors(&plan, y),
+            trial,
+        };
         let version = self.run_version(arn, Some(factors), progress).await?;
         self.delete_shards(arn).await?;
         Ok(version)

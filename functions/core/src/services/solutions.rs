@@ -9,7 +9,7 @@ use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::evaluation;
 use crate::recipes::als_shards;
-use crate::recipes::factors::ItemFactors;
+use crate::recipes::als_shards::ShardedFactors;
 use crate::recipes::{EventConfig, Hyperparameters, Model, Recipe, TrainingData};
 use crate::schema::DatasetType;
 
@@ -282,7 +282,7 @@ impl Tailor {
     pub(crate) async fn run_version(
         &self,
         arn: &str,
-        factors: Option<ItemFactors>,
+        factors: Option<ShardedFactors>,
         progress: &mut (dyn FnMut(&str, f64) + Send),
     ) -> Result<SolutionVersion> {
         let (mut version, v) = self
@@ -409,7 +409,7 @@ impl Tailor {
     async fn train(
         &self,
         version: &SolutionVersion,
-        factors: Option<ItemFactors>,
+        factors: Option<ShardedFactors>,
         progress: &mut (dyn FnMut(&str, f64) + Send),
     ) -> Result<(Model, BTreeMap<String, f64>)> {
         let recipe = Recipe::parse(&version.recipe_arn)?;
@@ -444,10 +444,7 @@ impl Tailor {
         let report = evaluation::run(recipe, &hp, &split, &mut |f| progress("evaluating", f))?;
         let model = match factors {
             Some(mut factors) => {
-                // Items put after the shards began have no factors yet, as in a grown model.
-                if factors.n_items() < data.n_items() {
-                    factors.grow(data.n_items());
-                }
+                factors.grow(data.n_items());
                 als_shards::fit_model(recipe, &data, &hp, factors, &mut |f| {
                     progress("training", f)
                 })?

@@ -25,6 +25,10 @@ async fn solution(t: &Tailor, group: &str, name: &str, shards: &str) -> String {
         ("als_iterations", "4"),
         ("als_shards", shards),
     ];
+    solution_with(t, group, name, &hp).await
+}
+
+async fn solution_with(t: &Tailor, group: &str, name: &str, hp: &[(&str, &str)]) -> String {
     t.create_solution(CreateSolution {
         name: name.into(),
         dataset_group_arn: group.into(),
@@ -157,4 +161,105 @@ async fn the_sharded_branch_trains_the_single_process_model() {
     );
     assert!(!ma.is_empty());
     assert_eq!(ma, mb);
+}
+
+/// Every step of the sharded branch for the version `arn`, as the state machine orders them.
+async fn run_sharded(t: &Tailor, arn: &str) -> Value {
+    let plan = step(
+        t,
+        json!({"action": "shardPrepare", "solutionVersionArn": arn}),
+    )
+    .await
+    .unwrap();
+    for it in 1..=plan["iterations"].as_u64().unwrap() {
+        for (action, shards) in [
+            ("solveUsers", &plan["userShards"]),
+            ("solveItems", &plan["itemShards"]),
+        ] {
+            for s in shards.as_array().unwrap() {
+                step(
+                    t,
+                    json!({"action": action, "solutionVersionArn": arn, "shard": s, "iteration": it}),
+                )
+                .await
+                .unwrap();
+            }
+        }
+    }
+    step(
+        t,
+        json!({"action": "shardFinish", "solutionVersionArn": arn}),
+    )
+    .await
+    .unwrap();
+    plan
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharded_training_tunes_its_weights_as_the_single_process_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = SampleSize {
+        items: 300,
+        users: 200,
+        sessions_per_user: 5,
+    };
+    let (t, g, sample) = support::shop(dir.path(), 3, size).await;
+    support::import_sample(&t, &g, "", &sample, &[DatasetType::Interactions]).await;
+    // No factor_weight or popularity_weight given: both are chosen on a validation split.
+    let hp = |shards| {
+        [
+            ("factors", "8"),
+            ("als_iterations", "6"),
+            ("als_shards", shards),
+        ]
+    };
+    let mut arns = Vec::new();
+    for (name, shards) in [("single", "1"), ("sharded", "2")] {
+        let sol = solution_with(&t, &g, name, &hp(shards)).await;
+        let v = step(
+            &t,
+            json!({"action": "validate", "solutionArn": sol, "campaignArn": t.arns.arn(ResourceType::Campaign, name), "trainingMode": "FULL"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(v["sharded"], shards != "1");
+        let arn = v["solutionVersionArn"].as_str().unwrap().to_string();
+        if shards == "1" {
+            step(&t, json!({"action": "train", "solutionVersionArn": arn}))
+                .await
+                .unwrap();
+        } else {
+            // 4 trial sweeps on the split, then 2 on all the data.
+            assert_eq!(run_sharded(&t, &arn).await["iterations"], 6);
+        }
+        arns.push(arn);
+    }
+    let (a, b) = (
+        t.load_model(&arns[0]).await.unwrap(),
+        t.load_model(&arns[1]).await.unwrap(),
+    );
+    assert_eq!(a.hyperparameters(), b.hyperparameters());
+    let (pa, pb) = (
+        &a.learned
+            .as_any()
+            .downcast_ref::<UserPersonalization>()
+            .unwrap()
+            .0,
+        &b.learned
+            .as_any()
+            .downcast_ref::<UserPersonalization>()
+            .unwrap()
+            .0,
+    );
+    assert_eq!(pa.params, pb.params);
+    if pa.params.factor_weight > 0.0 {
+        let (ya, yb) = (factors_of(&a), factors_of(&b));
+        let scale = ya.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = ya
+            .iter()
+            .zip(&yb)
+            .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(diff <= 1e-4 * scale, "diff {diff} of {scale}");
+    }
+    assert!(t.stores.blobs.list("training/").await.unwrap().is_empty());
 }
