@@ -221,31 +221,31 @@ pub async fn import(
             dataset_type,
             started.elapsed().as_secs_f64()
         ),
-        status => {
-            eprintln!("{}: {status}", outcome.job.job_name);
-            match &outcome.errors {
-                Some(errs) => {
-                    eprintln!(
-                        "  {} error(s) in {location}; nothing was imported:",
-                        errs.total
-                    );
-                    for e in &errs.errors {
-                        eprintln!("  - {e}");
-                    }
-                    if errs.total > errs.errors.len() {
-                        eprintln!("  ... and {} more", errs.total - errs.errors.len());
-                    }
+        status => match &outcome.errors {
+            Some(errs) => {
+                eprintln!("{}: {status}", outcome.job.job_name);
+                eprintln!(
+                    "  {} error(s) in {location}; nothing was imported:",
+                    errs.total
+                );
+                for e in &errs.errors {
+                    eprintln!("  - {e}");
                 }
-                None => eprintln!(
-                    "  {}",
-                    outcome
-                        .job
-                        .failure_reason
-                        .as_deref()
-                        .unwrap_or("unknown failure")
-                ),
+                if errs.total > errs.errors.len() {
+                    eprintln!("  ... and {} more", errs.total - errs.errors.len());
+                }
             }
-        }
+            // One line: the reason is the whole story.
+            None => eprintln!(
+                "{}: {status}: {}",
+                outcome.job.job_name,
+                outcome
+                    .job
+                    .failure_reason
+                    .as_deref()
+                    .unwrap_or("unknown failure")
+            ),
+        },
     }
     Ok(outcome.job)
 }
@@ -328,7 +328,7 @@ pub fn say(text: &str) {
 }
 
 /// `YYYY-MM-DD` of an epoch second (UTC), without a date crate.
-fn iso(epoch: i64) -> String {
+pub fn iso(epoch: i64) -> String {
     let days = epoch.div_euclid(86_400);
     // Howard Hinnant's civil-from-days.
     let z = days + 719_468;
