@@ -28,6 +28,7 @@ fn print_json<T: serde::Serialize>(value: &T) {
 
 #[derive(Debug, clap::Args)]
 pub struct CreateDatasetGroup {
+    /// Name of the dataset group (letters, digits, - and _).
     #[arg(long)]
     name: String,
 }
@@ -42,6 +43,7 @@ impl CreateDatasetGroup {
 
 #[derive(Debug, clap::Args)]
 pub struct CreateSchema {
+    /// Name of the schema.
     #[arg(long)]
     name: String,
     /// Avro schema JSON file.
@@ -62,6 +64,7 @@ impl CreateSchema {
 
 #[derive(Debug, clap::Args)]
 pub struct CreateDataset {
+    /// Name of the dataset.
     #[arg(long)]
     name: String,
     /// Dataset group name or ARN.
@@ -108,6 +111,7 @@ pub struct Import {
     /// Personalize CSV file.
     #[arg(long)]
     file: PathBuf,
+    /// FULL replaces the bulk data; INCREMENTAL adds to it (needs a FULL import first).
     #[arg(long, value_enum, default_value = "full")]
     mode: Mode,
     /// Import job name (default: generated).
@@ -348,6 +352,7 @@ pub struct Sample {
     /// Directory to write interactions.csv, items.csv and users.csv into.
     #[arg(long)]
     out: PathBuf,
+    /// Random seed: the same seed writes the same files.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Users of a generated shop at scale (with --items and --events; without them, the small

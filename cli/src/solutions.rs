@@ -26,6 +26,7 @@ fn solution_arn(tailor: &Tailor, name_or_arn: &str) -> String {
 
 #[derive(Debug, clap::Args)]
 pub struct CreateSolutionArgs {
+    /// Name of the solution.
     #[arg(long)]
     name: String,
     /// Dataset group name or ARN.
@@ -79,6 +80,8 @@ pub struct Train {
     /// Solution name or ARN.
     #[arg(long)]
     solution: String,
+    /// FULL trains from scratch; UPDATE takes in new items, users and events without a refit
+    /// (user-personalization).
     #[arg(long, value_enum, default_value = "full")]
     mode: Mode,
 }
@@ -254,8 +257,10 @@ pub struct Recommend {
     /// Or a campaign name or ARN: exactly what GetRecommendations answers.
     #[arg(long)]
     campaign: Option<String>,
+    /// The user (or session id) to recommend for.
     #[arg(long)]
     user_id: String,
+    /// How many items.
     #[arg(long, default_value_t = 10)]
     num_results: usize,
     /// Print the GetRecommendations response as JSON instead of a table.
@@ -307,6 +312,7 @@ pub struct Similar {
     /// Or the first item whose TITLE contains this text (case-insensitive).
     #[arg(long)]
     title: Option<String>,
+    /// How many items.
     #[arg(long, default_value_t = 10)]
     num_results: usize,
 }
@@ -373,8 +379,10 @@ impl Similar {
 
 #[derive(Debug, clap::Args)]
 pub struct Rank {
+    /// Solution name or ARN (its newest ACTIVE version), or a solution version ARN.
     #[arg(long)]
     solution: String,
+    /// The user to rank for.
     #[arg(long)]
     user_id: String,
     /// Item ids to re-rank, comma-separated.
