@@ -25,7 +25,8 @@ pub struct DemoArgs {
     /// Seed of the generated sample.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Set everything up, then exit instead of serving.
+    /// Set everything up, then exit: no real-time demonstration (its events would join the
+    /// data), no server.
     #[arg(long)]
     no_serve: bool,
     /// Port on 127.0.0.1 for the server (0 picks a free one; the printed commands use it).
@@ -234,10 +235,11 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
         viewed: Vec::new(),
         listed: Vec::new(),
     };
-    let live = real_time(tailor, live).await?;
     if args.no_serve {
+        // Set-up only: scripts (the compat suite) build on this data, so no demo events in it.
         return Ok(ExitCode::SUCCESS);
     }
+    let live = real_time(tailor, live).await?;
     crate::server::serve(tailor, args.port, move |addr| {
         // The bound address, not the asked-for port: `--port 0` picks one.
         let lines = curl_lines(&live, &format!("http://{addr}"));
