@@ -411,9 +411,10 @@ fn timestamp_hint(field: &Field, text: &str) -> String {
         )
     } else {
         format!(
-            "{} is not a Unix epoch time in seconds ({})",
+            "{} is not an integer ({}): {} takes Unix epoch time in seconds",
             echo(text),
-            field.ty.as_str()
+            field.ty.as_str(),
+            field.name
         )
     }
 }
