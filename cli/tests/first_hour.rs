@@ -337,8 +337,14 @@ fn every_resource_can_be_listed_described_and_deleted() {
         &tailor(d, &["describe-campaign", "demo-related"]),
         "ResourceNotFoundException",
     );
+    assert_eq!(files_under(&d.join("blobs/models/demo-sims")), 1);
     ok(&tailor(d, &["delete-solution-version", &short]));
     ok(&tailor(d, &["delete-solution", "demo-sims"]));
+    assert_eq!(
+        files_under(&d.join("blobs/models/demo-sims")),
+        0,
+        "models deleted"
+    );
     let left = json(&tailor(d, &["list-solutions", "--json"]));
     assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
     ok(&tailor(d, &["delete-filter", "demo-filter"]));
@@ -353,7 +359,13 @@ fn every_resource_can_be_listed_described_and_deleted() {
         "does not exist",
     );
     fails_with(&tailor(d, &["delete-schema", "demo-users"]), "is used by");
+    assert!(files_under(&d.join("blobs/datasets/demo/USERS")) > 0);
     ok(&tailor(d, &["delete-dataset", "demo/USERS"]));
+    assert_eq!(
+        files_under(&d.join("blobs/datasets/demo/USERS")),
+        0,
+        "data deleted"
+    );
     ok(&tailor(d, &["delete-schema", "demo-users"]));
     let datasets = json(&tailor(d, &["list-datasets", "--json"]));
     assert_eq!(datasets.as_array().unwrap().len(), 2, "{datasets}");
@@ -371,6 +383,16 @@ fn every_resource_can_be_listed_described_and_deleted() {
         ok(&tailor(d, &["list-dataset-groups"])),
         "no dataset groups\n"
     );
+}
+
+/// Files in a directory of the embedded store, 0 if it is gone.
+fn files_under(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy() != ".lock")
+            .count()
+    })
 }
 
 fn schemas() -> PathBuf {
