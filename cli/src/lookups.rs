@@ -317,15 +317,20 @@ fn show_list(kind: Kind, rows: Vec<Value>, json: bool) -> Result<ExitCode> {
     let table: Vec<[String; 4]> = rows
         .iter()
         .map(|r| {
+            let arn = cell(r, kind.arn_field());
+            // A solution version is usually unnamed; its id is what SOLUTION/ID takes.
             let name = match (r.get("name"), r.get("jobName")) {
                 (Some(Value::String(n)), _) | (_, Some(Value::String(n))) => n.clone(),
+                _ if kind == Kind::SolutionVersion => arn
+                    .rsplit_once(":solution/")
+                    .map_or_else(|| "-".into(), |(_, path)| path.to_string()),
                 _ => "-".into(),
             };
             let created = r
                 .get("creationDateTime")
                 .and_then(Value::as_f64)
                 .map_or_else(|| "-".into(), |t| crate::commands::iso(t as i64));
-            [name, cell(r, "status"), created, cell(r, kind.arn_field())]
+            [name, cell(r, "status"), created, arn]
         })
         .collect();
     let w = |i: usize| {
