@@ -16,6 +16,7 @@ fn print<T: serde::Serialize>(v: &T) {
 
 #[derive(Debug, clap::Args)]
 pub struct CreateCampaign {
+    /// Name of the campaign.
     #[arg(long)]
     name: String,
     /// Solution name or ARN: the campaign serves its newest ACTIVE version.
@@ -68,8 +69,10 @@ impl CreateCampaign {
 
 #[derive(Debug, clap::Args)]
 pub struct CreateEventTracker {
+    /// Name of the event tracker.
     #[arg(long)]
     name: String,
+    /// Dataset group name or ARN (one tracker per group).
     #[arg(long)]
     dataset_group: String,
 }
@@ -87,8 +90,10 @@ impl CreateEventTracker {
 
 #[derive(Debug, clap::Args)]
 pub struct CreateFilter {
+    /// Name of the filter.
     #[arg(long)]
     name: String,
+    /// Dataset group name or ARN.
     #[arg(long)]
     dataset_group: String,
     /// e.g. `EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("Purchase")`

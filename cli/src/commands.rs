@@ -28,6 +28,7 @@ fn print_json<T: serde::Serialize>(value: &T) {
 
 #[derive(Debug, clap::Args)]
 pub struct CreateDatasetGroup {
+    /// Name of the dataset group (letters, digits, - and _).
     #[arg(long)]
     name: String,
 }
@@ -42,6 +43,7 @@ impl CreateDatasetGroup {
 
 #[derive(Debug, clap::Args)]
 pub struct CreateSchema {
+    /// Name of the schema.
     #[arg(long)]
     name: String,
     /// Avro schema JSON file.
@@ -62,6 +64,7 @@ impl CreateSchema {
 
 #[derive(Debug, clap::Args)]
 pub struct CreateDataset {
+    /// Name of the dataset.
     #[arg(long)]
     name: String,
     /// Dataset group name or ARN.
@@ -108,6 +111,7 @@ pub struct Import {
     /// Personalize CSV file.
     #[arg(long)]
     file: PathBuf,
+    /// FULL replaces the bulk data; INCREMENTAL adds to it (needs a FULL import first).
     #[arg(long, value_enum, default_value = "full")]
     mode: Mode,
     /// Import job name (default: generated).
@@ -221,31 +225,31 @@ pub async fn import(
             dataset_type,
             started.elapsed().as_secs_f64()
         ),
-        status => {
-            eprintln!("{}: {status}", outcome.job.job_name);
-            match &outcome.errors {
-                Some(errs) => {
-                    eprintln!(
-                        "  {} error(s) in {location}; nothing was imported:",
-                        errs.total
-                    );
-                    for e in &errs.errors {
-                        eprintln!("  - {e}");
-                    }
-                    if errs.total > errs.errors.len() {
-                        eprintln!("  ... and {} more", errs.total - errs.errors.len());
-                    }
+        status => match &outcome.errors {
+            Some(errs) => {
+                eprintln!("{}: {status}", outcome.job.job_name);
+                eprintln!(
+                    "  {} error(s) in {location}; nothing was imported:",
+                    errs.total
+                );
+                for e in &errs.errors {
+                    eprintln!("  - {e}");
                 }
-                None => eprintln!(
-                    "  {}",
-                    outcome
-                        .job
-                        .failure_reason
-                        .as_deref()
-                        .unwrap_or("unknown failure")
-                ),
+                if errs.total > errs.errors.len() {
+                    eprintln!("  ... and {} more", errs.total - errs.errors.len());
+                }
             }
-        }
+            // One line: the reason is the whole story.
+            None => eprintln!(
+                "{}: {status}: {}",
+                outcome.job.job_name,
+                outcome
+                    .job
+                    .failure_reason
+                    .as_deref()
+                    .unwrap_or("unknown failure")
+            ),
+        },
     }
     Ok(outcome.job)
 }
@@ -328,7 +332,7 @@ pub fn say(text: &str) {
 }
 
 /// `YYYY-MM-DD` of an epoch second (UTC), without a date crate.
-fn iso(epoch: i64) -> String {
+pub fn iso(epoch: i64) -> String {
     let days = epoch.div_euclid(86_400);
     // Howard Hinnant's civil-from-days.
     let z = days + 719_468;
@@ -348,6 +352,7 @@ pub struct Sample {
     /// Directory to write interactions.csv, items.csv and users.csv into.
     #[arg(long)]
     out: PathBuf,
+    /// Random seed: the same seed writes the same files.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Users of a generated shop at scale (with --items and --events; without them, the small

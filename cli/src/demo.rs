@@ -11,23 +11,25 @@ use tailor_core::{Error, Result, Tailor};
 use tailor_core::domain::{CampaignConfig, TrainingMode};
 use tailor_core::recipes::{next_items, sims};
 use tailor_core::services::CreateSolution;
+use tailor_core::serving::Runtime;
 
 use crate::commands::{describe_group, import_bytes, print_summaries, say};
 use crate::solutions::{self, train};
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Use a MovieLens directory (ratings.csv, movies.csv) instead of the generated sample,
-    /// e.g. ../shared/data/movielens-small.
+    /// Use a MovieLens directory (ratings.csv, movies.csv) instead of the generated sample:
+    /// ml-latest-small from https://grouplens.org/datasets/movielens/, unzipped.
     #[arg(long)]
     movielens: Option<PathBuf>,
     /// Seed of the generated sample.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Set everything up, then exit instead of serving.
+    /// Set everything up, then exit: no real-time demonstration (its events would join the
+    /// data), no server.
     #[arg(long)]
     no_serve: bool,
-    /// Port on 127.0.0.1 for the server.
+    /// Port on 127.0.0.1 for the server (0 picks a free one; the printed commands use it).
     #[arg(long, default_value_t = 8787)]
     port: u16,
 }
@@ -219,22 +221,28 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
     )?;
     let filter_arn = tailor.arns.arn(ResourceType::Filter, &filter_name);
     say(&format!(
-        "\ncampaigns {} and {}, event tracker trackingId {}, filter {filter_arn}\n",
+        "\ncampaigns\n  {}\n  {}\nevent tracker trackingId {}\nfilter {filter_arn}\n",
         campaigns[0], campaigns[1], tracker.tracking_id
     ));
+    let live = Live {
+        campaigns: campaigns.clone(),
+        tracking_id: tracker.tracking_id.clone(),
+        filter_arn,
+        items_dataset: tailor.arns.dataset_arn(data.group, DatasetType::Items),
+        user: data.user.to_string(),
+        item: data.item.to_string(),
+        movielens: data.group == "movielens",
+        viewed: Vec::new(),
+        listed: Vec::new(),
+    };
     if args.no_serve {
+        // Set-up only: scripts (the compat suite) build on this data, so no demo events in it.
         return Ok(ExitCode::SUCCESS);
     }
-    let items_dataset = tailor.arns.dataset_arn(data.group, DatasetType::Items);
-    let lines = curl_lines(
-        &campaigns,
-        &tracker.tracking_id,
-        &filter_arn,
-        &items_dataset,
-        &data,
-        args.port,
-    );
+    let live = real_time(tailor, live).await?;
     crate::server::serve(tailor, args.port, move |addr| {
+        // The bound address, not the asked-for port: `--port 0` picks one.
+        let lines = curl_lines(&live, &format!("http://{addr}"));
         say(&format!(
             "\ntailor is serving on http://{addr} (Ctrl-C to stop). Try:\n\n{lines}"
         ));
@@ -242,56 +250,132 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
     .await
 }
 
-fn curl_lines(
-    campaigns: &[String],
-    tracking_id: &str,
-    filter_arn: &str,
-    items_dataset: &str,
-    data: &DemoData,
-    port: u16,
-) -> String {
-    let url = format!("http://127.0.0.1:{port}");
+/// What the printed commands name: every id in them comes from the data just imported.
+struct Live {
+    campaigns: Vec<String>,
+    tracking_id: String,
+    filter_arn: String,
+    items_dataset: String,
+    user: String,
+    item: String,
+    movielens: bool,
+    /// Items related to `item`: what the printed event views.
+    viewed: Vec<String>,
+    /// Items the re-rank command orders.
+    listed: Vec<String>,
+}
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn recs_body(live: &Live, user: &str) -> serde_json::Value {
+    serde_json::json!({"campaignArn": live.campaigns[0], "userId": user, "numResults": 5})
+}
+
+/// Views of `live.viewed` by `user`, sent now: newer than anything in the sample, so the next
+/// answer for `user` leans towards them.
+fn events_body(live: &Live, user: &str) -> serde_json::Value {
+    let sent_at = now_seconds();
+    let events: Vec<serde_json::Value> = live
+        .viewed
+        .iter()
+        .map(|id| serde_json::json!({"eventType": "View", "itemId": id, "sentAt": sent_at}))
+        .collect();
+    serde_json::json!({"trackingId": live.tracking_id, "userId": user, "sessionId": format!("s-{user}"), "eventList": events})
+}
+
+/// The request the printed curl sends, decoded as the server decodes it.
+fn request<T: serde::de::DeserializeOwned>(body: &serde_json::Value) -> Result<T> {
+    tailor_core::api::parse_json(body.to_string().as_bytes())
+}
+
+fn ids(items: &[tailor_core::api::runtime::PredictedItem]) -> Vec<String> {
+    items.iter().map(|p| p.item_id.clone()).collect()
+}
+
+/// Shows the real-time effect in process, through the runtime the server answers with: a new
+/// visitor's recommendations, their views of items related to the demo item, and the answer
+/// after. Fills in the ids the printed commands use.
+async fn real_time(tailor: &Tailor, mut live: Live) -> Result<Live> {
+    let runtime = Runtime::new(tailor.clone());
+    let related: tailor_core::api::runtime::GetRecommendationsRequest = request(
+        &serde_json::json!({"campaignArn": live.campaigns[1], "itemId": live.item, "numResults": 3}),
+    )?;
+    live.viewed = ids(&runtime.get_recommendations(&related).await?.item_list);
+    // A fresh id each run: a visitor with events from an earlier run would not start cold.
+    let visitor = format!(
+        "visitor-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let before = ids(&runtime
+        .get_recommendations(&request(&recs_body(&live, &visitor))?)
+        .await?
+        .item_list);
+    runtime
+        .put_events(&request(&events_body(&live, &visitor))?)
+        .await?;
+    let after = ids(&runtime
+        .get_recommendations(&request(&recs_body(&live, &visitor))?)
+        .await?
+        .item_list);
+    say(&format!(
+        "\nreal time: recommendations for a new visitor {visitor}\n  before  {}\n  \
+         (the visitor views {}, items related to {})\n  after   {}\n",
+        before.join(" "),
+        live.viewed.join(" "),
+        live.item,
+        after.join(" ")
+    ));
+    live.listed = before.iter().rev().take(3).cloned().collect();
+    live.listed.extend(live.viewed.iter().take(2).cloned());
+    Ok(live)
+}
+
+fn curl_lines(live: &Live, url: &str) -> String {
     let post = |path: &str, body: serde_json::Value| {
         format!("curl -s -X POST {url}{path} -H 'content-type: application/json' -d '{body}'\n\n")
     };
-    let filter_values = if data.group == "movielens" {
+    let filter_values = if live.movielens {
         serde_json::json!({"GENRES": "\"Comedy\""})
     } else {
         serde_json::json!({})
     };
+    let campaign = &live.campaigns[0];
+    let user = &live.user;
     let mut out = String::new();
     out += "# recommendations for a user\n";
-    out += &post(
-        "/recommendations",
-        serde_json::json!({"campaignArn": campaigns[0], "userId": data.user, "numResults": 5}),
-    );
+    out += &post("/recommendations", recs_body(live, user));
     out += "# with a filter and item metadata\n";
     out += &post(
         "/recommendations",
-        serde_json::json!({"campaignArn": campaigns[0], "userId": data.user, "numResults": 5, "filterArn": filter_arn, "filterValues": filter_values, "metadataColumns": {"ITEMS": ["TITLE"]}}),
+        serde_json::json!({"campaignArn": campaign, "userId": user, "numResults": 5, "filterArn": live.filter_arn, "filterValues": filter_values, "metadataColumns": {"ITEMS": ["TITLE"]}}),
     );
     out += "# related items\n";
     out += &post(
         "/recommendations",
-        serde_json::json!({"campaignArn": campaigns[1], "itemId": data.item, "numResults": 5}),
+        serde_json::json!({"campaignArn": live.campaigns[1], "itemId": live.item, "numResults": 5}),
     );
     out += "# re-rank a list for a user\n";
     out += &post(
         "/personalize-ranking",
-        serde_json::json!({"campaignArn": campaigns[0], "userId": data.user, "inputList": [data.item, "2", "3"]}),
+        serde_json::json!({"campaignArn": campaign, "userId": user, "inputList": live.listed}),
     );
-    out += "# an event: the next recommendations for this user reflect it\n";
-    out += &post(
-        "/events",
-        serde_json::json!({"trackingId": tracking_id, "userId": data.user, "sessionId": "s-1", "eventList": [{"eventType": "View", "itemId": data.item, "sentAt": 1767225600}]}),
-    );
+    out += "# events (sentAt: now, in epoch seconds): the user views items\n";
+    out += &post("/events", events_body(live, user));
+    out += "# the first command again: the answer now reflects those views\n";
+    out += &post("/recommendations", recs_body(live, user));
     out += "# a new item, visible to filters and metadata at once\n";
     out += &post(
         "/items",
-        serde_json::json!({"datasetArn": items_dataset, "items": [{"itemId": "NEW-1", "properties": "{\"title\": \"Brand new\"}"}]}),
+        serde_json::json!({"datasetArn": live.items_dataset, "items": [{"itemId": "NEW-1", "properties": "{\"title\": \"Brand new\"}"}]}),
     );
-    out += "# boto3 works unchanged:\n";
-    out += &format!("#   boto3.client('personalize-runtime', endpoint_url='{url}', region_name='us-east-1').get_recommendations(campaignArn='{}', userId='{}')\n", campaigns[0], data.user);
+    out += "# boto3 works unchanged (any credentials will do):\n";
+    out += &format!(
+        "python3 -c \"import boto3; print(boto3.client('personalize-runtime', endpoint_url='{url}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test').get_recommendations(campaignArn='{campaign}', userId='{user}')['itemList'])\"\n"
+    );
     out
 }
 

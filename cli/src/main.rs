@@ -3,6 +3,7 @@
 mod campaigns;
 mod commands;
 mod demo;
+mod lookups;
 mod progress;
 mod recipes;
 mod server;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lookups::Kind;
 use tailor_core::domain::ArnBuilder;
 use tailor_core::{Stores, Tailor};
 
@@ -65,7 +67,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Import a sample (generated, or MovieLens with --movielens) and describe it.
+    /// The product end to end on this machine: import a sample (generated, or MovieLens with
+    /// --movielens), train user-personalization and SIMS, create campaigns, an event tracker and
+    /// a filter, show an event changing the next answer, then serve the APIs and print commands
+    /// to try (--no-serve stops before serving).
     Demo(demo::DemoArgs),
     /// Create a dataset group.
     CreateDatasetGroup(commands::CreateDatasetGroup),
@@ -89,7 +94,8 @@ enum Command {
     Similar(solutions::Similar),
     /// Re-rank a list of items for a user.
     Rank(solutions::Rank),
-    /// A solution version's offline metrics (GetSolutionMetrics).
+    /// Offline metrics (GetSolutionMetrics) of a solution's newest ACTIVE version, or of a
+    /// given version.
     Metrics(solutions::Metrics),
     /// Create a campaign serving a solution version.
     CreateCampaign(campaigns::CreateCampaign),
@@ -102,17 +108,76 @@ enum Command {
     /// Compact PutEvents / PutItems / PutUsers records into the group's datasets (training
     /// does this first too).
     Compact(commands::Compact),
-    /// Evaluate recipes offline on an interactions file (QUALITY.md split) or a train/test pair.
+    /// Evaluate recipes offline on an interactions file (the newest 20% of each user's events
+    /// held out) or a train/test pair.
     Evaluate(recipes::Evaluate),
+    /// List dataset groups.
+    ListDatasetGroups(lookups::ListAll),
+    /// Describe a dataset group (its record; `describe` summarises its data).
+    DescribeDatasetGroup(lookups::One),
+    /// Delete a dataset group with no datasets, solutions or event tracker left (its filters go
+    /// with it).
+    DeleteDatasetGroup(lookups::One),
+    /// List schemas.
+    ListSchemas(lookups::ListAll),
+    /// Describe a schema.
+    DescribeSchema(lookups::One),
+    /// Delete a schema no dataset uses.
+    DeleteSchema(lookups::One),
+    /// List datasets.
+    ListDatasets(lookups::ListInGroup),
+    /// Describe a dataset (GROUP/TYPE or ARN).
+    DescribeDataset(lookups::One),
+    /// Delete a dataset, its data and its import jobs.
+    DeleteDataset(lookups::One),
+    /// List dataset import jobs, oldest first.
+    ListDatasetImportJobs(lookups::ListInGroup),
+    /// Describe a dataset import job.
+    DescribeDatasetImportJob(lookups::One),
+    /// Delete a finished import job's record (its data stays in the dataset).
+    DeleteDatasetImportJob(lookups::One),
+    /// List solutions.
+    ListSolutions(lookups::ListInGroup),
+    /// Describe a solution.
+    DescribeSolution(lookups::One),
+    /// Delete a solution no campaign serves, with its versions and models.
+    DeleteSolution(lookups::One),
+    /// List solution versions, oldest first.
+    ListSolutionVersions(lookups::ListOfSolution),
+    /// Describe a solution version (SOLUTION/ID or ARN).
+    DescribeSolutionVersion(lookups::One),
+    /// Delete a solution version no campaign serves, with its model.
+    DeleteSolutionVersion(lookups::One),
+    /// List campaigns.
+    ListCampaigns(lookups::ListOfSolution),
+    /// Describe a campaign.
+    DescribeCampaign(lookups::One),
+    /// Delete a campaign.
+    DeleteCampaign(lookups::One),
+    /// List filters.
+    ListFilters(lookups::ListInGroup),
+    /// Describe a filter.
+    DescribeFilter(lookups::One),
+    /// Delete a filter.
+    DeleteFilter(lookups::One),
+    /// List event trackers.
+    ListEventTrackers(lookups::ListInGroup),
+    /// Describe an event tracker (its trackingId is what PutEvents takes).
+    DescribeEventTracker(lookups::One),
+    /// Delete an event tracker (the events it recorded stay).
+    DeleteEventTracker(lookups::One),
 }
 
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TAILOR_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| format!("warn,{}=info", tailor_http::access::TARGET).into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: in a log file they are noise.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -156,6 +221,33 @@ async fn run(cli: Cli) -> tailor_core::Result<ExitCode> {
         Command::Similar(a) => a.run(&tailor).await,
         Command::Rank(a) => a.run(&tailor).await,
         Command::Metrics(a) => a.run(&tailor).await,
+        Command::ListDatasetGroups(a) => a.run(&tailor, Kind::DatasetGroup).await,
+        Command::DescribeDatasetGroup(a) => a.describe(&tailor, Kind::DatasetGroup).await,
+        Command::DeleteDatasetGroup(a) => a.delete(&tailor, Kind::DatasetGroup).await,
+        Command::ListSchemas(a) => a.run(&tailor, Kind::Schema).await,
+        Command::DescribeSchema(a) => a.describe(&tailor, Kind::Schema).await,
+        Command::DeleteSchema(a) => a.delete(&tailor, Kind::Schema).await,
+        Command::ListDatasets(a) => a.run(&tailor, Kind::Dataset).await,
+        Command::DescribeDataset(a) => a.describe(&tailor, Kind::Dataset).await,
+        Command::DeleteDataset(a) => a.delete(&tailor, Kind::Dataset).await,
+        Command::ListDatasetImportJobs(a) => a.run(&tailor, Kind::ImportJob).await,
+        Command::DescribeDatasetImportJob(a) => a.describe(&tailor, Kind::ImportJob).await,
+        Command::DeleteDatasetImportJob(a) => a.delete(&tailor, Kind::ImportJob).await,
+        Command::ListSolutions(a) => a.run(&tailor, Kind::Solution).await,
+        Command::DescribeSolution(a) => a.describe(&tailor, Kind::Solution).await,
+        Command::DeleteSolution(a) => a.delete(&tailor, Kind::Solution).await,
+        Command::ListSolutionVersions(a) => a.run(&tailor, Kind::SolutionVersion).await,
+        Command::DescribeSolutionVersion(a) => a.describe(&tailor, Kind::SolutionVersion).await,
+        Command::DeleteSolutionVersion(a) => a.delete(&tailor, Kind::SolutionVersion).await,
+        Command::ListCampaigns(a) => a.run(&tailor, Kind::Campaign).await,
+        Command::DescribeCampaign(a) => a.describe(&tailor, Kind::Campaign).await,
+        Command::DeleteCampaign(a) => a.delete(&tailor, Kind::Campaign).await,
+        Command::ListFilters(a) => a.run(&tailor, Kind::Filter).await,
+        Command::DescribeFilter(a) => a.describe(&tailor, Kind::Filter).await,
+        Command::DeleteFilter(a) => a.delete(&tailor, Kind::Filter).await,
+        Command::ListEventTrackers(a) => a.run(&tailor, Kind::EventTracker).await,
+        Command::DescribeEventTracker(a) => a.describe(&tailor, Kind::EventTracker).await,
+        Command::DeleteEventTracker(a) => a.delete(&tailor, Kind::EventTracker).await,
     }
 }
 
@@ -171,4 +263,35 @@ async fn open(s: &Settings) -> tailor_core::Result<Tailor> {
         stores,
         ArnBuilder::new(&s.region, &s.account_id),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every flag and argument of every command says what it is for in `--help`.
+    #[test]
+    fn every_flag_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "tailor", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "without help text:\n{}",
+            missing.join("\n")
+        );
+    }
 }

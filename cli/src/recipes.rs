@@ -28,6 +28,29 @@ fn read(path: &PathBuf) -> Result<Vec<u8>> {
         .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))
 }
 
+/// An interactions file's bytes, or a plain error when its header is not an interactions
+/// header: given an items or users file, the parser would list every column as wrong.
+fn read_interactions(path: &PathBuf) -> Result<Vec<u8>> {
+    let bytes = read(path)?;
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let header = String::from_utf8_lossy(first);
+    let columns: Vec<String> = header
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_ascii_uppercase())
+        .collect();
+    let has = |c: &str| columns.iter().any(|x| x == c);
+    if !(has("USER_ID") && has("ITEM_ID") && has("TIMESTAMP")) {
+        let shown: String = header.trim().chars().take(120).collect();
+        return Err(Error::InvalidInput(format!(
+            "{}: the header ({shown}) does not look like interactions, which need USER_ID, \
+             ITEM_ID and TIMESTAMP columns; is this an items or users file? (items go to --items)",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Evaluate {
     /// Recipe name or ARN; repeat for several, or `all`.
@@ -36,10 +59,11 @@ pub struct Evaluate {
     /// Hyperparameter `key=value` (repeatable), applied to every recipe that knows it.
     #[arg(long)]
     hp: Vec<String>,
-    /// Interactions CSV, split by the QUALITY.md protocol (newest 20% of each user's events).
+    /// Interactions CSV, split in time: the newest 20% of each user's events (users with 5 or
+    /// more) held out.
     #[arg(long, conflicts_with_all = ["movielens", "train"])]
     interactions: Option<PathBuf>,
-    /// A MovieLens directory (ratings.csv), converted and split by the QUALITY.md protocol.
+    /// A MovieLens directory (ratings.csv), converted and split as --interactions is.
     #[arg(long, conflicts_with = "train")]
     movielens: Option<PathBuf>,
     /// Pre-split training interactions CSV (use with --test).
@@ -77,12 +101,12 @@ impl Evaluate {
         };
         if let (Some(train), Some(test)) = (&self.train, &self.test) {
             return Ok(evaluation::pre_split(
-                &load(&read(train)?)?,
-                &load(&read(test)?)?,
+                &load(&read_interactions(train)?)?,
+                &load(&read_interactions(test)?)?,
             ));
         }
         let bytes = match (&self.interactions, &self.movielens) {
-            (Some(p), _) => read(p)?,
+            (Some(p), _) => read_interactions(p)?,
             (None, Some(dir)) => sample::movielens_ratings(&read(&dir.join("ratings.csv"))?)?,
             (None, None) => {
                 return Err(Error::InvalidInput(

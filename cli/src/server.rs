@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::middleware::from_fn;
 use tailor_core::serving::Runtime;
 use tailor_core::{Error, Result, Tailor};
 use tailor_http::server::{effective_max_connections, ServeConfig};
@@ -106,7 +107,7 @@ pub async fn serve_with(
     };
     tailor_http::server::serve(
         listener,
-        router(runtime, Routes::ALL, Metrics::Off),
+        router(runtime, Routes::ALL, Metrics::Off).layer(from_fn(tailor_http::access::log)),
         config,
         shutdown,
     )

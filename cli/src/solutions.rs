@@ -26,6 +26,7 @@ fn solution_arn(tailor: &Tailor, name_or_arn: &str) -> String {
 
 #[derive(Debug, clap::Args)]
 pub struct CreateSolutionArgs {
+    /// Name of the solution.
     #[arg(long)]
     name: String,
     /// Dataset group name or ARN.
@@ -79,6 +80,8 @@ pub struct Train {
     /// Solution name or ARN.
     #[arg(long)]
     solution: String,
+    /// FULL trains from scratch; UPDATE takes in new items, users and events without a refit
+    /// (user-personalization).
     #[arg(long, value_enum, default_value = "full")]
     mode: Mode,
 }
@@ -136,13 +139,13 @@ pub async fn train(
                     .unwrap_or_default()
                     .to_string(),
                 metrics: metrics.metrics,
-                fit_seconds: f64::NAN,
+                fit_seconds: started.elapsed().as_secs_f64(),
                 users_evaluated: 0,
                 catalogue: 0,
             };
             let text = table(std::slice::from_ref(&report));
             say(&format!(
-                "offline metrics (QUALITY.md split of this dataset group's data):\n{}",
+                "offline metrics (the newest 20% of each user's events in this dataset group held out):\n{}",
                 text.lines().take(2).collect::<Vec<_>>().join("\n") + "\n"
             ));
         }
@@ -254,8 +257,10 @@ pub struct Recommend {
     /// Or a campaign name or ARN: exactly what GetRecommendations answers.
     #[arg(long)]
     campaign: Option<String>,
+    /// The user (or session id) to recommend for.
     #[arg(long)]
     user_id: String,
+    /// How many items.
     #[arg(long, default_value_t = 10)]
     num_results: usize,
     /// Print the GetRecommendations response as JSON instead of a table.
@@ -298,6 +303,7 @@ impl Recommend {
 
 #[derive(Debug, clap::Args)]
 pub struct Similar {
+    /// Solution name or ARN (its newest ACTIVE version), or a solution version ARN.
     #[arg(long)]
     solution: String,
     /// The item to find related items for.
@@ -306,6 +312,7 @@ pub struct Similar {
     /// Or the first item whose TITLE contains this text (case-insensitive).
     #[arg(long)]
     title: Option<String>,
+    /// How many items.
     #[arg(long, default_value_t = 10)]
     num_results: usize,
 }
@@ -343,6 +350,13 @@ impl Similar {
         let items = titles(tailor, &t.group).await;
         let id = match (&self.item_id, &self.title) {
             (Some(id), _) => id.clone(),
+            (None, Some(_)) if items.is_none() => {
+                let group = tailor.describe_dataset_group(&t.group).await?.name;
+                return Err(Error::InvalidInput(format!(
+                    "--title needs item titles, and dataset group {group} has no Items dataset \
+                     with a TITLE column; give --item-id instead"
+                )));
+            }
             (None, Some(text)) => find_title(items.as_ref(), text)
                 .ok_or_else(|| Error::NotFound(format!("no item title contains '{text}'")))?,
             (None, None) => return Err(Error::InvalidInput("give --item-id or --title".into())),
@@ -365,8 +379,10 @@ impl Similar {
 
 #[derive(Debug, clap::Args)]
 pub struct Rank {
+    /// Solution name or ARN (its newest ACTIVE version), or a solution version ARN.
     #[arg(long)]
     solution: String,
+    /// The user to rank for.
     #[arg(long)]
     user_id: String,
     /// Item ids to re-rank, comma-separated.
@@ -394,14 +410,42 @@ impl Rank {
 
 #[derive(Debug, clap::Args)]
 pub struct Metrics {
-    /// Solution version ARN.
+    /// Solution name or ARN: its newest ACTIVE version.
+    #[arg(
+        long,
+        required_unless_present = "solution_version",
+        conflicts_with = "solution_version"
+    )]
+    solution: Option<String>,
+    /// Or an exact solution version ARN.
     #[arg(long)]
-    solution_version: String,
+    solution_version: Option<String>,
 }
 
 impl Metrics {
     pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
-        let m = tailor.get_solution_metrics(&self.solution_version).await?;
+        let version = match (&self.solution_version, &self.solution) {
+            (Some(v), _) => v.clone(),
+            (None, Some(s)) => {
+                let arn = solution_arn(tailor, s);
+                tailor.describe_solution(&arn).await?;
+                tailor
+                    .latest_active_version(&arn)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "solution {s} has no ACTIVE version; run `tailor train --solution {s}`"
+                        ))
+                    })?
+                    .solution_version_arn
+            }
+            (None, None) => {
+                return Err(Error::InvalidInput(
+                    "give --solution or --solution-version".into(),
+                ))
+            }
+        };
+        let m = tailor.get_solution_metrics(&version).await?;
         say(&format!(
             "{}\n",
             serde_json::to_string_pretty(&m).unwrap_or_default()

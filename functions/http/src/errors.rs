@@ -2,7 +2,7 @@
 //! header and a `{"message"}` body. SDKs read the header to pick the exception; an answer
 //! without it (axum's bare 404/405/413) surfaces as an unnamed error with a text body.
 
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use tailor_core::api::text::{message_bounded, shown};
 use tailor_core::{Error, ErrorKind};
@@ -61,8 +61,46 @@ pub(crate) fn status_error(status: StatusCode, message: &str) -> Response {
     wire_error(status, type_of_status(status), message)
 }
 
-/// The router's fallback: no route for this path.
-pub(crate) async fn unknown_operation(method: Method, uri: Uri) -> Response {
+/// Personalize's REST paths (runtime and events) of operations tailor does not implement yet.
+/// The names clients might guess for them (`/get-action-recommendations`) are answered too:
+/// a user trying one learns the operation is missing, not that they mistyped a path.
+const NOT_IMPLEMENTED: &[(&str, &str)] = &[
+    ("/action-recommendations", "GetActionRecommendations"),
+    ("/get-action-recommendations", "GetActionRecommendations"),
+    ("/action-interactions", "PutActionInteractions"),
+    ("/put-action-interactions", "PutActionInteractions"),
+    ("/actions", "PutActions"),
+    ("/put-actions", "PutActions"),
+];
+
+/// The control plane's JSON protocol: `POST /` naming the operation in this header.
+const TARGET: &str = "x-amz-target";
+
+/// The router's fallback: no route for this path. A Personalize operation tailor does not
+/// serve is named in the message, so an SDK user sees which call is missing.
+pub(crate) async fn unknown_operation(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    if let Some(target) = headers.get(TARGET) {
+        let target = String::from_utf8_lossy(target.as_bytes());
+        let op = target.rsplit('.').next().unwrap_or_default();
+        return wire_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            &format!(
+                "operation {} ({}) is not served by tailor over HTTP; tailor serves the runtime \
+                 and events APIs, and the `tailor` CLI covers the control plane (`tailor --help`)",
+                shown(op),
+                shown(&target)
+            ),
+        );
+    }
+    let path = uri.path().trim_end_matches('/');
+    if let Some((_, op)) = NOT_IMPLEMENTED.iter().find(|(p, _)| *p == path) {
+        return wire_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            &format!("{op} is a Personalize operation tailor does not implement yet"),
+        );
+    }
     status_error(
         StatusCode::NOT_FOUND,
         &format!("no operation at {method} {}", shown(uri.path())),

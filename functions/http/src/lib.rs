@@ -3,6 +3,7 @@
 //! paths, bodies and errors. `tailor serve` serves all of it; each HTTP Lambda serves its
 //! share of the routes through `lambda_http`.
 
+pub mod access;
 mod errors;
 pub mod limits;
 mod metrics;

@@ -396,3 +396,39 @@ async fn an_http2_preface_is_not_served() {
         String::from_utf8_lossy(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_tailor_lacks_are_named_in_personalize_shape() {
+    let s = start(quick()).await;
+    for (path, op) in [
+        ("/action-recommendations", "GetActionRecommendations"),
+        ("/get-action-recommendations", "GetActionRecommendations"),
+        ("/action-interactions", "PutActionInteractions"),
+        ("/put-action-interactions", "PutActionInteractions"),
+        ("/actions", "PutActions"),
+    ] {
+        let a = exchange(&s, &post(path, Some("application/json"), "{}")).await;
+        a.assert_shaped(400, "UnknownOperationException");
+        assert!(a.message().contains(op), "{path}: {}", a.message());
+    }
+    // The control plane's JSON protocol: the operation is in X-Amz-Target, the path is `/`.
+    let a = exchange(
+        &s,
+        b"POST / HTTP/1.1\r\nhost: x\r\nx-amz-target: AmazonPersonalize.CreateCampaign\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+    )
+    .await;
+    a.assert_shaped(400, "UnknownOperationException");
+    assert!(a.message().contains("CreateCampaign"), "{}", a.message());
+    let body: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(body["__type"], "UnknownOperationException", "{body}");
+    // A target's text is the client's: escaped and bounded in the answer.
+    let long = format!("AmazonPersonalize.{}", "X".repeat(500));
+    let raw = format!("POST / HTTP/1.1\r\nhost: x\r\nx-amz-target: {long}\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}");
+    let a = exchange(&s, raw.as_bytes()).await;
+    a.assert_shaped(400, "UnknownOperationException");
+    assert!(!a.message().contains(&"X".repeat(300)), "{}", a.message());
+    // Any other path stays a plain unknown path.
+    exchange(&s, &post("/nowhere", Some("application/json"), "{}"))
+        .await
+        .assert_shaped(404, "UnknownOperationException");
+}

@@ -314,6 +314,14 @@ fn map_header(
     line: u64,
 ) -> Result<Vec<usize>, ImportErrors> {
     let mut errors = ImportErrors::default();
+    if let Some(hint) = delimiter_hint(header) {
+        errors.push(RowError {
+            line,
+            column: None,
+            message: hint,
+        });
+        return Err(errors);
+    }
     let mut columns = Vec::with_capacity(header.len());
     let mut seen = vec![false; schema.fields.len()];
     for (raw, _) in header.fields() {
@@ -368,6 +376,49 @@ fn map_header(
     }
 }
 
+/// A header read as one column that splits on another delimiter: the file is not
+/// comma-separated, and every row would fail for it. Saying so beats listing the missing
+/// columns.
+fn delimiter_hint(header: &Record) -> Option<String> {
+    if header.len() != 1 {
+        return None;
+    }
+    let (raw, _) = header.fields().next()?;
+    let text = String::from_utf8_lossy(raw);
+    let (delimiter, name) = [(';', "semicolons"), ('\t', "tabs"), ('|', "'|'")]
+        .into_iter()
+        .find(|(d, _)| text.contains(*d))?;
+    Some(format!(
+        "the header {} is one column: the file is delimited by {name}, not commas; \
+         Personalize reads comma-separated CSV (convert it, e.g. with `tr '{}' ','` if no value \
+         contains a comma)",
+        column_name(text.trim()),
+        delimiter.escape_default()
+    ))
+}
+
+/// A non-number in a TIMESTAMP column, with what is expected; a date in ISO-8601 or another
+/// calendar format is named as such.
+fn timestamp_hint(field: &Field, text: &str) -> String {
+    let looks_like_date = text.bytes().filter(|b| b.is_ascii_digit()).count() >= 4
+        && text.contains(['-', '/', ':', 'T']);
+    if looks_like_date {
+        format!(
+            "{} looks like a date; {} takes Unix epoch time in seconds (e.g. 1700000000 for \
+             2023-11-14T22:13:20Z)",
+            echo(text),
+            field.name
+        )
+    } else {
+        format!(
+            "{} is not an integer ({}): {} takes Unix epoch time in seconds",
+            echo(text),
+            field.ty.as_str(),
+            field.name
+        )
+    }
+}
+
 fn parse_cell<'a>(kind: DatasetType, field: &Field, raw: &'a [u8]) -> Result<Cell<'a>, String> {
     let text = std::str::from_utf8(raw)
         .map_err(|e| format!("not valid UTF-8 (byte {} of the value)", e.valid_up_to()))?;
@@ -399,9 +450,13 @@ fn parse_cell<'a>(kind: DatasetType, field: &Field, raw: &'a [u8]) -> Result<Cel
             Ok(Cell::Str(text))
         }
         FieldType::Int | FieldType::Long => {
-            let v: i64 = trim_blanks(text)
-                .parse()
-                .map_err(|_| format!("{} is not an integer ({})", echo(text), field.ty.as_str()))?;
+            let v: i64 = trim_blanks(text).parse().map_err(|_| {
+                if field.name.ends_with("TIMESTAMP") {
+                    timestamp_hint(field, text)
+                } else {
+                    format!("{} is not an integer ({})", echo(text), field.ty.as_str())
+                }
+            })?;
             if field.ty == FieldType::Int && i32::try_from(v).is_err() {
                 return Err(format!("{v} does not fit an int"));
             }

@@ -197,9 +197,13 @@ impl Tailor {
                 0,
             ),
             Err(ImportFailure::Service(e)) => {
-                tracing::error!(job = job_arn, error = %e, "import failed");
+                // A caller's mistake (INCREMENTAL before FULL, say) is the job's failure reason,
+                // which whoever runs the job reports; only a fault of ours is logged.
                 let reason = match e.kind() {
-                    crate::error::ErrorKind::Internal => "internal error while importing".into(),
+                    crate::error::ErrorKind::Internal => {
+                        tracing::error!(job = job_arn, error = %e, "import failed");
+                        "internal error while importing".into()
+                    }
                     _ => e.to_string(),
                 };
                 (Status::CreateFailed, Some(reason), None, 0)

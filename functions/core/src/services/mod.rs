@@ -5,6 +5,7 @@ mod campaigns;
 mod catalog;
 mod compaction;
 mod datasets;
+mod deletes;
 mod filters;
 mod import;
 mod shards;

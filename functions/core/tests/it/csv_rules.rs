@@ -313,6 +313,33 @@ fn non_integer_timestamp_is_an_error() {
 }
 
 #[test]
+fn a_date_in_a_timestamp_column_says_epoch_seconds() {
+    for date in ["2024-05-01T10:00:00Z", "2024-05-01", "05/01/2024 10:00"] {
+        let e = fail(
+            interactions(),
+            format!("{INTERACTIONS_HEADER}u1,i1,{date},click,,\n").as_bytes(),
+        );
+        assert_error(only(&e), 2, Some("TIMESTAMP"), "looks like a date");
+        assert_error(only(&e), 2, Some("TIMESTAMP"), "epoch time in seconds");
+    }
+}
+
+#[test]
+fn another_delimiter_is_named_once_not_as_missing_columns() {
+    for (delimiter, name) in [(";", "semicolons"), ("\t", "tabs"), ("|", "'|'")] {
+        let header = INTERACTIONS_HEADER.trim_end().replace(',', delimiter);
+        let row = "u1,i1,1700000000,click,,".replace(',', delimiter);
+        let e = fail(interactions(), format!("{header}\n{row}\n").as_bytes());
+        assert_error(
+            only(&e),
+            1,
+            None,
+            &format!("delimited by {name}, not commas"),
+        );
+    }
+}
+
+#[test]
 fn millisecond_timestamp_is_an_error() {
     let e = fail(
         interactions(),
