@@ -143,6 +143,59 @@ json.dump({
 EOF
 ${OFFLINE[@]+"${OFFLINE[@]}"} "$VENV/bin/cfn-lint" "$scratch/asl-template.json"
 
+# The operations dashboard's body is a JSON string CloudFormation only passes on: parse it here
+# (placeholders filled in), check every widget and alarm it names exists, and that each alarm
+# watches this stack's metrics and stays quiet while the stack is idle.
+echo "== infra lint: dashboard and alarms"
+"$VENV/bin/python" - "$TEMPLATE" <<'EOF'
+import json, re, sys
+from cfnlint.decode import decode
+
+path = sys.argv[1]
+template, matches = decode(path)
+if matches:
+    sys.exit(f"{path}: cannot read: {matches}")
+resources = template["Resources"]
+errors = []
+dash = resources.get("OperationsDashboard", {})
+if dash.get("Type") != "AWS::CloudWatch::Dashboard":
+    sys.exit(f"{path}: no OperationsDashboard")
+text, variables = dash["Properties"]["DashboardBody"]["Fn::Sub"]
+for name in set(re.findall(r"\$\{([^}]*)\}", text)):
+    base = name.split(".")[0]
+    if not (base in variables or base in resources or base.startswith("AWS::")):
+        errors.append(f"dashboard placeholder ${{{name}}} names nothing")
+body = json.loads(re.sub(r"\$\{[^}]*\}", "x", text))
+titles = [w["properties"].get("title") for w in body["widgets"]]
+for want in ("Requests per minute", "4xx and 5xx errors per minute", "Latency p50 / p99 (ms)",
+             "Training runs", "Alarms"):
+    if want not in titles:
+        errors.append(f"dashboard has no widget {want!r}")
+stats = {m[-1].get("stat") for w in body["widgets"] for m in w["properties"].get("metrics", [])
+         if isinstance(m[-1], dict)}
+if not {"p50", "p99"} <= stats:
+    errors.append(f"latency widget must show p50 and p99, shows {stats}")
+alarms = {k: r for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+for want in ("ServerErrorRateAlarm", "LatencyAlarm", "TrainingFailedAlarm"):
+    if want not in alarms:
+        errors.append(f"no alarm {want}")
+    elif f"${{{want}.Arn}}" not in text:
+        errors.append(f"the dashboard's alarm widget does not show {want}")
+for name, alarm in alarms.items():
+    props = alarm["Properties"]
+    metrics = [props] + [m["MetricStat"]["Metric"] for m in props.get("Metrics", [])
+                         if "MetricStat" in m]
+    for m in metrics:
+        if m.get("Namespace") == "Tailor" and m.get("Dimensions") != [
+                {"Name": "Service", "Value": {"Ref": "AWS::StackName"}}]:
+            errors.append(f"{name}: a Tailor metric not scoped to this stack's Service")
+    if props.get("TreatMissingData") != "notBreaching":
+        errors.append(f"{name}: an idle stack must not alarm (TreatMissingData notBreaching)")
+if errors:
+    sys.exit("\n".join(f"{path}: {e}" for e in errors))
+print(f"   {len(body['widgets'])} widgets, {len(alarms)} alarms")
+EOF
+
 # Sample events: valid JSON of the shape each trigger sends, matching the template's routes
 # and the bucket notification's filter.
 echo "== infra lint: events/*.json"

@@ -8,6 +8,18 @@ use serde_json::json;
 /// The namespace our metrics go to.
 pub const NAMESPACE: &str = "Tailor";
 
+/// The `Service` dimension: the deployment's name (the SAM template sets it to the stack name,
+/// so two stacks in one account keep apart on its dashboards), "tailor" if unset.
+pub fn service() -> &'static str {
+    static SERVICE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SERVICE.get_or_init(|| {
+        std::env::var("TAILOR_METRICS_SERVICE")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "tailor".into())
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     GetRecommendations,
@@ -76,7 +88,7 @@ impl Operation {
                     ],
                 }],
             },
-            "Service": "tailor",
+            "Service": service(),
             requests: 1,
             e4: count((400..500).contains(&status)),
             e5: count(status >= 500),
@@ -111,7 +123,7 @@ mod tests {
         assert_eq!(v["PutEvents4xxErrors"], 1);
         assert_eq!(v["PutEvents5xxErrors"], 0);
         assert_eq!(v["PutEventLatency"], 2.5);
-        assert_eq!(v["Service"], "tailor");
+        assert_eq!(v["Service"], service());
     }
 
     #[test]
@@ -120,5 +132,37 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["GetRecommendations4xxErrors"], 0);
         assert_eq!(v["GetRecommendations5xxErrors"], 1);
+    }
+
+    /// Every metric of the `Tailor` namespace the SAM template's dashboard and alarms read is one
+    /// the functions emit: a renamed metric cannot leave a widget or an alarm silently empty.
+    #[test]
+    fn the_dashboard_and_alarms_read_metrics_that_are_emitted() {
+        let template = include_str!("../../../infra/template.yaml");
+        let emitted: Vec<&str> = [
+            Operation::GetRecommendations,
+            Operation::GetPersonalizedRanking,
+            Operation::PutEvents,
+            Operation::PutItems,
+            Operation::PutUsers,
+        ]
+        .iter()
+        .flat_map(|op| op.metric_names())
+        .collect();
+        // Dashboard widgets: ["Tailor", "<metric>", "Service", ...]; alarms: MetricName: <metric>
+        // under Namespace: Tailor.
+        let mut read = Vec::new();
+        for part in template.split("[\"Tailor\", \"").skip(1) {
+            read.push(part.split('"').next().unwrap_or_default());
+        }
+        for block in template.split("Namespace: Tailor").skip(1) {
+            if let Some(rest) = block.split("MetricName: ").nth(1) {
+                read.push(rest.split_whitespace().next().unwrap_or_default());
+            }
+        }
+        assert!(read.len() >= 10, "the template reads only {read:?}");
+        for name in read {
+            assert!(emitted.contains(&name), "{name} is not emitted");
+        }
     }
 }
