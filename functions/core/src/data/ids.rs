@@ -12,6 +12,14 @@ impl IdDict {
         Self::default()
     }
 
+    /// An empty dictionary with room for `n` ids.
+    pub fn with_capacity(n: usize) -> Self {
+        IdDict {
+            names: Vec::with_capacity(n),
+            codes: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+        }
+    }
+
     /// The code for `id`, adding it if new.
     pub fn intern(&mut self, id: &str) -> u32 {
         if let Some(&c) = self.codes.get(id) {

@@ -169,7 +169,8 @@ impl<'a> ArtifactReader<'a> {
             ) as usize)
         };
         let n = read_u32(0)?;
-        let mut dict = IdDict::new();
+        // Every entry takes at least its 4-byte length: a corrupt count cannot reserve more.
+        let mut dict = IdDict::with_capacity(n.min(b.len() / 4));
         let mut at = 4;
         for _ in 0..n {
             let len = read_u32(at)?;
