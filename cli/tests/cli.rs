@@ -1,63 +1,14 @@
 //! The `tailor` binary as a user runs it: real processes on a temporary data directory.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn tailor(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tailor"))
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("TAILOR_DATA_DIR")
-        .output()
-        .expect("tailor runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
-
-fn schemas() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas")
-}
+mod common;
+use common::{interactions_dataset, ok, schemas, tailor, text};
 
 /// A group `g` with an interactions dataset on the MovieLens interactions schema.
 fn setup(data: &Path) {
-    ok(&tailor(data, &["create-dataset-group", "--name", "g"]));
-    let schema = schemas().join("movielens-interactions.json");
-    ok(&tailor(
-        data,
-        &[
-            "create-schema",
-            "--name",
-            "s",
-            "--file",
-            schema.to_str().unwrap(),
-        ],
-    ));
-    ok(&tailor(
-        data,
-        &[
-            "create-dataset",
-            "--name",
-            "d",
-            "--dataset-group",
-            "g",
-            "--schema",
-            "s",
-            "--type",
-            "interactions",
-        ],
-    ));
+    interactions_dataset(data, "movielens-interactions.json", "d");
 }
 
 fn write_csv(dir: &Path, name: &str, rows: &[String]) -> PathBuf {

@@ -8,32 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn tailor_cmd(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tailor"));
-    c.arg("--data-dir")
-        .arg(data)
-        .env_remove("TAILOR_DATA_DIR")
-        .env_remove("TAILOR_LOG");
-    c
-}
-
-fn tailor(data: &Path, args: &[&str]) -> Output {
-    tailor_cmd(data).args(args).output().expect("tailor runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+mod common;
+use common::{interactions_dataset, ok, tailor, tailor_cmd, text};
 
 fn json(out: &Output) -> Value {
     let stdout = ok(out);
@@ -400,40 +376,11 @@ fn files_under(dir: &Path) -> usize {
     })
 }
 
-fn schemas() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas")
-}
-
 /// A group `g` with an interactions dataset on the e-commerce schema, and the sample's files.
 fn shop(d: &Path) -> PathBuf {
     let sample = d.join("sample");
     ok(&tailor(d, &["sample", "--out", sample.to_str().unwrap()]));
-    ok(&tailor(d, &["create-dataset-group", "--name", "g"]));
-    let schema = schemas().join("ecommerce-interactions.json");
-    ok(&tailor(
-        d,
-        &[
-            "create-schema",
-            "--name",
-            "s",
-            "--file",
-            schema.to_str().unwrap(),
-        ],
-    ));
-    ok(&tailor(
-        d,
-        &[
-            "create-dataset",
-            "--name",
-            "i",
-            "--dataset-group",
-            "g",
-            "--schema",
-            "s",
-            "--type",
-            "interactions",
-        ],
-    ));
+    interactions_dataset(d, "ecommerce-interactions.json", "i");
     sample
 }
 

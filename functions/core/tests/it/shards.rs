@@ -47,6 +47,19 @@ async fn solution_with(t: &Tailor, group: &str, name: &str, hp: &[(&str, &str)])
     .solution_arn
 }
 
+/// The services on an embedded store at `dir` and a group holding a small generated sample's
+/// interactions: the group's ARN.
+async fn shop(dir: &std::path::Path) -> (Tailor, String) {
+    let size = SampleSize {
+        items: 300,
+        users: 200,
+        sessions_per_user: 5,
+    };
+    let (t, g, sample) = support::shop(dir, 3, size).await;
+    support::import_sample(&t, &g, "", &sample, &[DatasetType::Interactions]).await;
+    (t, g)
+}
+
 fn factors_of(m: &tailor_core::recipes::Model) -> Vec<f32> {
     let up = m.learned.as_any().downcast_ref::<UserPersonalization>();
     up.and_then(|u| u.0.factors.as_ref())
@@ -58,13 +71,7 @@ fn factors_of(m: &tailor_core::recipes::Model) -> Vec<f32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sharded_branch_trains_the_single_process_model() {
     let dir = tempfile::tempdir().unwrap();
-    let size = SampleSize {
-        items: 300,
-        users: 200,
-        sessions_per_user: 5,
-    };
-    let (t, g, sample) = support::shop(dir.path(), 3, size).await;
-    support::import_sample(&t, &g, "", &sample, &[DatasetType::Interactions]).await;
+    let (t, g) = shop(dir.path()).await;
     let sharded = solution(&t, &g, "sharded", "3").await;
     let single = solution(&t, &g, "single", "1").await;
     let campaign = |n: &str| t.arns.arn(ResourceType::Campaign, n);
@@ -198,13 +205,7 @@ async fn run_sharded(t: &Tailor, arn: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sharded_training_tunes_its_weights_as_the_single_process_does() {
     let dir = tempfile::tempdir().unwrap();
-    let size = SampleSize {
-        items: 300,
-        users: 200,
-        sessions_per_user: 5,
-    };
-    let (t, g, sample) = support::shop(dir.path(), 3, size).await;
-    support::import_sample(&t, &g, "", &sample, &[DatasetType::Interactions]).await;
+    let (t, g) = shop(dir.path()).await;
     // No factor_weight or popularity_weight given: both are chosen on a validation split.
     let hp = |shards| {
         [
