@@ -280,6 +280,37 @@ impl PartialEq for DatasetSchema {
     }
 }
 
+/// Checks every `name` and `namespace` in the schema JSON against Avro's name rule before
+/// apache-avro parses it: its parser panics on a record name that breaks the rule (0.21).
+fn check_names(value: &serde_json::Value) -> Result<(), SchemaError> {
+    fn valid(name: &str) -> bool {
+        name.split('.').all(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    }
+    match value {
+        serde_json::Value::Object(map) => {
+            for key in ["name", "namespace"] {
+                if let Some(serde_json::Value::String(name)) = map.get(key) {
+                    if !(valid(name) || key == "namespace" && name.is_empty()) {
+                        return Err(SchemaError::InvalidAvro(format!(
+                            "{key} {name:?} is not a valid Avro name (letters, digits and _, \
+                             not starting with a digit; dots between namespace parts)"
+                        )));
+                    }
+                }
+            }
+            map.values().try_for_each(check_names)
+        }
+        serde_json::Value::Array(items) => items.iter().try_for_each(check_names),
+        _ => Ok(()),
+    }
+}
+
 impl DatasetSchema {
     /// Parses and checks a schema; the dataset type comes from the record name. A leading
     /// UTF-8 byte-order mark is dropped: editors on Windows write one, and it is not content.
@@ -289,6 +320,7 @@ impl DatasetSchema {
             return Err(SchemaError::TooLong(json.chars().count()));
         }
         let value: serde_json::Value = serde_json::from_str(json).map_err(json_error)?;
+        check_names(&value)?;
         let avro = AvroSchema::parse(&value).map_err(|e| SchemaError::InvalidAvro(chain(&e)))?;
         let AvroSchema::Record(record) = &avro else {
             return Err(SchemaError::NotRecord);

@@ -111,17 +111,20 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 
 /// Reads a container file written by [`write`] for `schema`.
 pub fn read(schema: Arc<DatasetSchema>, bytes: &[u8]) -> Result<Table, AvroError> {
-    let reader = Reader::new(bytes).map_err(|e| AvroError::Corrupt(e.to_string()))?;
-    let found = reader
-        .user_metadata()
-        .get(FORMAT_KEY)
+    // The header is read here, not by apache-avro's reader first: its schema parser panics on
+    // some damaged names, and `DatasetSchema::parse` checks them before it parses.
+    let header = Header::parse(bytes)?;
+    let found = header
+        .metadata(FORMAT_KEY.as_bytes())
         .map(|v| String::from_utf8_lossy(v).into_owned());
     if found.as_deref() != Some(FORMAT_VERSION) {
         return Err(AvroError::Version { found });
     }
-    let written =
-        DatasetSchema::parse(&serde_json::to_string(reader.writer_schema()).unwrap_or_default())
-            .map_err(|_| AvroError::SchemaMismatch)?;
+    let written = header
+        .metadata(b"avro.schema")
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| DatasetSchema::parse(s).ok())
+        .ok_or(AvroError::SchemaMismatch)?;
     if written
         .fields
         .iter()
@@ -131,10 +134,11 @@ pub fn read(schema: Arc<DatasetSchema>, bytes: &[u8]) -> Result<Table, AvroError
         return Err(AvroError::SchemaMismatch);
     }
     let mut table = Table::empty(schema);
-    if let Some(blocks) = null_codec_blocks(bytes)? {
+    if let Some(blocks) = header.null_codec_blocks(bytes)? {
         decode_blocks(&mut table, &written, blocks)?;
         return Ok(table);
     }
+    let reader = Reader::new(bytes).map_err(|e| AvroError::Corrupt(e.to_string()))?;
     for value in reader {
         let value = value.map_err(|e| AvroError::Corrupt(e.to_string()))?;
         let Value::Record(fields) = value else {
@@ -233,45 +237,70 @@ impl<'a> Cursor<'a> {
 /// A container block: its record count and its records' bytes.
 type Block<'a> = (usize, &'a [u8]);
 
-/// The blocks of a container file with the null codec (what [`write`] makes), each as its
-/// record count and bytes; `None` for another codec, left to apache-avro's reader.
-fn null_codec_blocks(bytes: &[u8]) -> Result<Option<Vec<Block<'_>>>, AvroError> {
-    let mut c = Cursor { bytes, at: 0 };
-    if c.take(4)? != b"Obj\x01" {
-        return Err(c.corrupt("no Avro magic"));
-    }
-    let mut codec = None;
-    loop {
-        let mut n = c.long()?;
-        if n == 0 {
-            break;
+/// A container file's header: its metadata and where its blocks start.
+struct Header<'a> {
+    metadata: Vec<(&'a [u8], &'a [u8])>,
+    marker: &'a [u8],
+    data_at: usize,
+}
+
+impl<'a> Header<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Header<'a>, AvroError> {
+        let mut c = Cursor { bytes, at: 0 };
+        if c.take(4)? != b"Obj\x01" {
+            return Err(c.corrupt("no Avro magic"));
         }
-        if n < 0 {
-            n = -n;
-            c.long()?;
-        }
-        for _ in 0..n {
-            let key = c.bytes()?;
-            let value = c.bytes()?;
-            if key == b"avro.codec" {
-                codec = Some(value);
+        let mut metadata = Vec::new();
+        loop {
+            let mut n = c.long()?;
+            if n == 0 {
+                break;
+            }
+            if n < 0 {
+                n = -n;
+                c.long()?;
+            }
+            for _ in 0..n {
+                let key = c.bytes()?;
+                metadata.push((key, c.bytes()?));
             }
         }
+        let marker = c.take(16)?;
+        Ok(Header {
+            metadata,
+            marker,
+            data_at: c.at,
+        })
     }
-    if !matches!(codec, None | Some(b"null")) {
-        return Ok(None);
+
+    fn metadata(&self, key: &[u8]) -> Option<&'a [u8]> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
     }
-    let marker = c.take(16)?;
-    let mut blocks = Vec::new();
-    while c.at < bytes.len() {
-        let count = c.len()?;
-        let block = c.bytes()?;
-        if c.take(16)? != marker {
-            return Err(c.corrupt("a block without the file's sync marker"));
+
+    /// The blocks, each as its record count and bytes, when the codec is null (what [`write`]
+    /// makes); `None` for another codec, left to apache-avro's reader.
+    fn null_codec_blocks(&self, bytes: &'a [u8]) -> Result<Option<Vec<Block<'a>>>, AvroError> {
+        if !matches!(self.metadata(b"avro.codec"), None | Some(b"null")) {
+            return Ok(None);
         }
-        blocks.push((count, block));
+        let mut c = Cursor {
+            bytes,
+            at: self.data_at,
+        };
+        let mut blocks = Vec::new();
+        while c.at < bytes.len() {
+            let count = c.len()?;
+            let block = c.bytes()?;
+            if c.take(16)? != self.marker {
+                return Err(c.corrupt("a block without the file's sync marker"));
+            }
+            blocks.push((count, block));
+        }
+        Ok(Some(blocks))
     }
-    Ok(Some(blocks))
 }
 
 /// Appends the records of `blocks`, encoded with the `written` schema, to `table`'s columns.

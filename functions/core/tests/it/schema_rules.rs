@@ -210,6 +210,24 @@ fn invalid_avro_type_is_invalid_avro() {
 }
 
 #[test]
+fn names_breaking_avros_rule_are_invalid_avro_not_a_panic() {
+    // apache-avro 0.21 panics on such a record name; the check before it answers instead.
+    for (name, namespace) in [
+        ("Ite-s", "com.amazonaws.personalize.schema"),
+        ("Items", "com.-x"),
+    ] {
+        let json = format!(
+            r#"{{"type":"record","name":"{name}","namespace":"{namespace}","fields":[{{"name":"ITEM_ID","type":"string"}}],"version":"1.0"}}"#
+        );
+        let e = DatasetSchema::parse(&json).unwrap_err();
+        let SchemaError::InvalidAvro(m) = &e else {
+            panic!("{e:?}")
+        };
+        assert!(m.contains("is not a valid Avro name"), "{m}");
+    }
+}
+
+#[test]
 fn non_record_is_rejected() {
     let e = DatasetSchema::parse(r#""string""#).unwrap_err();
     assert!(matches!(e, SchemaError::NotRecord), "{e:?}");
