@@ -200,6 +200,10 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
         }
         campaigns.push(arn);
     }
+    // The loop above made these two, in this order.
+    let [personal, related]: [String; 2] = campaigns
+        .try_into()
+        .map_err(|_| Error::Internal("the demo makes two campaigns".into()))?;
     let tracker = match tailor
         .create_event_tracker(&format!("{}-tracker", data.group), &group_arn)
         .await
@@ -221,11 +225,12 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
     )?;
     let filter_arn = tailor.arns.arn(ResourceType::Filter, &filter_name);
     say(&format!(
-        "\ncampaigns\n  {}\n  {}\nevent tracker trackingId {}\nfilter {filter_arn}\n",
-        campaigns[0], campaigns[1], tracker.tracking_id
+        "\ncampaigns\n  {personal}\n  {related}\nevent tracker trackingId {}\nfilter {filter_arn}\n",
+        tracker.tracking_id
     ));
     let live = Live {
-        campaigns: campaigns.clone(),
+        personal,
+        related,
         tracking_id: tracker.tracking_id.clone(),
         filter_arn,
         items_dataset: tailor.arns.dataset_arn(data.group, DatasetType::Items),
@@ -252,7 +257,10 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
 
 /// What the printed commands name: every id in them comes from the data just imported.
 struct Live {
-    campaigns: Vec<String>,
+    /// The user-personalization campaign.
+    personal: String,
+    /// The SIMS campaign.
+    related: String,
     tracking_id: String,
     filter_arn: String,
     items_dataset: String,
@@ -272,7 +280,7 @@ fn now_seconds() -> i64 {
 }
 
 fn recs_body(live: &Live, user: &str) -> serde_json::Value {
-    serde_json::json!({"campaignArn": live.campaigns[0], "userId": user, "numResults": 5})
+    serde_json::json!({"campaignArn": live.personal, "userId": user, "numResults": 5})
 }
 
 /// Views of `live.viewed` by `user`, sent now: newer than anything in the sample, so the next
@@ -302,7 +310,7 @@ fn ids(items: &[tailor_core::api::runtime::PredictedItem]) -> Vec<String> {
 async fn real_time(tailor: &Tailor, mut live: Live) -> Result<Live> {
     let runtime = Runtime::new(tailor.clone());
     let related: tailor_core::api::runtime::GetRecommendationsRequest = request(
-        &serde_json::json!({"campaignArn": live.campaigns[1], "itemId": live.item, "numResults": 3}),
+        &serde_json::json!({"campaignArn": live.related, "itemId": live.item, "numResults": 3}),
     )?;
     live.viewed = ids(&runtime.get_recommendations(&related).await?.item_list);
     // A fresh id each run: a visitor with events from an earlier run would not start cold.
@@ -343,7 +351,7 @@ fn curl_lines(live: &Live, url: &str) -> String {
     } else {
         serde_json::json!({})
     };
-    let campaign = &live.campaigns[0];
+    let campaign = &live.personal;
     let user = &live.user;
     let mut out = String::new();
     out += "# recommendations for a user\n";
@@ -356,7 +364,7 @@ fn curl_lines(live: &Live, url: &str) -> String {
     out += "# related items\n";
     out += &post(
         "/recommendations",
-        serde_json::json!({"campaignArn": live.campaigns[1], "itemId": live.item, "numResults": 5}),
+        serde_json::json!({"campaignArn": live.related, "itemId": live.item, "numResults": 5}),
     );
     out += "# re-rank a list for a user\n";
     out += &post(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{interactions_dataset, ok, tailor, tailor_cmd, text};
+use common::{interactions_dataset, ok, sample_files, tailor, tailor_cmd, text};
 
 fn json(out: &Output) -> Value {
     let stdout = ok(out);
@@ -378,8 +378,7 @@ fn files_under(dir: &Path) -> usize {
 
 /// A group `g` with an interactions dataset on the e-commerce schema, and the sample's files.
 fn shop(d: &Path) -> PathBuf {
-    let sample = d.join("sample");
-    ok(&tailor(d, &["sample", "--out", sample.to_str().unwrap()]));
+    let sample = sample_files(d);
     interactions_dataset(d, "ecommerce-interactions.json", "i");
     sample
 }
@@ -443,12 +442,7 @@ fn import_errors_say_what_to_do() {
 #[test]
 fn evaluate_on_an_items_file_says_it_is_not_interactions() {
     let dir = tempfile::tempdir().unwrap();
-    let sample = dir.path().join("sample");
-    ok(&tailor(
-        dir.path(),
-        &["sample", "--out", sample.to_str().unwrap()],
-    ));
-    let items = sample.join("items.csv");
+    let items = sample_files(dir.path()).join("items.csv");
     fails_with(
         &tailor(
             dir.path(),

@@ -69,3 +69,13 @@ pub fn interactions_dataset(data: &Path, schema_file: &str, dataset: &str) {
         ],
     ));
 }
+
+/// `tailor sample` into `<data>/sample`: the generated sample's CSV files.
+pub fn sample_files(data: &Path) -> PathBuf {
+    let sample = data.join("sample");
+    ok(&tailor(
+        data,
+        &["sample", "--out", sample.to_str().unwrap()],
+    ));
+    sample
+}

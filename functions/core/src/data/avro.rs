@@ -43,9 +43,11 @@ pub fn write(table: &Table) -> Result<Vec<u8>, AvroError> {
         .into_inner()
         .map_err(|e| AvroError::Corrupt(e.to_string()))?;
     // With no records the writer emits only the header, which ends with the sync marker.
-    let marker: [u8; 16] = out[out.len() - 16..]
-        .try_into()
-        .map_err(|_| AvroError::Corrupt("header without a sync marker".into()))?;
+    let marker: [u8; 16] = out
+        .len()
+        .checked_sub(16)
+        .and_then(|at| out[at..].try_into().ok())
+        .ok_or_else(|| AvroError::Corrupt("header without a sync marker".into()))?;
     let rows = table.rows();
     let starts: Vec<usize> = (0..rows).step_by(BLOCK_ROWS).collect();
     let blocks: Vec<Vec<u8>> = starts

@@ -60,6 +60,20 @@ async fn shop(dir: &std::path::Path) -> (Tailor, String) {
     (t, g)
 }
 
+/// The two models' item factors agree within 1e-4 of their largest value.
+fn assert_same_factors(a: &tailor_core::recipes::Model, b: &tailor_core::recipes::Model) {
+    let (ya, yb) = (factors_of(a), factors_of(b));
+    let scale = ya.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let diff = ya
+        .iter()
+        .zip(&yb)
+        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(
+        ya.len() == yb.len() && diff <= 1e-4 * scale,
+        "diff {diff} of {scale}"
+    );
+}
+
 fn factors_of(m: &tailor_core::recipes::Model) -> Vec<f32> {
     let up = m.learned.as_any().downcast_ref::<UserPersonalization>();
     up.and_then(|u| u.0.factors.as_ref())
@@ -151,16 +165,7 @@ async fn the_sharded_branch_trains_the_single_process_model() {
         t.load_model(&arn).await.unwrap(),
     );
     assert_eq!(a.hyperparameters(), b.hyperparameters());
-    let (ya, yb) = (factors_of(&a), factors_of(&b));
-    let scale = ya.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let diff = ya
-        .iter()
-        .zip(&yb)
-        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-    assert!(
-        ya.len() == yb.len() && diff <= 1e-4 * scale,
-        "diff {diff} of {scale}"
-    );
+    assert_same_factors(&a, &b);
     // Same data, same evaluation: the same offline metrics.
     let (ma, mb) = (
         t.get_solution_metrics(&single_arn).await.unwrap().metrics,
@@ -253,14 +258,8 @@ async fn a_sharded_training_tunes_its_weights_as_the_single_process_does() {
             .0,
     );
     assert_eq!(pa.params, pb.params);
-    if pa.params.factor_weight > 0.0 {
-        let (ya, yb) = (factors_of(&a), factors_of(&b));
-        let scale = ya.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let diff = ya
-            .iter()
-            .zip(&yb)
-            .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-        assert!(diff <= 1e-4 * scale, "diff {diff} of {scale}");
-    }
+    // The sample's sessions reward factors: the weight chosen keeps them, in both.
+    assert!(pa.params.factor_weight > 0.0, "{:?}", pa.params);
+    assert_same_factors(&a, &b);
     assert!(t.stores.blobs.list("training/").await.unwrap().is_empty());
 }
