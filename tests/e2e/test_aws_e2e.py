@@ -832,16 +832,17 @@ def test_10_sharded_training_runs_a_distributed_map_and_trains_the_same_model(st
     print(f"sharded training state machine: {time.monotonic() - started:.1f} s")
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
     assert "ShardPrepare" in entered and "ShardFinish" in entered and "Train" not in entered, entered
-    # Three iterations, each a user Map then an item Map.
-    assert entered.count("SolveUsers") == 3 and entered.count("SolveItems") == 3, entered
+    # Four iterations (the evaluation part's 3, then 1 on all the data: recipes::chain), each a
+    # user Map then an item Map.
+    assert entered.count("SolveUsers") == 4 and entered.count("SolveItems") == 4, entered
     runs = sfn.list_map_runs(executionArn=execution)["mapRuns"]
-    assert len(runs) == 6, runs
+    assert len(runs) == 8, runs
     for r in runs:
         described = sfn.describe_map_run(mapRunArn=r["mapRunArn"])
         assert described["status"] == "SUCCEEDED" and described["itemCounts"]["succeeded"] == 2, described
     # Every shard solve was its own invocation of the train function, and the shards are gone.
     logs = function_logs(client("logs"), stack.functions["train"])
-    assert logs.count("shard solved") >= 3 * (2 + 2), tail(logs)
+    assert logs.count("shard solved") >= 4 * (2 + 2), tail(logs)
     s3 = client("s3")
     left = s3.list_objects_v2(Bucket=stack.bucket, Prefix="training/").get("KeyCount", 0)
     assert left == 0, "shard objects left behind"

@@ -23,11 +23,9 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::chain::{Chain, Phase};
 use super::factors::{self, AlsParams, Csr, ItemFactors};
-use super::next_items::{self, NextItemsParams, PERSONALIZED_RANKING, USER_PERSONALIZATION};
-use super::{
-    ArtifactError, ArtifactReader, ArtifactWriter, Hyperparameters, Model, Recipe, TrainingData,
-};
+use super::{ArtifactError, ArtifactReader, ArtifactWriter, TrainingData};
 use crate::error::{Error, Result};
 
 /// Which factors a shard holds.
@@ -47,25 +45,26 @@ impl Side {
     }
 }
 
-/// How a fit is cut: its parameters, its sizes and the rows per shard of each side.
+/// How a fit is cut: its parameters, its sizes, the rows per shard of each side, and the
+/// phases its sweeps run in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
-    /// The final fit's parameters (its sweeps in `als.iterations`).
+    /// The fit's parameters (`als.iterations` unused: the phases say the sweeps).
     pub als: AlsParams,
     pub n_users: usize,
     pub n_items: usize,
     pub user_rows: usize,
     pub item_rows: usize,
-    /// Sweeps of the trial fit that come first when the factor weight is tuned (0: none). The
-    /// trial solves the rows of the validation split's training part; the final fit then starts
-    /// from the trial's item factors and a fresh random user start, as `next_items::fit` does.
-    #[serde(default)]
-    pub trial_iterations: usize,
+    /// The phases of [`chain`](super::chain) in order, with their sweeps. Each phase solves
+    /// its own rows; its first sweep starts the users afresh from the random start and the
+    /// items from the previous phase's factors, as `factors::fit` with a start does.
+    pub phases: Vec<(Phase, usize)>,
 }
 
 impl Plan {
-    /// A plan with `user_shards` and `item_shards` shards of (nearly) equal rows.
+    /// A plan with `user_shards` and `item_shards` shards of (nearly) equal rows, for one
+    /// `final` phase of `als.iterations` sweeps.
     pub fn new(
         als: AlsParams,
         n_users: usize,
@@ -80,27 +79,56 @@ impl Plan {
             n_items,
             user_rows: rows(n_users, user_shards),
             item_rows: rows(n_items, item_shards),
-            trial_iterations: 0,
+            phases: vec![(Phase::Final, als.iterations)],
         }
     }
 
-    /// Every sweep the state machine runs: the trial's, then the final fit's.
-    pub fn iterations(&self) -> usize {
-        self.trial_iterations + self.als.iterations
+    /// The plan of a version's chain over `users` × `items`, `shards` shards a side.
+    pub fn for_chain(chain: &Chain, users: usize, items: usize, shards: usize) -> Plan {
+        Plan {
+            phases: chain.phases.clone(),
+            ..Plan::new(chain.als(0), users, items, shards, shards)
+        }
     }
 
-    /// Whether sweep `iteration` (from 1) solves the trial's rows.
-    pub fn in_trial(&self, iteration: usize) -> bool {
-        iteration <= self.trial_iterations
+    /// Every sweep the state machine runs, all phases.
+    pub fn iterations(&self) -> usize {
+        self.phases.iter().map(|p| p.1).sum()
+    }
+
+    /// The phase of sweep `iteration` (from 1) and whether it is the phase's first.
+    fn phase_at(&self, iteration: usize) -> (Phase, bool) {
+        let mut first = 1;
+        for &(phase, n) in &self.phases {
+            if iteration < first + n {
+                return (phase, iteration == first);
+            }
+            first += n;
+        }
+        (Phase::Final, false)
+    }
+
+    /// Whose rows sweep `iteration` (from 1) solves.
+    pub fn phase_of(&self, iteration: usize) -> Phase {
+        self.phase_at(iteration).0
+    }
+
+    /// The last sweep of `phase`, if the plan has it.
+    pub fn end_of(&self, phase: Phase) -> Option<usize> {
+        let mut end = 0;
+        for &(p, n) in &self.phases {
+            end += n;
+            if p == phase {
+                return Some(end);
+            }
+        }
+        None
     }
 
     /// The iteration whose factors of `side` sweep `iteration` starts from: the previous one,
-    /// except that the final fit's users start afresh from the random start.
+    /// except that each phase's users start afresh from the random start.
     pub fn start_of(&self, side: Side, iteration: usize) -> usize {
-        if side == Side::Users
-            && self.trial_iterations > 0
-            && iteration == self.trial_iterations + 1
-        {
+        if side == Side::Users && self.phase_at(iteration).1 {
             0
         } else {
             iteration - 1
@@ -404,23 +432,6 @@ pub fn gather(
     Ok(out)
 }
 
-/// What the shards fitted: the final item factors, and the trial's when the weights are tuned.
-pub struct ShardedFactors {
-    pub item_factors: ItemFactors,
-    pub trial: Option<ItemFactors>,
-}
-
-impl ShardedFactors {
-    /// Items put after the shards began have no factors yet, as in a grown model.
-    pub fn grow(&mut self, n_items: usize) {
-        for f in std::iter::once(&mut self.item_factors).chain(self.trial.as_mut()) {
-            if f.n_items() < n_items {
-                f.grow(n_items);
-            }
-        }
-    }
-}
-
 /// The item factors a finished fit serves: `y` and its regularised Gram matrix.
 pub fn item_factors(plan: &Plan, y: Vec<f32>) -> ItemFactors {
     let f = plan.als.factors;
@@ -428,167 +439,13 @@ pub fn item_factors(plan: &Plan, y: Vec<f32>) -> ItemFactors {
     ItemFactors::new(f, y, g, plan.als.alpha)
 }
 
-/// A sharded fit's plan and the rows it solves.
-pub struct Sharding {
-    pub plan: Plan,
-    /// The data as the recipe filters it before fitting factors.
-    pub data: TrainingData,
-    /// The trial's data (the validation split's training part, filtered alike), when the factor
-    /// weight is tuned.
-    pub trial: Option<TrainingData>,
-}
-
-/// What a next-items recipe fits its factors with, on `data` as given (unfiltered), or `None`
-/// when the recipe or its hyperparameters fit no factors. With no `factor_weight` given, a
-/// trial fit on a validation split comes first, as in [`next_items::fit`].
-pub fn recipe_plan(
-    recipe: Recipe,
-    data: &TrainingData,
-    hp: &Hyperparameters,
-    shards: usize,
-) -> Result<Option<Sharding>> {
-    let Some(params) = factor_params(recipe, data, hp)? else {
-        return Ok(None);
-    };
-    let filtered = |d: &TrainingData| {
-        let mut d = d.clone();
-        d.filter_history_percentiles(
-            params.min_user_history_length_percentile,
-            params.max_user_history_length_percentile,
-        );
-        d
-    };
-    let trial = params
-        .tune_factor_weight
-        .then(|| tuning_split(data))
-        .flatten()
-        .map(|split| filtered(&split.train));
-    let data = filtered(data);
-    let (trial_iterations, iterations) = match trial {
-        Some(_) => (
-            (params.als_iterations * 2).div_ceil(3),
-            params.als_iterations.div_ceil(3),
-        ),
-        None => (0, params.als_iterations),
-    };
-    let als = AlsParams {
-        factors: params.factors,
-        iterations,
-        alpha: params.als_alpha as f32,
-        reg: params.als_reg as f32,
-        cg_steps: params.als_cg_steps,
-    };
-    let mut plan = Plan::new(als, data.histories.len(), data.n_items(), shards, shards);
-    plan.trial_iterations = trial_iterations;
-    Ok(Some(Sharding { plan, data, trial }))
-}
-
-/// The split the factor weight is chosen on (as `next_items::fit` carves it); `None` when it
-/// holds nothing out.
-fn tuning_split(data: &TrainingData) -> Option<crate::evaluation::Split> {
-    let split = next_items::tuning_split(data);
-    (!split.truth.is_empty()).then_some(split)
-}
-
-/// The next-items parameters with factors resolved ("auto" sized by the catalogue), when the
-/// recipe fits factors.
-fn factor_params(
-    recipe: Recipe,
-    data: &TrainingData,
-    hp: &Hyperparameters,
-) -> Result<Option<NextItemsParams>> {
-    if recipe != USER_PERSONALIZATION && recipe != PERSONALIZED_RANKING {
-        return Ok(None);
-    }
-    hp.only(recipe.name(), recipe.hyperparameters())?;
-    let mut p = NextItemsParams::from_hp(hp)?;
-    if p.auto_factors {
-        p.factors = next_items::auto_factors(data.n_items());
-        p.auto_factors = false;
-    }
-    Ok((p.factors > 0).then_some(p))
-}
-
-/// Whether `recipe` with `hp` fits factors at all (what sharding splits).
-pub fn fits_factors(recipe: Recipe, hp: &Hyperparameters) -> Result<bool> {
-    Ok(factor_params(recipe, &TrainingData::default(), hp)?.is_some())
-}
-
-/// The model `Model::fit` makes, with the factor part given (fitted by the shards): the rest of
-/// the recipe fits as usual. With the trial's factors, the factor and popularity weights are
-/// chosen on the validation split with them first, as `next_items::fit` chooses them.
-pub fn fit_model(
-    recipe: Recipe,
-    data: &TrainingData,
-    hp: &Hyperparameters,
-    fitted: ShardedFactors,
-    progress: &mut dyn FnMut(f64),
-) -> Result<Model> {
-    let ShardedFactors {
-        item_factors,
-        trial: trial_factors,
-    } = fitted;
-    let mut params = factor_params(recipe, data, hp)?.ok_or_else(|| {
-        Error::InvalidInput(format!(
-            "{} with these hyperparameters fits no factors to shard",
-            recipe.name()
-        ))
-    })?;
-    if item_factors.factors != params.factors || item_factors.n_items() != data.n_items() {
-        return Err(Error::Internal(format!(
-            "the sharded factors ({} × {}) do not fit the data ({} items, {} factors)",
-            item_factors.n_items(),
-            item_factors.factors,
-            data.n_items(),
-            params.factors
-        )));
-    }
-    if let (Some(y), Some(split)) = (trial_factors, tuning_split(data)) {
-        let mut trial = next_items::fit(
-            &split.train,
-            NextItemsParams {
-                factors: 0,
-                ..params.clone()
-            },
-            &mut |_| {},
-        )?;
-        trial.params = params.clone();
-        trial.factors = Some(y);
-        (params.factor_weight, params.popularity_weight) = trial.best_weights(&split);
-    }
-    Model::fit_with(recipe, data, progress, |popularity, progress| {
-        let mut m = next_items::fit(
-            data,
-            NextItemsParams {
-                factors: 0,
-                ..params.clone()
-            },
-            progress,
-        )?;
-        m.params = NextItemsParams {
-            tune_factor_weight: false,
-            tune_popularity_weight: false,
-            ..params
-        };
-        // As in `next_items::fit`: factors that did not help are not kept.
-        if m.params.factor_weight > 0.0 {
-            m.factors = Some(item_factors);
-        } else {
-            m.params.factors = 0;
-        }
-        m.index_catalogue(data, popularity);
-        Ok(if recipe == USER_PERSONALIZATION {
-            Box::new(next_items::UserPersonalization(m))
-        } else {
-            Box::new(next_items::PersonalizedRanking(m))
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recipes::Event;
+    use crate::evaluation::quality_split;
+    use crate::recipes::chain::{self, ChainFactors, Trained};
+    use crate::recipes::next_items::{self, NextItems, USER_PERSONALIZATION};
+    use crate::recipes::{Event, Hyperparameters, Model};
     use crate::sample::SplitMix;
 
     /// Users with skewed item popularity and varied history lengths, some with none.
@@ -657,20 +514,17 @@ mod tests {
     /// all user shards against the gathered items, then all item shards against the gathered
     /// users.
     fn fit_sharded(d: &TrainingData, plan: &Plan) -> ItemFactors {
-        fit_sharded_with_trial(d, None, plan).item_factors
+        let mut rows = |_: Phase| d.clone();
+        fit_phases(&mut rows, plan).final_.unwrap()
     }
 
-    /// Every sweep of `plan` as the state machine runs it, each object through its bytes: the
-    /// trial's sweeps on `trial`'s rows, then the final fit's on `d`'s.
-    fn fit_sharded_with_trial(
-        d: &TrainingData,
-        trial: Option<&TrainingData>,
-        plan: &Plan,
-    ) -> ShardedFactors {
+    /// Every sweep of `plan` as the state machine runs it, each object through its bytes, each
+    /// phase on the rows of `rows(phase)`; the item factors at the end of each phase.
+    fn fit_phases(rows: &mut dyn FnMut(Phase) -> TrainingData, plan: &Plan) -> ChainFactors {
         let round = |s: &FactorShard| FactorShard::from_bytes(&s.to_bytes()).unwrap();
         let plan = Plan::from_bytes(&plan.to_bytes()).unwrap();
-        let rows_of = |d: &TrainingData| {
-            let (u, i) = split_rows(d, &plan);
+        let mut rows_of = |phase: Phase| {
+            let (u, i) = split_rows(&rows(phase), &plan);
             let back = |v: Vec<ShardRows>| -> Vec<ShardRows> {
                 v.iter()
                     .map(|r| ShardRows::from_bytes(&r.to_bytes()).unwrap())
@@ -678,16 +532,14 @@ mod tests {
             };
             (back(u), back(i))
         };
-        let full = rows_of(d);
-        let trial_rows = trial.map(rows_of);
+        let phase_rows: Vec<(Phase, (Vec<ShardRows>, Vec<ShardRows>))> =
+            plan.phases.iter().map(|&(p, _)| (p, rows_of(p))).collect();
         let (x0, y0) = initial_shards(&plan);
         let mut xs: Vec<Vec<FactorShard>> = vec![x0];
         let mut ys: Vec<Vec<FactorShard>> = vec![y0];
         for it in 1..=plan.iterations() {
-            let (urows, irows) = match (&trial_rows, plan.in_trial(it)) {
-                (Some(t), true) => t,
-                _ => &full,
-            };
+            let phase = plan.phase_of(it);
+            let (urows, irows) = &phase_rows.iter().find(|r| r.0 == phase).unwrap().1;
             let y = gather(
                 &plan,
                 Side::Items,
@@ -713,16 +565,18 @@ mod tests {
                     .collect(),
             );
         }
-        let at = |it: usize| {
-            item_factors(
-                &plan,
-                gather(&plan, Side::Items, it, ys[it].clone()).unwrap(),
-            )
-        };
-        ShardedFactors {
-            item_factors: at(plan.iterations()),
-            trial: (plan.trial_iterations > 0).then(|| at(plan.trial_iterations)),
+        let mut out = ChainFactors::default();
+        for &(phase, _) in &plan.phases {
+            let end = plan.end_of(phase).unwrap();
+            out.set(
+                phase,
+                item_factors(
+                    &plan,
+                    gather(&plan, Side::Items, end, ys[end].clone()).unwrap(),
+                ),
+            );
         }
+        out
     }
 
     fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -810,70 +664,80 @@ mod tests {
         assert!(Plan::from_bytes(&xs[0].to_bytes()).is_err());
     }
 
+    /// The learned part of a next-items model.
+    fn learned(m: &Model) -> &NextItems {
+        &m.learned
+            .as_any()
+            .downcast_ref::<next_items::UserPersonalization>()
+            .unwrap()
+            .0
+    }
+
+    /// Fits `hp`'s chain on `d` sharded 3 ways and in one process; both versions' models.
+    fn both(d: &TrainingData, hp: &Hyperparameters, sharded: bool) -> (Chain, Trained) {
+        let recipe = USER_PERSONALIZATION;
+        let c = chain::chain(recipe, d, hp).unwrap().unwrap();
+        let split = quality_split(d);
+        let fitted = if sharded {
+            let plan = Plan::for_chain(&c, d.histories.len(), d.n_items(), 3);
+            fit_phases(&mut |p| c.data(p, d, &split).into_owned(), &plan)
+        } else {
+            chain::fit_factors(&c, d, &split, &mut |_| {})
+        };
+        let trained = chain::finish(recipe, &c, d, &split, fitted, &mut |_| {}).unwrap();
+        (c, trained)
+    }
+
     #[test]
-    fn the_model_from_sharded_factors_is_the_recipes_model() {
+    fn the_sharded_chain_makes_the_single_process_models() {
         let d = clustered(600, 120, 6);
         let given = Hyperparameters::new()
             .with("factors", "8")
             .with("factor_weight", "0.5")
             .with("als_iterations", "4");
-        // No factor_weight: a trial fit on the validation split chooses it (and popularity's).
+        // No factor_weight: a trial on the evaluation part's validation split chooses it.
         let tuned = Hyperparameters::new()
             .with("factors", "8")
             .with("als_iterations", "6");
-        let recipe = USER_PERSONALIZATION;
-        for (hp, trial_sweeps) in [(&given, 0), (&tuned, 4)] {
-            let whole = Model::fit(recipe, &d, hp, &mut |_| {}).unwrap();
-            let sharding = recipe_plan(recipe, &d, hp, 3).unwrap().unwrap();
-            assert_eq!(sharding.plan.trial_iterations, trial_sweeps);
-            assert_eq!(sharding.trial.is_some(), trial_sweeps > 0);
-            let fitted =
-                fit_sharded_with_trial(&sharding.data, sharding.trial.as_ref(), &sharding.plan);
-            let sharded = fit_model(recipe, &d, hp, fitted, &mut |_| {}).unwrap();
-            assert_eq!(whole.hyperparameters(), sharded.hyperparameters());
-            let (a, b) = (
-                whole
-                    .learned
-                    .as_any()
-                    .downcast_ref::<next_items::UserPersonalization>(),
-                sharded
-                    .learned
-                    .as_any()
-                    .downcast_ref::<next_items::UserPersonalization>(),
-            );
-            let (a, b) = (&a.unwrap().0, &b.unwrap().0);
-            assert_eq!((&a.b, &a.columns), (&b.b, &b.columns));
-            assert_eq!(a.params, b.params);
-            let (fa, fb) = (a.factors.as_ref().unwrap(), b.factors.as_ref().unwrap());
-            assert!(max_rel_diff(&fa.y, &fb.y) <= 1e-4);
+        for (hp, phases) in [(&given, 2), (&tuned, 3)] {
+            let (c, whole) = both(&d, hp, false);
+            assert_eq!(c.phases.len(), phases);
+            let (_, sharded) = both(&d, hp, true);
+            for (a, b) in [
+                (&whole.model, &sharded.model),
+                (&whole.evaluation, &sharded.evaluation),
+            ] {
+                assert_eq!(a.hyperparameters(), b.hyperparameters());
+                let (a, b) = (learned(a), learned(b));
+                assert_eq!((&a.b, &a.columns), (&b.b, &b.columns));
+                assert_eq!(a.params, b.params);
+                // Factors kept (they help on clustered data) and compared.
+                let (fa, fb) = (a.factors.as_ref().unwrap(), b.factors.as_ref().unwrap());
+                assert!(max_rel_diff(&fa.y, &fb.y) <= 1e-4);
+            }
         }
         // Without factors there is nothing to shard.
         let none = Hyperparameters::new().with("factors", "0");
-        assert!(!fits_factors(recipe, &none).unwrap());
-        assert!(!fits_factors(crate::recipes::sims::SIMS, &Hyperparameters::new()).unwrap());
-        assert!(fits_factors(recipe, &given).unwrap());
+        let recipe = USER_PERSONALIZATION;
+        assert!(!chain::fits_factors(recipe, &none).unwrap());
+        assert!(!chain::fits_factors(crate::recipes::sims::SIMS, &Hyperparameters::new()).unwrap());
+        assert!(chain::fits_factors(recipe, &given).unwrap());
     }
 
     #[test]
-    fn a_tuned_sharded_fit_without_its_trial_is_another_model() {
-        // The check above can fail: the final sweeps alone, from the random start, give other
-        // factors than the trial-then-final fit the single process makes.
+    fn a_sharded_chain_without_its_trial_is_another_model() {
+        // The check above can fail: the later phases alone, from the random start, give other
+        // factors than the whole chain.
         let d = clustered(600, 120, 6);
         let hp = Hyperparameters::new()
             .with("factors", "8")
             .with("als_iterations", "6");
-        let recipe = USER_PERSONALIZATION;
-        let whole = Model::fit(recipe, &d, &hp, &mut |_| {}).unwrap();
-        let sharding = recipe_plan(recipe, &d, &hp, 3).unwrap().unwrap();
-        let mut plan = sharding.plan.clone();
-        plan.trial_iterations = 0;
-        let y = fit_sharded(&sharding.data, &plan);
-        let fa = whole
-            .learned
-            .as_any()
-            .downcast_ref::<next_items::UserPersonalization>()
-            .and_then(|u| u.0.factors.clone())
-            .unwrap();
-        assert!(max_rel_diff(&fa.y, &y.y) > 1e-2);
+        let (c, whole) = both(&d, &hp, false);
+        let split = quality_split(&d);
+        let mut plan = Plan::for_chain(&c, d.histories.len(), d.n_items(), 3);
+        plan.phases.retain(|p| p.0 != Phase::Trial);
+        let y = fit_phases(&mut |p| c.data(p, &d, &split).into_owned(), &plan);
+        let fa = learned(&whole.model).factors.clone().unwrap();
+        assert!(max_rel_diff(&fa.y, &y.final_.unwrap().y) > 1e-2);
     }
 }

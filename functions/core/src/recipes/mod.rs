@@ -8,6 +8,7 @@
 
 pub mod als_shards;
 mod artifact;
+pub mod chain;
 mod data;
 pub mod factors;
 pub mod ivf;

@@ -632,11 +632,20 @@ fn fit_with(
     start: Option<&ItemFactors>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<NextItems> {
-    let mut data = data.clone();
-    data.filter_history_percentiles(
+    // A copy only when the percentiles drop users: the data can be most of a function's memory.
+    let (min, max) = (
         params.min_user_history_length_percentile,
         params.max_user_history_length_percentile,
     );
+    let filtered;
+    let data = if min <= 0.0 && max >= 1.0 {
+        data
+    } else {
+        let mut d = data.clone();
+        d.filter_history_percentiles(min, max);
+        filtered = d;
+        &filtered
+    };
     let counts = data.item_counts();
     let mut order: Vec<u32> = (0..data.n_items() as u32)
         .filter(|&i| counts[i as usize] > 0.0)
@@ -760,7 +769,7 @@ fn fit_with(
             reg: params.als_reg as f32,
             cg_steps: params.als_cg_steps,
         };
-        factors::fit(&data, &als, start, &mut |f| progress(0.8 + 0.2 * f))
+        factors::fit(data, &als, start, &mut |f| progress(0.8 + 0.2 * f))
     });
     progress(1.0);
     Ok(NextItems {

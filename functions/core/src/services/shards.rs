@@ -22,7 +22,9 @@ use super::Tailor;
 use crate::crypto;
 use crate::domain::*;
 use crate::error::{Error, Result};
-use crate::recipes::als_shards::{self, FactorShard, Plan, ShardRows, ShardedFactors, Side};
+use crate::evaluation;
+use crate::recipes::als_shards::{self, FactorShard, Plan, ShardRows, Side};
+use crate::recipes::chain::{self, ChainFactors, Phase};
 use crate::recipes::{ArtifactError, Recipe};
 use crate::schema::DatasetType;
 
@@ -42,10 +44,14 @@ fn prefix(version_arn: &str) -> String {
     )
 }
 
-/// The rows a shard solves: the whole data's, or the trial's (`trial`).
-fn rows_key(version_arn: &str, side: Side, shard: usize, trial: bool) -> String {
-    let set = if trial { "trial/" } else { "" };
-    format!("{}rows/{set}{}/{shard}", prefix(version_arn), side.name())
+/// The rows a shard solves in `phase` (recipes::chain).
+fn rows_key(version_arn: &str, side: Side, shard: usize, phase: Phase) -> String {
+    format!(
+        "{}rows/{}/{}/{shard}",
+        prefix(version_arn),
+        phase.name(),
+        side.name()
+    )
 }
 
 fn factors_key(version_arn: &str, side: Side, iteration: usize, shard: usize) -> String {
@@ -67,7 +73,7 @@ impl Tailor {
     pub(crate) async fn trains_sharded(&self, version: &SolutionVersion) -> Result<bool> {
         let recipe = Recipe::parse(&version.recipe_arn)?;
         let hp = hyperparameters(&version.solution_config);
-        if version.training_mode != TrainingMode::Full || !als_shards::fits_factors(recipe, &hp)? {
+        if version.training_mode != TrainingMode::Full || !chain::fits_factors(recipe, &hp)? {
             return Ok(false);
         }
         Ok(match training_shards(&version.solution_config)? {
@@ -161,24 +167,24 @@ impl Tailor {
                 (data.n_events() as u64).div_ceil(EVENTS_PER_SHARD).max(2) as usize
             }
         };
-        let sharding = als_shards::recipe_plan(recipe, &data, &hp, shards)?.ok_or_else(|| {
+        let chain = chain::chain(recipe, &data, &hp)?.ok_or_else(|| {
             Error::InvalidInput(format!(
                 "{} with these hyperparameters fits no factors: nothing to shard (set {}=1)",
                 recipe.name(),
                 super::solutions::SHARDS_HP
             ))
         })?;
-        let plan = sharding.plan.clone();
+        let plan = Plan::for_chain(&chain, data.histories.len(), data.n_items(), shards);
         // A retried prepare starts over from nothing left by the first attempt.
         self.delete_shards(arn).await?;
         self.put_sealed(&version, &format!("{}plan", prefix(arn)), &plan.to_bytes())
             .await?;
-        let sets = std::iter::once((&sharding.data, false))
-            .chain(sharding.trial.as_ref().map(|t| (t, true)));
-        for (data, trial) in sets {
-            let (users, items) = als_shards::split_rows(data, &plan);
+        let split = evaluation::quality_split(&data);
+        for &(phase, _) in &chain.phases {
+            // One phase's rows at a time: only one filtered copy of the data is held.
+            let (users, items) = als_shards::split_rows(&chain.data(phase, &data, &split), &plan);
             for rows in users.iter().chain(&items) {
-                let key = rows_key(arn, rows.side, rows.shard, trial);
+                let key = rows_key(arn, rows.side, rows.shard, phase);
                 self.put_sealed(&version, &key, &rows.to_bytes()).await?;
             }
         }
@@ -229,7 +235,7 @@ impl Tailor {
             )));
         }
         let started = std::time::Instant::now();
-        let key = rows_key(arn, side, shard, plan.in_trial(iteration));
+        let key = rows_key(arn, side, shard, plan.phase_of(iteration));
         let rows = ShardRows::from_bytes(&self.get_sealed(&version, &key).await?)
             .map_err(corrupt(&key))?;
         let own = self
@@ -264,8 +270,8 @@ impl Tailor {
         Ok(json!({ "side": side, "shard": shard, "iteration": iteration }))
     }
 
-    /// Gathers the item factors of the last iteration and trains the version with them, as the
-    /// `train` step would; then deletes the shard objects.
+    /// Gathers the item factors at the end of each phase and trains the version with them, as
+    /// the `train` step would (`recipes::chain::finish`); then deletes the shard objects.
     pub(crate) async fn shard_finish(
         &self,
         arn: &str,
@@ -279,20 +285,13 @@ impl Tailor {
             )));
         }
         let plan = self.plan(&version).await?;
-        let y = self
-            .gathered(&version, &plan, Side::Items, plan.iterations())
-            .await?;
-        let trial = match plan.trial_iterations {
-            0 => None,
-            t => Some(als_shards::item_factors(
-                &plan,
-                self.gathered(&version, &plan, Side::Items, t).await?,
-            )),
-        };
-        let factors = ShardedFactors {
-            item_factors: als_shards::item_factors(&plan, y),
-            trial,
-        };
+        let mut factors = ChainFactors::default();
+        for &(phase, _) in &plan.phases {
+            if let Some(end) = plan.end_of(phase) {
+                let y = self.gathered(&version, &plan, Side::Items, end).await?;
+                factors.set(phase, als_shards::item_factors(&plan, y));
+            }
+        }
         let version = self.run_version(arn, Some(factors), progress).await?;
         self.delete_shards(arn).await?;
         Ok(version)

@@ -8,8 +8,7 @@ use crate::crypto;
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::evaluation;
-use crate::recipes::als_shards;
-use crate::recipes::als_shards::ShardedFactors;
+use crate::recipes::chain::{self, ChainFactors};
 use crate::recipes::{EventConfig, Hyperparameters, Model, Recipe, TrainingData};
 use crate::schema::DatasetType;
 
@@ -282,7 +281,7 @@ impl Tailor {
     pub(crate) async fn run_version(
         &self,
         arn: &str,
-        factors: Option<ShardedFactors>,
+        factors: Option<ChainFactors>,
         progress: &mut (dyn FnMut(&str, f64) + Send),
     ) -> Result<SolutionVersion> {
         let (mut version, v) = self
@@ -409,7 +408,7 @@ impl Tailor {
     async fn train(
         &self,
         version: &SolutionVersion,
-        factors: Option<ShardedFactors>,
+        factors: Option<ChainFactors>,
         progress: &mut (dyn FnMut(&str, f64) + Send),
     ) -> Result<(Model, BTreeMap<String, f64>)> {
         let recipe = Recipe::parse(&version.recipe_arn)?;
@@ -440,18 +439,23 @@ impl Tailor {
             progress("updating", 1.0);
             return Ok((model, metrics));
         }
-        let split = evaluation::quality_split(&data);
-        let report = evaluation::run(recipe, &hp, &split, &mut |f| progress("evaluating", f))?;
-        let model = match factors {
+        let (trained, split) = match factors {
             Some(mut factors) => {
+                let chain = chain::chain(recipe, &data, &hp)?.ok_or_else(|| {
+                    Error::Internal(format!("{} fits no factors to shard", recipe.name()))
+                })?;
                 factors.grow(data.n_items());
-                als_shards::fit_model(recipe, &data, &hp, factors, &mut |f| {
+                let split = evaluation::quality_split(&data);
+                let trained = chain::finish(recipe, &chain, &data, &split, factors, &mut |f| {
                     progress("training", f)
-                })?
+                })?;
+                (trained, split)
             }
-            None => Model::fit(recipe, &data, &hp, &mut |f| progress("training", f))?,
+            None => chain::train(recipe, &data, &hp, progress)?,
         };
-        Ok((model, report.metrics))
+        progress("evaluating", 0.0);
+        let metrics = evaluation::evaluate(&trained.evaluation, &split);
+        Ok((trained.model, metrics))
     }
 
     pub async fn get_solution_metrics(

@@ -117,12 +117,14 @@ async fn the_sharded_branch_trains_the_single_process_model() {
     .unwrap();
     assert_eq!(plan["userShards"], json!([0, 1, 2]));
     assert_eq!(plan["itemShards"], json!([0, 1, 2]));
-    assert_eq!(plan["iterations"], 4);
+    // The evaluation part's 4 sweeps, then 2 on all the data (recipes::chain).
+    assert_eq!(plan["iterations"], 6);
     let v = t.describe_solution_version(&arn).await.unwrap();
     assert_eq!(v.status, Status::CreateInProgress);
     // The shard objects are sealed (no readable artifact magic at rest).
     let objects = t.stores.blobs.list("training/").await.unwrap();
-    assert_eq!(objects.len(), 1 + 6 + 6, "{objects:?}");
+    // The plan, each phase's 3 + 3 row shards, the random start's 3 + 3 factor shards.
+    assert_eq!(objects.len(), 1 + 2 * 6 + 6, "{objects:?}");
     for k in &objects {
         let raw = t.stores.blobs.get(k).await.unwrap().unwrap();
         assert_eq!(&raw[..4], b"TLSE", "{k}");
@@ -132,7 +134,7 @@ async fn the_sharded_branch_trains_the_single_process_model() {
         json!({"action": "solveItems", "solutionVersionArn": arn, "shard": 0, "iteration": 1});
     let err = step(&t, early).await.unwrap_err();
     assert!(err.to_string().contains("users/1/0"), "{err}");
-    for it in 1..=4 {
+    for it in 1..=6 {
         for (action, shards) in [("solveUsers", 3), ("solveItems", 3)] {
             for s in 0..shards {
                 let done = step(
@@ -146,7 +148,7 @@ async fn the_sharded_branch_trains_the_single_process_model() {
         }
     }
     let beyond =
-        json!({"action": "solveUsers", "solutionVersionArn": arn, "shard": 0, "iteration": 5});
+        json!({"action": "solveUsers", "solutionVersionArn": arn, "shard": 0, "iteration": 7});
     assert_eq!(
         step(&t, beyond).await.unwrap_err().kind(),
         ErrorKind::InvalidInput
@@ -235,8 +237,8 @@ async fn a_sharded_training_tunes_its_weights_as_the_single_process_does() {
                 .await
                 .unwrap();
         } else {
-            // 4 trial sweeps on the split, then 2 on all the data.
-            assert_eq!(run_sharded(&t, &arn).await["iterations"], 6);
+            // 4 trial sweeps, 2 on the evaluation part, then 2 on all the data.
+            assert_eq!(run_sharded(&t, &arn).await["iterations"], 8);
         }
         arns.push(arn);
     }
