@@ -532,7 +532,8 @@ mod tests {
             };
             (back(u), back(i))
         };
-        let phase_rows: Vec<(Phase, (Vec<ShardRows>, Vec<ShardRows>))> =
+        type Sides = (Vec<ShardRows>, Vec<ShardRows>);
+        let phase_rows: Vec<(Phase, Sides)> =
             plan.phases.iter().map(|&(p, _)| (p, rows_of(p))).collect();
         let (x0, y0) = initial_shards(&plan);
         let mut xs: Vec<Vec<FactorShard>> = vec![x0];
