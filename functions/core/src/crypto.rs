@@ -115,7 +115,7 @@ pub async fn seal(
                 .encrypt(
                     Nonce::from_slice(&chunk_nonce(&nonce, i)),
                     Payload {
-                        msg: *chunk,
+                        msg: chunk,
                         aad: &aad,
                     },
                 )
