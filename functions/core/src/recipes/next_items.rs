@@ -316,7 +316,11 @@ impl NextItemsParams {
             factor_weight: hp.number("factor_weight", 0.1, 0.0, 1e6)?,
             tune_factor_weight: hp.text("factor_weight").is_none(),
             tune_popularity_weight: hp.text("popularity_weight").is_none(),
-            als_alpha: hp.number("als_alpha", 1.0, 0.0, 1e6)?,
+            // Validation NDCG@10 (`tailor evaluate --validation`): on a generated 100k-item shop
+            // of 2M events 0.111 at 1, 0.153 at 10, 0.161 at 20, 0.166 at 40; on MovieLens
+            // 0.1921 / 0.1921 / 0.1922 / 0.1898. The sparser the data, the more a seen item
+            // must outweigh the unseen ones; 20 keeps MovieLens at its best.
+            als_alpha: hp.number("als_alpha", 20.0, 0.0, 1e6)?,
             als_reg: hp.number("als_reg", 1.0, 0.0, 1e9)?,
             als_iterations: hp.number("als_iterations", 15, 1, 100)?,
             als_cg_steps: hp.number("als_cg_steps", 2, 1, 64)?,

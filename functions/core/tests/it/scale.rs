@@ -106,32 +106,39 @@ fn top_10s_of_a_clusters_users_stay_in_the_cluster() {
         "{}",
         shop.model.items.len()
     );
-    let (mut users, mut leaving, mut strays) = (0, 0, 0);
-    for u in (0..shop.data.histories.len()).step_by(7) {
+    // Every user with a history, through the retrieval index (100k items), own items excluded.
+    let mut users = 0;
+    let mut leaving = Vec::new();
+    for u in 0..shop.data.histories.len() {
         let h = history(shop, u);
-        if h.len() < 3 {
+        if h.is_empty() {
             continue;
         }
         let want = user_cluster(shop, u);
         let top = top10(&shop.model, &h);
         assert_eq!(top.len(), 10);
         let out = top.iter().filter(|&&i| cluster(shop, i) != want).count();
-        strays += out;
-        leaving += (out > 0) as usize;
+        if out > 0 {
+            leaving.push((u, h.len(), out));
+        }
         users += 1;
     }
-    // Whole top-10s in the cluster for all but one user in 200 (those whose every recent
-    // item is a rarely-seen tail item, whose factors barely point anywhere), and at most one
-    // recommendation in 500 outside it.
-    assert!(users > 1_500, "only {users} users checked");
+    assert!(users > 11_000, "only {users} users checked");
+    // Whole top-10s in the cluster for every user with 20 events or more: heavy users who have
+    // used up their cluster's popular items are served from its tail (with `als_alpha` 1 some
+    // of them were not). Below that, a user may carry no evidence of a cluster at all: the
+    // generator's sessions walk a cluster's tail, so a user's ten events can all be on items
+    // nobody else touched, which only item metadata could place (issue 14). One in 500 at most.
+    let heavy: Vec<_> = leaving.iter().filter(|l| l.1 >= 20).collect();
     assert!(
-        leaving * 200 <= users,
-        "{leaving} of {users} users' top-10s leave their cluster"
+        heavy.is_empty(),
+        "users with 20+ events whose top-10s leave their cluster (user, events, items outside): {heavy:?}"
     );
     assert!(
-        strays * 500 <= users * 10,
-        "{strays} of {} recommendations outside the cluster",
-        users * 10
+        leaving.len() * 500 <= users,
+        "{} of {users} users' top-10s leave their cluster: {:?}",
+        leaving.len(),
+        &leaving[..leaving.len().min(20)]
     );
 }
 
