@@ -45,7 +45,7 @@ impl Side {
     }
 }
 
-/// How a fit is cut: its parameters, its sizes, the rows per shard of each side, and the
+/// How a fit is cut: its parameters, its sizes, the rows of each shard of each side, and the
 /// phases its sweeps run in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -54,12 +54,47 @@ pub struct Plan {
     pub als: AlsParams,
     pub n_users: usize,
     pub n_items: usize,
-    pub user_rows: usize,
-    pub item_rows: usize,
+    /// Where each user shard starts, then `n_users`: shard `s` holds rows
+    /// `user_bounds[s]..user_bounds[s + 1]`.
+    pub user_bounds: Vec<usize>,
+    /// The same for the items.
+    pub item_bounds: Vec<usize>,
     /// The phases of [`chain`](super::chain) in order, with their sweeps. Each phase solves
     /// its own rows; its first sweep starts the users afresh from the random start and the
     /// items from the previous phase's factors, as `factors::fit` with a start does.
     pub phases: Vec<(Phase, usize)>,
+}
+
+/// Shard starts (then `n`) cutting `n` rows into `shards` ranges of (nearly) equal rows.
+fn equal_bounds(n: usize, shards: usize) -> Vec<usize> {
+    let rows = n.div_ceil(shards.max(1)).max(1);
+    let mut b: Vec<usize> = (0..n).step_by(rows).collect();
+    b.push(n);
+    if b.len() == 1 {
+        b.insert(0, 0);
+    }
+    b
+}
+
+/// Shard starts (then the row count) cutting rows of the given costs into at most `shards`
+/// contiguous ranges of (nearly) equal cost: each shard ends at the first row where the
+/// running cost reaches its share, so no shard is empty and one costlier than its share holds
+/// a single row.
+pub fn balanced_bounds(cost: &[u64], shards: usize) -> Vec<usize> {
+    let n = cost.len();
+    let total: u64 = cost.iter().sum();
+    let shards = shards.clamp(1, n.max(1));
+    let mut b = vec![0];
+    let mut run = 0u64;
+    for (r, &c) in cost.iter().enumerate() {
+        run += c;
+        let k = b.len() as u64; // shards closed so far, plus the open one
+        if r + 1 < n && b.len() < shards && run * shards as u64 >= k * total {
+            b.push(r + 1);
+        }
+    }
+    b.push(n);
+    b
 }
 
 impl Plan {
@@ -72,22 +107,42 @@ impl Plan {
         user_shards: usize,
         item_shards: usize,
     ) -> Plan {
-        let rows = |n: usize, shards: usize| n.div_ceil(shards.max(1)).max(1);
         Plan {
             als,
             n_users,
             n_items,
-            user_rows: rows(n_users, user_shards),
-            item_rows: rows(n_items, item_shards),
+            user_bounds: equal_bounds(n_users, user_shards),
+            item_bounds: equal_bounds(n_items, item_shards),
             phases: vec![(Phase::Final, als.iterations)],
         }
     }
 
-    /// The plan of a version's chain over `users` × `items`, `shards` shards a side.
-    pub fn for_chain(chain: &Chain, users: usize, items: usize, shards: usize) -> Plan {
+    /// The plan of a version's chain over `data`, `shards` shards a side, cut so that each
+    /// shard of a side costs about the same to solve. A row's solve costs about its nonzeros
+    /// plus the factors (the conjugate-gradient steps' products), so under skewed popularity
+    /// an item shard of equal rows would hold most of the events in its first shard (item codes
+    /// follow first appearance, and popular items appear first).
+    pub fn for_chain(chain: &Chain, data: &TrainingData, shards: usize) -> Plan {
+        let als = chain.als(0);
+        let f = als.factors as u64;
+        let users: Vec<u64> = data
+            .histories
+            .iter()
+            .map(|h| {
+                let mut items: Vec<u32> = h.iter().map(|e| e.item).collect();
+                items.sort_unstable();
+                items.dedup();
+                items.len() as u64 + f
+            })
+            .collect();
+        let items: Vec<u64> = data.item_users().iter().map(|&c| c as u64 + f).collect();
         Plan {
+            als,
+            n_users: users.len(),
+            n_items: items.len(),
+            user_bounds: balanced_bounds(&users, shards),
+            item_bounds: balanced_bounds(&items, shards),
             phases: chain.phases.clone(),
-            ..Plan::new(chain.als(0), users, items, shards, shards)
         }
     }
 
@@ -135,22 +190,32 @@ impl Plan {
         }
     }
 
-    fn size(&self, side: Side) -> (usize, usize) {
+    fn size(&self, side: Side) -> usize {
         match side {
-            Side::Users => (self.n_users, self.user_rows),
-            Side::Items => (self.n_items, self.item_rows),
+            Side::Users => self.n_users,
+            Side::Items => self.n_items,
+        }
+    }
+
+    fn bounds(&self, side: Side) -> &[usize] {
+        match side {
+            Side::Users => &self.user_bounds,
+            Side::Items => &self.item_bounds,
         }
     }
 
     pub fn shards(&self, side: Side) -> usize {
-        let (n, rows) = self.size(side);
-        n.div_ceil(rows).max(1)
+        self.bounds(side).len().saturating_sub(1).max(1)
     }
 
-    /// The rows of shard `s` of `side`.
+    /// The rows of shard `s` of `side` (empty past the last shard).
     pub fn range(&self, side: Side, s: usize) -> Range<usize> {
-        let (n, rows) = self.size(side);
-        (s * rows).min(n)..((s + 1) * rows).min(n)
+        let b = self.bounds(side);
+        let n = self.size(side);
+        match (b.get(s), b.get(s + 1)) {
+            (Some(&a), Some(&z)) => a.min(n)..z.min(n),
+            _ => n..n,
+        }
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -160,8 +225,15 @@ impl Plan {
     pub fn from_bytes(bytes: &[u8]) -> Result<Plan, ArtifactError> {
         let r = ArtifactReader::parse(bytes)?;
         expect_kind(&r, "als-plan")?;
-        serde_json::from_value(r.header["plan"].clone())
-            .map_err(|e| ArtifactError::Corrupt(format!("als-plan header: {e}")))
+        let plan: Plan = serde_json::from_value(r.header["plan"].clone())
+            .map_err(|e| ArtifactError::Corrupt(format!("als-plan header: {e}")))?;
+        let cuts = |b: &[usize], n: usize| {
+            b.len() >= 2 && b[0] == 0 && b[b.len() - 1] == n && b.windows(2).all(|w| w[0] <= w[1])
+        };
+        if !cuts(&plan.user_bounds, plan.n_users) || !cuts(&plan.item_bounds, plan.n_items) {
+            return Err(ArtifactError::Corrupt("als-plan shard bounds".into()));
+        }
+        Ok(plan)
     }
 }
 
@@ -401,7 +473,7 @@ pub fn gather(
     let f = plan.als.factors;
     shards.sort_by_key(|s| s.shard);
     let n = plan.shards(side);
-    let mut out = Vec::with_capacity(plan.size(side).0 * f);
+    let mut out = Vec::with_capacity(plan.size(side) * f);
     for s in 0..n {
         let found: Vec<&FactorShard> = shards.iter().filter(|x| x.shard == s).collect();
         let range = plan.range(side, s);
@@ -631,6 +703,63 @@ mod tests {
     }
 
     #[test]
+    fn shards_are_cut_by_cost_not_rows() {
+        // Zipf-like costs, the heaviest rows first (as item codes come under skewed popularity).
+        let cost: Vec<u64> = (0..10_000u64).map(|r| 10 + 100_000 / (r + 1)).collect();
+        let total: u64 = cost.iter().sum();
+        for shards in [1, 2, 3, 7, 16] {
+            let b = balanced_bounds(&cost, shards);
+            assert_eq!(
+                (b[0], *b.last().unwrap(), b.len()),
+                (0, cost.len(), shards + 1)
+            );
+            let costs: Vec<u64> = b
+                .windows(2)
+                .map(|w| cost[w[0]..w[1]].iter().sum())
+                .collect();
+            let heaviest_row = cost[0];
+            for c in &costs {
+                assert!(*c > 0);
+                // Each shard within one row of its share.
+                assert!(
+                    c.abs_diff(total / shards as u64) <= heaviest_row,
+                    "{costs:?}"
+                );
+            }
+        }
+        // Equal rows would load the first of 7 shards with 2.6 times its share.
+        let equal = equal_bounds(cost.len(), 7);
+        let first: u64 = cost[equal[0]..equal[1]].iter().sum();
+        assert!(first * 7 > 2 * total);
+        // One row costlier than a share is a shard of its own; no shard is empty; never more
+        // shards than rows.
+        assert_eq!(balanced_bounds(&[100, 1, 1, 1], 3), vec![0, 1, 2, 4]);
+        assert_eq!(balanced_bounds(&[5, 5], 8), vec![0, 1, 2]);
+        assert_eq!(balanced_bounds(&[], 4), vec![0, 0]);
+    }
+
+    #[test]
+    fn a_chain_plan_balances_both_sides_and_survives_its_round_trip() {
+        let d = clustered(600, 120, 6);
+        let hp = Hyperparameters::new().with("factors", "8");
+        let c = chain::chain(USER_PERSONALIZATION, &d, &hp)
+            .unwrap()
+            .unwrap();
+        let plan = Plan::for_chain(&c, &d, 4);
+        assert_eq!((plan.shards(Side::Users), plan.shards(Side::Items)), (4, 4));
+        let (users, items) = split_rows(&d, &plan);
+        for side in [users, items] {
+            let nnz: Vec<usize> = side.iter().map(|s| s.nnz() + 8 * s.rows()).collect();
+            let mean = nnz.iter().sum::<usize>() / nnz.len();
+            assert!(nnz.iter().all(|&n| n * 10 <= mean * 13), "{nnz:?}");
+        }
+        assert_eq!(Plan::from_bytes(&plan.to_bytes()).unwrap(), plan);
+        let mut bad = plan.clone();
+        bad.item_bounds[1] = plan.n_items + 1;
+        assert!(Plan::from_bytes(&bad.to_bytes()).is_err());
+    }
+
+    #[test]
     fn gather_refuses_missing_repeated_and_stale_shards() {
         let d = data(100, 30);
         let plan = Plan::new(als(), d.histories.len(), d.n_items(), 3, 3);
@@ -680,7 +809,7 @@ mod tests {
         let c = chain::chain(recipe, d, hp).unwrap().unwrap();
         let split = quality_split(d);
         let fitted = if sharded {
-            let plan = Plan::for_chain(&c, d.histories.len(), d.n_items(), 3);
+            let plan = Plan::for_chain(&c, d, 3);
             fit_phases(&mut |p| c.data(p, d, &split).into_owned(), &plan)
         } else {
             chain::fit_factors(&c, d, &split, &mut |_| {})
@@ -735,7 +864,7 @@ mod tests {
             .with("als_iterations", "6");
         let (c, whole) = both(&d, &hp, false);
         let split = quality_split(&d);
-        let mut plan = Plan::for_chain(&c, d.histories.len(), d.n_items(), 3);
+        let mut plan = Plan::for_chain(&c, &d, 3);
         plan.phases.retain(|p| p.0 != Phase::Trial);
         let y = fit_phases(&mut |p| c.data(p, &d, &split).into_owned(), &plan);
         let fa = learned(&whole.model).factors.clone().unwrap();

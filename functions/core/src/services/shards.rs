@@ -174,7 +174,7 @@ impl Tailor {
                 super::solutions::SHARDS_HP
             ))
         })?;
-        let plan = Plan::for_chain(&chain, data.histories.len(), data.n_items(), shards);
+        let plan = Plan::for_chain(&chain, &data, shards);
         // A retried prepare starts over from nothing left by the first attempt.
         self.delete_shards(arn).await?;
         self.put_sealed(&version, &format!("{}plan", prefix(arn)), &plan.to_bytes())
