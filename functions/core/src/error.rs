@@ -13,6 +13,8 @@ pub enum ErrorKind {
     ResourceAlreadyExists,
     ResourceInUse,
     LimitExceeded,
+    /// A list's `nextToken` that this service did not issue.
+    InvalidNextToken,
     /// Not the caller's fault; never carries internal detail to clients.
     Internal,
 }
@@ -26,6 +28,7 @@ impl ErrorKind {
             ErrorKind::ResourceAlreadyExists => "ResourceAlreadyExistsException",
             ErrorKind::ResourceInUse => "ResourceInUseException",
             ErrorKind::LimitExceeded => "LimitExceededException",
+            ErrorKind::InvalidNextToken => "InvalidNextTokenException",
             ErrorKind::Internal => "InternalServerError",
         }
     }
@@ -35,7 +38,8 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidInput
             | ErrorKind::ResourceAlreadyExists
-            | ErrorKind::LimitExceeded => 400,
+            | ErrorKind::LimitExceeded
+            | ErrorKind::InvalidNextToken => 400,
             ErrorKind::ResourceNotFound => 404,
             ErrorKind::ResourceInUse => 409,
             ErrorKind::Internal => 500,
@@ -56,6 +60,8 @@ pub enum Error {
     InUse(String),
     #[error("{0}")]
     LimitExceeded(String),
+    #[error("{0}")]
+    InvalidNextToken(String),
     #[error(transparent)]
     Schema(#[from] crate::schema::SchemaError),
     #[error(transparent)]
@@ -72,6 +78,7 @@ impl Error {
             Error::AlreadyExists(_) => ErrorKind::ResourceAlreadyExists,
             Error::InUse(_) => ErrorKind::ResourceInUse,
             Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
+            Error::InvalidNextToken(_) => ErrorKind::InvalidNextToken,
             Error::Store(StoreError::ConditionFailed) => ErrorKind::ResourceInUse,
             Error::Store(_) | Error::Internal(_) => ErrorKind::Internal,
         }

@@ -74,24 +74,28 @@ const NOT_IMPLEMENTED: &[(&str, &str)] = &[
 ];
 
 /// The control plane's JSON protocol: `POST /` naming the operation in this header.
-const TARGET: &str = "x-amz-target";
+pub(crate) const TARGET: &str = "x-amz-target";
+
+/// A Personalize operation, named by `X-Amz-Target`, that tailor does not serve over HTTP.
+pub(crate) fn not_served(target: &str) -> Response {
+    let op = target.rsplit('.').next().unwrap_or_default();
+    wire_error(
+        StatusCode::BAD_REQUEST,
+        "UnknownOperationException",
+        &format!(
+            "operation {} ({}) is not served by tailor over HTTP yet; the `tailor` CLI covers \
+             the rest of the control plane (`tailor --help`)",
+            shown(op),
+            shown(target)
+        ),
+    )
+}
 
 /// The router's fallback: no route for this path. A Personalize operation tailor does not
 /// serve is named in the message, so an SDK user sees which call is missing.
 pub(crate) async fn unknown_operation(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if let Some(target) = headers.get(TARGET) {
-        let target = String::from_utf8_lossy(target.as_bytes());
-        let op = target.rsplit('.').next().unwrap_or_default();
-        return wire_error(
-            StatusCode::BAD_REQUEST,
-            "UnknownOperationException",
-            &format!(
-                "operation {} ({}) is not served by tailor over HTTP; tailor serves the runtime \
-                 and events APIs, and the `tailor` CLI covers the control plane (`tailor --help`)",
-                shown(op),
-                shown(&target)
-            ),
-        );
+        return not_served(&String::from_utf8_lossy(target.as_bytes()));
     }
     let path = uri.path().trim_end_matches('/');
     if let Some((_, op)) = NOT_IMPLEMENTED.iter().find(|(p, _)| *p == path) {

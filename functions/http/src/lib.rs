@@ -1,7 +1,8 @@
 //! Personalize's runtime and events APIs (GetRecommendations, GetPersonalizedRanking,
-//! PutEvents, PutItems, PutUsers) as one axum router over a [`Runtime`], with Personalize's
-//! paths, bodies and errors. `tailor serve` serves all of it; each HTTP Lambda serves its
-//! share of the routes through `lambda_http`.
+//! PutEvents, PutItems, PutUsers) and the part of its control plane tailor serves (`POST /`
+//! with `X-Amz-Target: AmazonPersonalize.<Operation>`, `tailor_core::api::control`) as one
+//! axum router over a [`Runtime`], with Personalize's paths, bodies and errors. `tailor serve`
+//! serves all of it; each HTTP Lambda serves its share of the routes through `lambda_http`.
 
 pub mod access;
 mod errors;
@@ -33,6 +34,8 @@ pub struct Routes {
     pub recommendations: bool,
     pub ranking: bool,
     pub events: bool,
+    /// `POST /` with Personalize's `X-Amz-Target`: the control plane.
+    pub control: bool,
 }
 
 impl Routes {
@@ -41,24 +44,28 @@ impl Routes {
         recommendations: true,
         ranking: true,
         events: true,
+        control: true,
     };
     /// `POST /recommendations`.
     pub const RECOMMEND: Routes = Routes {
         recommendations: true,
         ranking: false,
         events: false,
+        control: false,
     };
     /// `POST /personalize-ranking`.
     pub const RANK: Routes = Routes {
         recommendations: false,
         ranking: true,
         events: false,
+        control: false,
     };
     /// `POST /events`, `/items`, `/users`.
     pub const EVENTS: Routes = Routes {
         recommendations: false,
         ranking: false,
         events: true,
+        control: false,
     };
 }
 
@@ -116,6 +123,9 @@ pub fn router(runtime: Arc<Runtime>, routes: Routes, metrics: Metrics) -> Router
             .route("/events", post(events))
             .route("/items", post(items))
             .route("/users", post(users));
+    }
+    if routes.control {
+        r = r.route("/", post(control));
     }
     // Layers apply outside-in from the last: every answer, the fallbacks' included, leaves
     // through `personalize_shape`.
@@ -183,4 +193,41 @@ async fn users(State(app): State<App>, headers: HeaderMap, body: Body) -> Respon
         rt.put_users(&parse_json(&b)?).await.map(|()| Empty {})
     })
     .await
+}
+
+/// The control plane: the operation named by `X-Amz-Target`, answered in AWS JSON 1.1 (client
+/// errors are 400 with `__type`, as botocore's JSON protocol expects).
+async fn control(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+    let Some(target) = headers.get(errors::TARGET).and_then(|v| v.to_str().ok()) else {
+        return errors::status_error(
+            axum::http::StatusCode::BAD_REQUEST,
+            "POST / needs X-Amz-Target: AmazonPersonalize.<Operation>",
+        );
+    };
+    let target = target.to_string();
+    let body = match limits::json_body(&headers, body) {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
+    let op = target
+        .strip_prefix(tailor_core::api::control::TARGET_PREFIX)
+        .unwrap_or(&target);
+    match tailor_core::api::control::dispatch(&app.runtime.tailor, op, &body).await {
+        None => errors::not_served(&target),
+        Some(Ok(value)) => match serde_json::to_vec(&value) {
+            Ok(bytes) => (
+                [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
+                bytes,
+            )
+                .into_response(),
+            Err(e) => error_response(Error::Internal(e.to_string())),
+        },
+        Some(Err(e)) => {
+            let mut resp = error_response(e);
+            if resp.status().is_client_error() {
+                *resp.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+            }
+            resp
+        }
+    }
 }

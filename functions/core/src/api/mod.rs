@@ -1,6 +1,7 @@
-//! The wire types of the runtime and events APIs, with Personalize's JSON field names and
+//! The wire types of the runtime, events and control-plane APIs, with Personalize's JSON field names and
 //! limits. One definition, used by the local server, the Lambdas and the CLI.
 
+pub mod control;
 mod decode;
 pub mod events;
 pub mod runtime;

@@ -1,0 +1,175 @@
+"""The control plane through boto3's `personalize` client against a live `tailor serve` (AWS
+JSON 1.1, `X-Amz-Target: AmazonPersonalize.<Operation>`): dataset groups, schemas and datasets
+created, described, listed page by page and deleted in dependency order, and Personalize's
+errors on the way."""
+
+import json
+import uuid
+
+import pytest
+
+from conftest import PREFIX, ROOT, _client, assert_error
+
+
+@pytest.fixture(scope="module")
+def control(server):
+    return _client("personalize", server.url)
+
+
+def unique(tag: str) -> str:
+    return f"ctl-{tag}-{uuid.uuid4().hex[:8]}"
+
+
+def schema_text(name: str) -> str:
+    return (ROOT / "schemas" / name).read_text()
+
+
+def test_dataset_group_schema_and_datasets_lifecycle(control):
+    group_name, schema_name, items_schema = unique("g"), unique("s"), unique("si")
+    group = control.create_dataset_group(name=group_name)["datasetGroupArn"]
+    assert group == f"{PREFIX}:dataset-group/{group_name}"
+    described = control.describe_dataset_group(datasetGroupArn=group)["datasetGroup"]
+    assert described["name"] == group_name and described["status"] == "ACTIVE"
+    # Epoch seconds on the wire, parsed by botocore into datetimes.
+    assert described["creationDateTime"].year >= 2024
+
+    schema = control.create_schema(
+        name=schema_name, schema=schema_text("ecommerce-interactions.json"))["schemaArn"]
+    got = control.describe_schema(schemaArn=schema)["schema"]
+    assert got["schemaArn"] == schema
+    assert json.loads(got["schema"]) == json.loads(schema_text("ecommerce-interactions.json"))
+    items = control.create_schema(
+        name=items_schema, schema=schema_text("ecommerce-items.json"))["schemaArn"]
+
+    interactions = control.create_dataset(
+        name=unique("d"), schemaArn=schema, datasetGroupArn=group,
+        datasetType="Interactions")["datasetArn"]
+    catalogue = control.create_dataset(
+        name=unique("d"), schemaArn=items, datasetGroupArn=group,
+        datasetType="Items")["datasetArn"]
+    dataset = control.describe_dataset(datasetArn=interactions)["dataset"]
+    assert (dataset["datasetGroupArn"], dataset["schemaArn"], dataset["datasetType"].upper()) == \
+        (group, schema, "INTERACTIONS")
+    listed = control.list_datasets(datasetGroupArn=group)["datasets"]
+    assert sorted(d["datasetArn"] for d in listed) == sorted([interactions, catalogue])
+    assert set(listed[0]) >= {"name", "datasetArn", "datasetType", "status",
+                              "creationDateTime", "lastUpdatedDateTime"}
+
+    # In use: a group with datasets, a schema a dataset uses.
+    assert_error("ResourceInUseException", 400, control.delete_dataset_group,
+                 datasetGroupArn=group)
+    assert_error("ResourceInUseException", 400, control.delete_schema, schemaArn=schema)
+    # Dependency order: datasets, then the group and the schemas.
+    control.delete_dataset(datasetArn=interactions)
+    control.delete_dataset(datasetArn=catalogue)
+    assert control.list_datasets(datasetGroupArn=group)["datasets"] == []
+    control.delete_dataset_group(datasetGroupArn=group)
+    control.delete_schema(schemaArn=schema)
+    control.delete_schema(schemaArn=items)
+    assert_error("ResourceNotFoundException", 400, control.describe_dataset_group,
+                 datasetGroupArn=group)
+    assert_error("ResourceNotFoundException", 400, control.describe_schema, schemaArn=schema)
+    assert_error("ResourceNotFoundException", 400, control.describe_dataset,
+                 datasetArn=interactions)
+
+
+def test_errors_name_what_is_wrong(control):
+    name = unique("dup")
+    group = control.create_dataset_group(name=name)["datasetGroupArn"]
+    try:
+        assert_error("ResourceAlreadyExistsException", 400, control.create_dataset_group,
+                     name=name)
+        message = assert_error("InvalidInputException", 400, control.create_schema,
+                               name=unique("bad"), schema='{"type": "record"')
+        assert message
+        message = assert_error("ResourceNotFoundException", 400, control.create_dataset,
+                               name=unique("d"), schemaArn=f"{PREFIX}:schema/none-such",
+                               datasetGroupArn=group, datasetType="Interactions")
+        assert "none-such" in message
+        # A schema that does not fit the dataset type.
+        items = control.create_schema(
+            name=unique("si"), schema=schema_text("ecommerce-items.json"))["schemaArn"]
+        assert_error("InvalidInputException", 400, control.create_dataset,
+                     name=unique("d"), schemaArn=items, datasetGroupArn=group,
+                     datasetType="Interactions")
+        message = assert_error("InvalidInputException", 400, control.create_dataset,
+                               name=unique("d"), schemaArn=items, datasetGroupArn=group,
+                               datasetType="Actions")
+        assert "datasetType" in message
+        control.delete_schema(schemaArn=items)
+        assert_error("ResourceNotFoundException", 400, control.list_datasets,
+                     datasetGroupArn=f"{PREFIX}:dataset-group/none-such")
+    finally:
+        control.delete_dataset_group(datasetGroupArn=group)
+
+
+def test_lists_page_with_max_results_one(control):
+    made = [control.create_dataset_group(name=unique("p"))["datasetGroupArn"] for _ in range(3)]
+    try:
+        seen, token, pages = [], None, 0
+        while True:
+            kwargs = {"maxResults": 1}
+            if token:
+                kwargs["nextToken"] = token
+            page = control.list_dataset_groups(**kwargs)
+            assert len(page["datasetGroups"]) <= 1
+            seen += [g["datasetGroupArn"] for g in page["datasetGroups"]]
+            pages += 1
+            token = page.get("nextToken")
+            if not token:
+                break
+        assert len(seen) == len(set(seen)) == pages
+        assert set(made) <= set(seen)
+        whole = [g["datasetGroupArn"] for g in control.list_dataset_groups()["datasetGroups"]]
+        assert seen == whole
+        # boto3's own paginator walks the same pages.
+        paginated = [g["datasetGroupArn"]
+                     for p in control.get_paginator("list_dataset_groups").paginate(
+                         PaginationConfig={"PageSize": 1})
+                     for g in p["datasetGroups"]]
+        assert paginated == whole
+        assert_error("InvalidNextTokenException", 400, control.list_dataset_groups,
+                     nextToken="not-a-token")
+        schemas = control.list_schemas(maxResults=1)
+        assert len(schemas["schemas"]) == 1 and "nextToken" in schemas
+    finally:
+        for g in made:
+            control.delete_dataset_group(datasetGroupArn=g)
+
+
+def test_filters_and_event_trackers(control):
+    group = control.create_dataset_group(name=unique("ft"))["datasetGroupArn"]
+    schema = control.create_schema(
+        name=unique("s"), schema=schema_text("ecommerce-interactions.json"))["schemaArn"]
+    dataset = control.create_dataset(name=unique("d"), schemaArn=schema, datasetGroupArn=group,
+                                     datasetType="Interactions")["datasetArn"]
+    made = control.create_event_tracker(name=unique("t"), datasetGroupArn=group)
+    tracker = made["eventTrackerArn"]
+    described = control.describe_event_tracker(eventTrackerArn=tracker)["eventTracker"]
+    assert described["trackingId"] == made["trackingId"]
+    assert (described["datasetGroupArn"], described["accountId"]) == (group, "000000000000")
+    listed = control.list_event_trackers(datasetGroupArn=group)["eventTrackers"]
+    assert [t["eventTrackerArn"] for t in listed] == [tracker]
+
+    expression = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase")'
+    flt = control.create_filter(name=unique("f"), datasetGroupArn=group,
+                                filterExpression=expression)["filterArn"]
+    got = control.describe_filter(filterArn=flt)["filter"]
+    assert (got["filterExpression"], got["datasetGroupArn"]) == (expression, group)
+    page = control.list_filters(datasetGroupArn=group)
+    assert [f["filterArn"] for f in page["Filters"]] == [flt]
+    message = assert_error("InvalidInputException", 400, control.create_filter,
+                           name=unique("f"), datasetGroupArn=group,
+                           filterExpression="INCLUDE ItemID WHERE Items.GENRE IN")
+    assert "offset" in message
+
+    assert_error("ResourceInUseException", 400, control.delete_dataset_group,
+                 datasetGroupArn=group)
+    control.delete_filter(filterArn=flt)
+    control.delete_event_tracker(eventTrackerArn=tracker)
+    assert control.list_filters(datasetGroupArn=group)["Filters"] == []
+    assert_error("ResourceNotFoundException", 400, control.describe_event_tracker,
+                 eventTrackerArn=tracker)
+    control.delete_dataset(datasetArn=dataset)
+    control.delete_dataset_group(datasetGroupArn=group)
+    control.delete_schema(schemaArn=schema)
