@@ -173,3 +173,102 @@ def test_filters_and_event_trackers(control):
     control.delete_dataset(datasetArn=dataset)
     control.delete_dataset_group(datasetGroupArn=group)
     control.delete_schema(schemaArn=schema)
+
+
+def wait_for(describe, key: str, timeout: float = 300.0) -> dict:
+    """Polls a Describe call until its resource leaves the CREATE PENDING / IN_PROGRESS states."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    states = []
+    while True:
+        resource = describe()[key]
+        if not states or states[-1] != resource["status"]:
+            states.append(resource["status"])
+        if resource["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS"):
+            resource["seen"] = states
+            return resource
+        assert time.monotonic() < deadline, f"{key} stuck in {states}"
+        time.sleep(0.2)
+
+
+def test_the_whole_lifecycle_through_boto3(control, server, tmp_path):
+    import subprocess
+
+    from conftest import cli_env, tailor_bin
+
+    subprocess.run([str(tailor_bin()), "--data-dir", str(tmp_path / "scratch"), "sample",
+                    "--out", str(tmp_path / "sample")], check=True, env=cli_env(),
+                   capture_output=True)
+    csv_path = tmp_path / "sample" / "interactions.csv"
+
+    group = control.create_dataset_group(name=unique("life"))["datasetGroupArn"]
+    schema = control.create_schema(
+        name=unique("s"), schema=schema_text("ecommerce-interactions.json"))["schemaArn"]
+    dataset = control.create_dataset(name=unique("d"), schemaArn=schema, datasetGroupArn=group,
+                                     datasetType="Interactions")["datasetArn"]
+
+    # A location that is not there fails at once, naming the field.
+    message = assert_error("InvalidInputException", 400, control.create_dataset_import_job,
+                           jobName=unique("j"), datasetArn=dataset,
+                           dataSource={"dataLocation": str(tmp_path / "none.csv")},
+                           roleArn="arn:aws:iam::000000000000:role/x")
+    assert "dataSource.dataLocation" in message
+
+    job = control.create_dataset_import_job(
+        jobName=unique("j"), datasetArn=dataset,
+        dataSource={"dataLocation": f"file://{csv_path}"},
+        roleArn="arn:aws:iam::000000000000:role/x")["datasetImportJobArn"]
+    done = wait_for(lambda: control.describe_dataset_import_job(datasetImportJobArn=job),
+                    "datasetImportJob")
+    assert done["status"] == "ACTIVE", done
+    assert done["seen"][0] in ("CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE")
+    assert "lease" not in done
+    jobs = control.list_dataset_import_jobs(datasetArn=dataset)["datasetImportJobs"]
+    assert [j["datasetImportJobArn"] for j in jobs] == [job]
+
+    recipes = [r["recipeArn"] for r in control.list_recipes()["recipes"]]
+    up = "arn:aws:personalize:::recipe/aws-user-personalization"
+    assert up in recipes
+    assert control.describe_recipe(recipeArn=up)["recipe"]["recipeType"] == "USER_PERSONALIZATION"
+
+    solution = control.create_solution(name=unique("sol"), datasetGroupArn=group,
+                                       recipeArn=up)["solutionArn"]
+    first = control.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    trained = wait_for(lambda: control.describe_solution_version(solutionVersionArn=first),
+                       "solutionVersion")
+    assert trained["status"] == "ACTIVE", trained
+    metrics = control.get_solution_metrics(solutionVersionArn=first)["metrics"]
+    assert 0.0 < metrics["normalized_discounted_cumulative_gain_at_10"] <= 1.0
+    latest = control.describe_solution(solutionArn=solution)["solution"]["latestSolutionVersion"]
+    assert latest["solutionVersionArn"] == first
+
+    campaign = control.create_campaign(name=unique("c"), solutionVersionArn=first,
+                                       minProvisionedTPS=1)["campaignArn"]
+    assert control.describe_campaign(campaignArn=campaign)["campaign"]["status"] == "ACTIVE"
+    runtime = _client("personalize-runtime", server.url)
+    items = runtime.get_recommendations(campaignArn=campaign, userId="U0001",
+                                        numResults=5)["itemList"]
+    assert len(items) == 5
+
+    # The campaign moves to a second version.
+    second = control.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    assert wait_for(lambda: control.describe_solution_version(solutionVersionArn=second),
+                    "solutionVersion")["status"] == "ACTIVE"
+    control.update_campaign(campaignArn=campaign, solutionVersionArn=second)
+    assert control.describe_campaign(campaignArn=campaign)["campaign"]["solutionVersionArn"] \
+        == second
+    listed = control.list_solution_versions(solutionArn=solution, maxResults=1)
+    assert len(listed["solutionVersions"]) == 1 and "nextToken" in listed
+    assert [c["campaignArn"] for c in control.list_campaigns(solutionArn=solution)["campaigns"]] \
+        == [campaign]
+
+    # Everything deleted in dependency order; in use until then.
+    assert_error("ResourceInUseException", 400, control.delete_solution, solutionArn=solution)
+    control.delete_campaign(campaignArn=campaign)
+    control.delete_solution(solutionArn=solution)
+    control.delete_dataset(datasetArn=dataset)
+    control.delete_dataset_group(datasetGroupArn=group)
+    control.delete_schema(schemaArn=schema)
+    assert_error("ResourceNotFoundException", 400, control.describe_solution_version,
+                 solutionVersionArn=first)

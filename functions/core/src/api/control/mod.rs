@@ -4,7 +4,8 @@
 //! CLI calls.
 //!
 //! Served so far: Create / Describe / List / Delete of DatasetGroup, Schema, Dataset, Filter and
-//! EventTracker. Lists
+//! EventTracker; and (`jobs`) dataset import jobs, solutions, solution versions, campaigns and
+//! recipes, import jobs and solution versions running in the background. Lists
 //! page with `maxResults` (1–100) and an opaque `nextToken`.
 
 use serde::de::DeserializeOwned;
@@ -15,6 +16,8 @@ use crate::domain::{Dataset, DatasetGroup, DatasetSchemaRecord, EventTracker, Fi
 use crate::error::{Error, Result};
 use crate::schema::DatasetType;
 use crate::services::Tailor;
+
+mod jobs;
 
 /// The `X-Amz-Target` prefix of Personalize's control plane.
 pub const TARGET_PREFIX: &str = "AmazonPersonalize.";
@@ -42,12 +45,30 @@ pub async fn dispatch(tailor: &Tailor, operation: &str, body: &[u8]) -> Option<R
         "DescribeEventTracker" => describe_event_tracker(tailor, body).await,
         "ListEventTrackers" => list_event_trackers(tailor, body).await,
         "DeleteEventTracker" => delete_event_tracker(tailor, body).await,
+        "CreateDatasetImportJob" => jobs::create_dataset_import_job(tailor, body).await,
+        "DescribeDatasetImportJob" => jobs::describe_dataset_import_job(tailor, body).await,
+        "ListDatasetImportJobs" => jobs::list_dataset_import_jobs(tailor, body).await,
+        "CreateSolution" => jobs::create_solution(tailor, body).await,
+        "DescribeSolution" => jobs::describe_solution(tailor, body).await,
+        "ListSolutions" => jobs::list_solutions(tailor, body).await,
+        "DeleteSolution" => jobs::delete_solution(tailor, body).await,
+        "CreateSolutionVersion" => jobs::create_solution_version(tailor, body).await,
+        "DescribeSolutionVersion" => jobs::describe_solution_version(tailor, body).await,
+        "ListSolutionVersions" => jobs::list_solution_versions(tailor, body).await,
+        "GetSolutionMetrics" => jobs::get_solution_metrics(tailor, body).await,
+        "CreateCampaign" => jobs::create_campaign(tailor, body).await,
+        "DescribeCampaign" => jobs::describe_campaign(tailor, body).await,
+        "ListCampaigns" => jobs::list_campaigns(tailor, body).await,
+        "UpdateCampaign" => jobs::update_campaign(tailor, body).await,
+        "DeleteCampaign" => jobs::delete_campaign(tailor, body).await,
+        "ListRecipes" => jobs::list_recipes(body).await,
+        "DescribeRecipe" => jobs::describe_recipe(body).await,
         _ => return None,
     })
 }
 
 /// A request body as `T`; an empty body is `{}` (SDKs send one for operations without input).
-fn request<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+pub(super) fn request<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
@@ -59,7 +80,7 @@ fn request<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
 /// One page of `all` (sorted by ARN) after `next_token`, at most `max_results` long, with the
 /// token of the next page when more remain. The token is the next page's first ARN, hex-encoded
 /// behind a version tag: opaque to clients, and checked when it comes back.
-fn page<T>(
+pub(super) fn page<T>(
     all: Vec<T>,
     arn: impl Fn(&T) -> &str,
     max_results: Option<i64>,
@@ -118,7 +139,7 @@ struct ListPage {
     max_results: Option<i64>,
 }
 
-fn list_response(field: &str, items: Vec<Value>, next: Option<String>) -> Value {
+pub(super) fn list_response(field: &str, items: Vec<Value>, next: Option<String>) -> Value {
     let mut out = json!({ field: items });
     if let Some(token) = next {
         out["nextToken"] = json!(token);
@@ -391,7 +412,7 @@ fn filter_summary(f: &FilterRecord) -> Value {
 /// ListFilters, ListEventTrackers, ListDatasets: optionally one dataset group's.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ListInGroup {
+pub(super) struct ListInGroup {
     dataset_group_arn: Option<String>,
     next_token: Option<String>,
     max_results: Option<i64>,

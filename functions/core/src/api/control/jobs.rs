@@ -1,0 +1,599 @@
+//! The control plane's long-running resources: dataset import jobs and solution versions return
+//! at once, CREATE PENDING, and run in the background (`CREATE IN_PROGRESS` → `ACTIVE` or
+//! `CREATE FAILED` with a `failureReason`); solutions, campaigns and recipes beside them.
+//!
+//! The background runs here are the local server's (a thread per job, off the server's
+//! workers: imports and training are CPU-bound). On AWS the training state machine runs them.
+
+use std::future::Future;
+use std::io::Read;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{list_response, page, request, ListInGroup};
+use crate::domain::{
+    Campaign, CampaignConfig, DatasetImportJob, ImportMode, Solution, SolutionConfig,
+    SolutionVersion, TrainingMode,
+};
+use crate::error::{Error, Result};
+use crate::recipes::Recipe;
+use crate::services::{CreateSolution, Tailor};
+
+/// Runs `job` on a thread of its own with its own runtime, logging a failure: the request that
+/// started it has already answered, and the job's record carries its outcome.
+fn in_background<F, Fut>(tailor: &Tailor, what: String, job: F)
+where
+    F: FnOnce(Tailor) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<()>>,
+{
+    let tailor = tailor.clone();
+    let name = what.clone();
+    let spawned = std::thread::Builder::new()
+        .name("tailor-job".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let outcome = match rt {
+                Ok(rt) => rt.block_on(job(tailor)),
+                Err(e) => Err(Error::Internal(format!("no runtime for the job: {e}"))),
+            };
+            if let Err(e) = outcome {
+                tracing::error!(job = %name, error = %e, "background job failed");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(job = %what, error = %e, "could not start a background job");
+    }
+}
+
+/// A record as JSON without the fields that are tailor's bookkeeping, not Personalize's.
+fn shown<T: serde::Serialize>(record: &T, internal: &[&str]) -> Result<Value> {
+    let mut v = serde_json::to_value(record).map_err(|e| Error::Internal(e.to_string()))?;
+    if let Some(map) = v.as_object_mut() {
+        for k in internal {
+            map.remove(*k);
+        }
+    }
+    Ok(v)
+}
+
+fn pick(v: &Value, fields: &[&str]) -> Value {
+    let mut out = serde_json::Map::new();
+    for f in fields {
+        if let Some(x) = v.get(*f) {
+            out.insert((*f).to_string(), x.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+// --- dataset import jobs --------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DataSourceIn {
+    data_location: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateDatasetImportJob {
+    job_name: String,
+    dataset_arn: String,
+    data_source: DataSourceIn,
+    role_arn: Option<String>,
+    import_mode: Option<ImportMode>,
+    #[allow(dead_code)]
+    publish_attribution_metrics_to_s3: Option<bool>,
+    #[allow(dead_code)]
+    tags: Option<Value>,
+}
+
+/// The local file a `dataSource.dataLocation` names: a plain path or a `file://` URL. An
+/// `s3://` location is read by a deployed stack's import function, not by the local server.
+fn local_file(location: &str) -> Result<std::path::PathBuf> {
+    if location.starts_with("s3://") {
+        return Err(Error::InvalidInput(format!(
+            "dataSource.dataLocation {}: the local server reads local files (a path or \
+             file://...); upload s3:// data to a deployed stack's bucket under imports/",
+            crate::api::text::shown(location)
+        )));
+    }
+    let path = std::path::PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
+    if !path.is_file() {
+        return Err(Error::InvalidInput(format!(
+            "dataSource.dataLocation {}: no such file",
+            crate::api::text::shown(location)
+        )));
+    }
+    Ok(path)
+}
+
+/// A reader that fails at once: the file went away between the request and the run, and the
+/// job records that as its failure like any other read error.
+struct Unreadable(Option<std::io::Error>);
+
+impl Read for Unreadable {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| std::io::Error::other("unreadable")))
+    }
+}
+
+pub(super) async fn create_dataset_import_job(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: CreateDatasetImportJob = request(body)?;
+    let path = local_file(&req.data_source.data_location)?;
+    let job = tailor
+        .create_dataset_import_job(
+            &req.job_name,
+            &req.dataset_arn,
+            &req.data_source.data_location,
+            req.import_mode.unwrap_or_default(),
+            req.role_arn,
+        )
+        .await?;
+    let arn = job.dataset_import_job_arn.clone();
+    in_background(tailor, arn.clone(), move |tailor| async move {
+        let (mut input, size): (Box<dyn Read + Send>, u64) = match std::fs::File::open(&path) {
+            Ok(f) => {
+                let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+                (Box::new(std::io::BufReader::new(f)), size)
+            }
+            Err(e) => (Box::new(Unreadable(Some(e))), 0),
+        };
+        tailor
+            .run_dataset_import_job_from(&arn, &mut input, size, &mut |_, _| {})
+            .await
+            .map(|_| ())
+    });
+    Ok(json!({ "datasetImportJobArn": job.dataset_import_job_arn }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DatasetImportJobArn {
+    dataset_import_job_arn: String,
+}
+
+fn import_job(job: &DatasetImportJob) -> Result<Value> {
+    shown(job, &["lease"])
+}
+
+pub(super) async fn describe_dataset_import_job(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: DatasetImportJobArn = request(body)?;
+    let job = tailor
+        .describe_dataset_import_job(&req.dataset_import_job_arn)
+        .await?;
+    Ok(json!({ "datasetImportJob": import_job(&job)? }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ListDatasetImportJobs {
+    dataset_arn: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+pub(super) async fn list_dataset_import_jobs(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: ListDatasetImportJobs = request(body)?;
+    if let Some(d) = &req.dataset_arn {
+        tailor.describe_dataset(d).await?;
+    }
+    let all = tailor
+        .list_dataset_import_jobs(req.dataset_arn.as_deref())
+        .await?;
+    let (jobs, next) = page(
+        all,
+        |j| &j.dataset_import_job_arn,
+        req.max_results,
+        req.next_token.as_deref(),
+    )?;
+    let fields = [
+        "datasetImportJobArn",
+        "jobName",
+        "status",
+        "creationDateTime",
+        "lastUpdatedDateTime",
+        "failureReason",
+        "importMode",
+    ];
+    let items = jobs
+        .iter()
+        .map(|j| Ok(pick(&import_job(j)?, &fields)))
+        .collect::<Result<_>>()?;
+    Ok(list_response("datasetImportJobs", items, next))
+}
+
+// --- solutions ------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateSolutionIn {
+    name: String,
+    #[serde(rename = "performHPO")]
+    perform_hpo: Option<bool>,
+    #[serde(rename = "performAutoML")]
+    perform_auto_ml: Option<bool>,
+    perform_auto_training: Option<bool>,
+    #[allow(dead_code)]
+    perform_incremental_update: Option<bool>,
+    recipe_arn: Option<String>,
+    dataset_group_arn: String,
+    event_type: Option<String>,
+    solution_config: Option<SolutionConfig>,
+    #[allow(dead_code)]
+    tags: Option<Value>,
+}
+
+pub(super) async fn create_solution(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: CreateSolutionIn = request(body)?;
+    if req.perform_auto_ml == Some(true) {
+        return Err(Error::InvalidInput(
+            "performAutoML is not served by tailor: name a recipeArn".into(),
+        ));
+    }
+    if req.perform_auto_training == Some(true) {
+        return Err(Error::InvalidInput(
+            "performAutoTraining is not served by tailor yet: schedule CreateSolutionVersion \
+             (the deployed stack's retraining schedule does)"
+                .into(),
+        ));
+    }
+    let recipe_arn = req
+        .recipe_arn
+        .ok_or_else(|| Error::InvalidInput("recipeArn is required".into()))?;
+    let solution = tailor
+        .create_solution(CreateSolution {
+            name: req.name,
+            dataset_group_arn: req.dataset_group_arn,
+            recipe_arn,
+            event_type: req.event_type,
+            solution_config: req.solution_config.unwrap_or_default(),
+            perform_hpo: req.perform_hpo.unwrap_or(false),
+        })
+        .await?;
+    Ok(json!({ "solutionArn": solution.solution_arn }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SolutionArn {
+    solution_arn: String,
+}
+
+pub(super) async fn describe_solution(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: SolutionArn = request(body)?;
+    let solution = tailor.describe_solution(&req.solution_arn).await?;
+    let mut v = shown(&solution, &[])?;
+    let versions = tailor
+        .list_solution_versions(Some(&solution.solution_arn))
+        .await?;
+    if let Some(latest) = versions.last() {
+        v["latestSolutionVersion"] = pick(
+            &shown(latest, &[])?,
+            &[
+                "solutionVersionArn",
+                "status",
+                "trainingMode",
+                "trainingType",
+                "creationDateTime",
+                "lastUpdatedDateTime",
+                "failureReason",
+            ],
+        );
+    }
+    Ok(json!({ "solution": v }))
+}
+
+fn solution_summary(s: &Solution) -> Value {
+    json!({
+        "name": s.name,
+        "solutionArn": s.solution_arn,
+        "status": s.status,
+        "creationDateTime": s.creation_date_time,
+        "lastUpdatedDateTime": s.last_updated_date_time,
+        "recipeArn": s.recipe_arn,
+    })
+}
+
+pub(super) async fn list_solutions(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: ListInGroup = request(body)?;
+    let all = tailor.list_solutions(req.group(tailor).await?).await?;
+    let (solutions, next) = page(
+        all,
+        |s| &s.solution_arn,
+        req.max_results,
+        req.next_token.as_deref(),
+    )?;
+    let items = solutions.iter().map(solution_summary).collect();
+    Ok(list_response("solutions", items, next))
+}
+
+pub(super) async fn delete_solution(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: SolutionArn = request(body)?;
+    tailor.delete_solution(&req.solution_arn).await?;
+    Ok(json!({}))
+}
+
+// --- solution versions ----------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateSolutionVersionIn {
+    name: Option<String>,
+    solution_arn: String,
+    training_mode: Option<TrainingMode>,
+    #[allow(dead_code)]
+    tags: Option<Value>,
+}
+
+pub(super) async fn create_solution_version(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: CreateSolutionVersionIn = request(body)?;
+    let version = tailor
+        .create_solution_version(
+            &req.solution_arn,
+            req.training_mode.unwrap_or_default(),
+            req.name,
+        )
+        .await?;
+    let arn = version.solution_version_arn.clone();
+    in_background(tailor, arn.clone(), move |tailor| async move {
+        tailor
+            .run_solution_version(&arn, &mut |_, _| {})
+            .await
+            .map(|_| ())
+    });
+    Ok(json!({ "solutionVersionArn": version.solution_version_arn }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SolutionVersionArn {
+    solution_version_arn: String,
+}
+
+fn solution_version(v: &SolutionVersion) -> Result<Value> {
+    shown(v, &[])
+}
+
+pub(super) async fn describe_solution_version(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: SolutionVersionArn = request(body)?;
+    let version = tailor
+        .describe_solution_version(&req.solution_version_arn)
+        .await?;
+    Ok(json!({ "solutionVersion": solution_version(&version)? }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ListBySolution {
+    solution_arn: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+impl ListBySolution {
+    async fn solution(&self, tailor: &Tailor) -> Result<Option<&str>> {
+        if let Some(s) = &self.solution_arn {
+            tailor.describe_solution(s).await?;
+        }
+        Ok(self.solution_arn.as_deref())
+    }
+}
+
+pub(super) async fn list_solution_versions(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: ListBySolution = request(body)?;
+    let mut all = tailor
+        .list_solution_versions(req.solution(tailor).await?)
+        .await?;
+    all.sort_by(|a, b| a.solution_version_arn.cmp(&b.solution_version_arn));
+    let (versions, next) = page(
+        all,
+        |v| &v.solution_version_arn,
+        req.max_results,
+        req.next_token.as_deref(),
+    )?;
+    let fields = [
+        "solutionVersionArn",
+        "status",
+        "trainingMode",
+        "trainingType",
+        "creationDateTime",
+        "lastUpdatedDateTime",
+        "failureReason",
+    ];
+    let items = versions
+        .iter()
+        .map(|v| Ok(pick(&solution_version(v)?, &fields)))
+        .collect::<Result<_>>()?;
+    Ok(list_response("solutionVersions", items, next))
+}
+
+pub(super) async fn get_solution_metrics(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: SolutionVersionArn = request(body)?;
+    let metrics = tailor
+        .get_solution_metrics(&req.solution_version_arn)
+        .await?;
+    Ok(json!({
+        "solutionVersionArn": metrics.solution_version_arn,
+        "metrics": metrics.metrics,
+    }))
+}
+
+// --- campaigns ------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateCampaignIn {
+    name: String,
+    solution_version_arn: String,
+    #[serde(rename = "minProvisionedTPS")]
+    min_provisioned_tps: Option<u32>,
+    campaign_config: Option<CampaignConfig>,
+    #[allow(dead_code)]
+    tags: Option<Value>,
+}
+
+pub(super) async fn create_campaign(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: CreateCampaignIn = request(body)?;
+    let campaign = tailor
+        .create_campaign(
+            &req.name,
+            &req.solution_version_arn,
+            req.min_provisioned_tps,
+            req.campaign_config.unwrap_or_default(),
+        )
+        .await?;
+    Ok(json!({ "campaignArn": campaign.campaign_arn }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CampaignArn {
+    campaign_arn: String,
+}
+
+pub(super) async fn describe_campaign(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: CampaignArn = request(body)?;
+    let campaign = tailor.describe_campaign(&req.campaign_arn).await?;
+    Ok(json!({ "campaign": shown(&campaign, &[])? }))
+}
+
+fn campaign_summary(c: &Campaign) -> Result<Value> {
+    Ok(pick(
+        &shown(c, &[])?,
+        &[
+            "name",
+            "campaignArn",
+            "status",
+            "creationDateTime",
+            "lastUpdatedDateTime",
+            "failureReason",
+        ],
+    ))
+}
+
+pub(super) async fn list_campaigns(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: ListBySolution = request(body)?;
+    let solution = req.solution(tailor).await?;
+    let mut all = tailor.list_campaigns().await?;
+    if let Some(s) = solution {
+        let versions: Vec<String> = tailor
+            .list_solution_versions(Some(s))
+            .await?
+            .into_iter()
+            .map(|v| v.solution_version_arn)
+            .collect();
+        all.retain(|c| versions.contains(&c.solution_version_arn));
+    }
+    let (campaigns, next) = page(
+        all,
+        |c| &c.campaign_arn,
+        req.max_results,
+        req.next_token.as_deref(),
+    )?;
+    let items = campaigns
+        .iter()
+        .map(campaign_summary)
+        .collect::<Result<_>>()?;
+    Ok(list_response("campaigns", items, next))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UpdateCampaignIn {
+    campaign_arn: String,
+    solution_version_arn: Option<String>,
+    #[allow(dead_code)]
+    #[serde(rename = "minProvisionedTPS")]
+    min_provisioned_tps: Option<u32>,
+    campaign_config: Option<CampaignConfig>,
+}
+
+pub(super) async fn update_campaign(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: UpdateCampaignIn = request(body)?;
+    let campaign = tailor
+        .update_campaign(
+            &req.campaign_arn,
+            req.solution_version_arn.as_deref(),
+            req.campaign_config,
+        )
+        .await?;
+    Ok(json!({ "campaignArn": campaign.campaign_arn }))
+}
+
+pub(super) async fn delete_campaign(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: CampaignArn = request(body)?;
+    tailor.delete_campaign(&req.campaign_arn).await?;
+    Ok(json!({}))
+}
+
+// --- recipes --------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ListRecipesIn {
+    #[allow(dead_code)]
+    recipe_provider: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+    domain: Option<String>,
+}
+
+fn recipe(r: Recipe) -> Value {
+    json!({
+        "name": r.name(),
+        "recipeArn": r.arn(),
+        "algorithmArn": format!("arn:aws:personalize:::algorithm/{}", r.name()),
+        "status": "ACTIVE",
+        "recipeType": r.recipe_type(),
+        "description": format!("tailor's {}", r.name()),
+        "creationDateTime": 0.0,
+        "lastUpdatedDateTime": 0.0,
+    })
+}
+
+pub(super) async fn list_recipes(body: &[u8]) -> Result<Value> {
+    let req: ListRecipesIn = request(body)?;
+    let mut all: Vec<(String, Recipe)> = if req.domain.is_some() {
+        Vec::new() // tailor has no domain recipes
+    } else {
+        Recipe::ALL.iter().map(|&r| (r.arn(), r)).collect()
+    };
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let (recipes, next) = page(all, |r| &r.0, req.max_results, req.next_token.as_deref())?;
+    let items = recipes
+        .iter()
+        .map(|(_, r)| {
+            pick(
+                &recipe(*r),
+                &[
+                    "name",
+                    "recipeArn",
+                    "status",
+                    "creationDateTime",
+                    "lastUpdatedDateTime",
+                ],
+            )
+        })
+        .collect();
+    Ok(list_response("recipes", items, next))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RecipeArn {
+    recipe_arn: String,
+}
+
+pub(super) async fn describe_recipe(body: &[u8]) -> Result<Value> {
+    let req: RecipeArn = request(body)?;
+    let r = Recipe::parse(&req.recipe_arn)
+        .map_err(|_| Error::NotFound(format!("recipe {} not found", req.recipe_arn)))?;
+    Ok(json!({ "recipe": recipe(r) }))
+}
