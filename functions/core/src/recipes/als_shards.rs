@@ -126,14 +126,9 @@ impl Plan {
         let als = chain.als(0);
         let f = als.factors as u64;
         let users: Vec<u64> = data
-            .histories
+            .distinct_items()
             .iter()
-            .map(|h| {
-                let mut items: Vec<u32> = h.iter().map(|e| e.item).collect();
-                items.sort_unstable();
-                items.dedup();
-                items.len() as u64 + f
-            })
+            .map(|items| items.len() as u64 + f)
             .collect();
         let items: Vec<u64> = data.item_users().iter().map(|&c| c as u64 + f).collect();
         Plan {

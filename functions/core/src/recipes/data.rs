@@ -121,6 +121,19 @@ impl TrainingData {
         self.histories.iter().map(Vec::len).sum()
     }
 
+    /// Each user's distinct items, sorted.
+    pub fn distinct_items(&self) -> Vec<Vec<u32>> {
+        self.histories
+            .iter()
+            .map(|h| {
+                let mut items: Vec<u32> = h.iter().map(|e| e.item).collect();
+                items.sort_unstable();
+                items.dedup();
+                items
+            })
+            .collect()
+    }
+
     /// Events per item (repeats count).
     pub fn item_counts(&self) -> Vec<f64> {
         let mut c = vec![0.0; self.n_items()];

@@ -211,16 +211,7 @@ pub fn fit(data: &TrainingData, p: &SimsParams) -> Sims {
     );
     let n = data.n_items();
     // Distinct items per user, and the inverted index.
-    let baskets: Vec<Vec<u32>> = data
-        .histories
-        .iter()
-        .map(|h| {
-            let mut items: Vec<u32> = h.iter().map(|e| e.item).collect();
-            items.sort_unstable();
-            items.dedup();
-            items
-        })
-        .collect();
+    let baskets = data.distinct_items();
     let mut users_of: Vec<Vec<u32>> = vec![Vec::new(); n];
     for (u, b) in baskets.iter().enumerate() {
         for &i in b {
