@@ -210,10 +210,10 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
     {
         Ok(t) => t,
         Err(Error::AlreadyExists(_)) => tailor
-            .list_event_trackers()
+            .list_event_trackers(Some(&group_arn))
             .await?
             .into_iter()
-            .find(|t| t.dataset_group_arn == group_arn)
+            .next()
             .ok_or_else(|| Error::Internal("the event tracker vanished".into()))?,
         Err(e) => return Err(e),
     };

@@ -177,13 +177,7 @@ impl ListInGroup {
             Kind::Dataset => to_values(tailor.list_datasets(group).await?)?,
             Kind::Solution => to_values(tailor.list_solutions(group).await?)?,
             Kind::Filter => to_values(tailor.list_filters(group).await?)?,
-            Kind::EventTracker => {
-                let mut all = tailor.list_event_trackers().await?;
-                if let Some(g) = group {
-                    all.retain(|t| t.dataset_group_arn == g);
-                }
-                to_values(all)?
-            }
+            Kind::EventTracker => to_values(tailor.list_event_trackers(group).await?)?,
             Kind::ImportJob => {
                 let datasets: Vec<String> = tailor
                     .list_datasets(group)
@@ -221,14 +215,7 @@ impl ListOfSolution {
             Kind::SolutionVersion => {
                 to_values(tailor.list_solution_versions(solution.as_deref()).await?)?
             }
-            Kind::Campaign => {
-                let mut all = tailor.list_campaigns().await?;
-                if let Some(s) = &solution {
-                    let prefix = format!("{s}/");
-                    all.retain(|c| c.solution_version_arn.starts_with(&prefix));
-                }
-                to_values(all)?
-            }
+            Kind::Campaign => to_values(tailor.list_campaigns(solution.as_deref()).await?)?,
             _ => {
                 return Err(Error::Internal(format!(
                     "no list of {}s by solution",

@@ -259,10 +259,10 @@ async fn open(s: &Settings) -> tailor_core::Result<Tailor> {
         return Ok(deployment.tailor().await);
     }
     let stores = Stores::embedded(&s.data_dir)?;
-    Ok(Tailor::new(
-        stores,
-        ArnBuilder::new(&s.region, &s.account_id),
-    ))
+    let tailor = Tailor::new(stores, ArnBuilder::new(&s.region, &s.account_id));
+    // A directory written by an earlier tailor gets its records filed under their parents.
+    tailor.upgrade_records().await?;
+    Ok(tailor)
 }
 
 #[cfg(test)]

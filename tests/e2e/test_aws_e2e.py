@@ -331,14 +331,16 @@ def deploy(s: Stack, workdir: Path, cleanup: list) -> None:
     ddb.create_table(
         TableName=s.meta_table,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "tbl", "key")],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
+                              for n in ("pk", "tbl", "key", "parent")],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        # As infra/template.yaml: one record type in key order, one parent's children.
         GlobalSecondaryIndexes=[{
-            "IndexName": "by-table",
-            "KeySchema": [{"AttributeName": "tbl", "KeyType": "HASH"},
+            "IndexName": index,
+            "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"},
                           {"AttributeName": "key", "KeyType": "RANGE"}],
             "Projection": {"ProjectionType": "ALL"},
-        }],
+        } for index, hash_key in (("by-table", "tbl"), ("by-parent", "parent"))],
     )
     cleanup.append(("meta table", lambda: ddb.delete_table(TableName=s.meta_table)))
     ddb.create_table(

@@ -8,10 +8,10 @@ use aws_sdk_dynamodb::types::{
 use tailor_core::store::{StoreError, StoreResult};
 
 use crate::dynamo_events::TTL_ATTRIBUTE;
-use crate::dynamo_meta::BY_TABLE_INDEX;
+use crate::dynamo_meta::{BY_PARENT_INDEX, BY_TABLE_INDEX};
 use crate::{io_error, ResourceNames};
 
-/// Creates a bucket, the two tables (the meta table with its GSI, the events table with TTL on
+/// Creates a bucket, the two tables (the meta table with its GSIs, the events table with TTL on
 /// `expires_at`) and a symmetric KMS key, all named after `run_id` (lowercase letters, digits,
 /// dashes). Returns their names; `kms_key_id` is the new key's id.
 pub async fn create_resources_for_tests(
@@ -50,25 +50,29 @@ pub async fn create_resources_for_tests(
             .map_err(|e| StoreError::Io(format!("key schema: {e}")))
     };
 
-    let gsi = GlobalSecondaryIndex::builder()
-        .index_name(BY_TABLE_INDEX)
-        .key_schema(key("tbl", KeyType::Hash)?)
-        .key_schema(key("key", KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .map_err(|e| StoreError::Io(format!("index definition: {e}")))?;
+    let gsi = |name: &str, hash: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(hash, KeyType::Hash)?)
+            .key_schema(key("key", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| StoreError::Io(format!("index definition: {e}")))
+    };
     ddb.create_table()
         .table_name(&names.meta_table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attr("pk", ScalarAttributeType::S)?)
         .attribute_definitions(attr("tbl", ScalarAttributeType::S)?)
         .attribute_definitions(attr("key", ScalarAttributeType::S)?)
+        .attribute_definitions(attr("parent", ScalarAttributeType::S)?)
         .key_schema(key("pk", KeyType::Hash)?)
-        .global_secondary_indexes(gsi)
+        .global_secondary_indexes(gsi(BY_TABLE_INDEX, "tbl")?)
+        .global_secondary_indexes(gsi(BY_PARENT_INDEX, "parent")?)
         .send()
         .await
         .map_err(|e| io_error("DynamoDB CreateTable", &e))?;

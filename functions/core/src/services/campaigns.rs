@@ -49,8 +49,7 @@ impl Tailor {
             creation_date_time: now,
             last_updated_date_time: now,
         };
-        self.insert_record(tables::CAMPAIGNS, &campaign.campaign_arn, &campaign)
-            .await?;
+        self.insert_record(&campaign).await?;
         Ok(campaign)
     }
 
@@ -89,8 +88,7 @@ impl Tailor {
             campaign.campaign_config = c;
         }
         campaign.last_updated_date_time = now_epoch();
-        self.update_record(tables::CAMPAIGNS, campaign_arn, v, &campaign)
-            .await?;
+        self.update_record(v, &campaign).await?;
         Ok(campaign)
     }
 
@@ -98,8 +96,9 @@ impl Tailor {
         Ok(self.require(tables::CAMPAIGNS, arn).await?.0)
     }
 
-    pub async fn list_campaigns(&self) -> Result<Vec<Campaign>> {
-        self.list_records(tables::CAMPAIGNS).await
+    /// Campaigns (of one solution, when given).
+    pub async fn list_campaigns(&self, solution_arn: Option<&str>) -> Result<Vec<Campaign>> {
+        self.list_records(solution_arn).await
     }
 
     /// One tracker per dataset group, as in Personalize.
@@ -110,11 +109,10 @@ impl Tailor {
     ) -> Result<EventTracker> {
         validate_name("name", name)?;
         self.describe_dataset_group(dataset_group_arn).await?;
-        if self
-            .list_event_trackers()
+        if !self
+            .list_event_trackers(Some(dataset_group_arn))
             .await?
-            .iter()
-            .any(|t| t.dataset_group_arn == dataset_group_arn)
+            .is_empty()
         {
             return Err(Error::AlreadyExists(format!(
                 "dataset group {dataset_group_arn} already has an event tracker"
@@ -131,8 +129,7 @@ impl Tailor {
             creation_date_time: now,
             last_updated_date_time: now,
         };
-        self.insert_record(tables::EVENT_TRACKERS, &tracker.event_tracker_arn, &tracker)
-            .await?;
+        self.insert_record(&tracker).await?;
         Ok(tracker)
     }
 
@@ -140,7 +137,11 @@ impl Tailor {
         Ok(self.require(tables::EVENT_TRACKERS, arn).await?.0)
     }
 
-    pub async fn list_event_trackers(&self) -> Result<Vec<EventTracker>> {
-        self.list_records(tables::EVENT_TRACKERS).await
+    /// Event trackers (of one dataset group, when given).
+    pub async fn list_event_trackers(
+        &self,
+        dataset_group_arn: Option<&str>,
+    ) -> Result<Vec<EventTracker>> {
+        self.list_records(dataset_group_arn).await
     }
 }

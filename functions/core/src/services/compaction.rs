@@ -159,7 +159,7 @@ impl Tailor {
             match self
                 .stores
                 .meta
-                .put(tables::DATASET_DATA, dataset_arn, encoded, expect)
+                .put(tables::DATASET_DATA, dataset_arn, None, encoded, expect)
                 .await
             {
                 Ok(_) => {
@@ -194,7 +194,7 @@ impl Tailor {
         )> = self
             .stores
             .meta
-            .list(&table_name)
+            .list(&table_name, Some(dataset_arn))
             .await?
             .into_iter()
             .filter_map(|(key, v)| {
@@ -251,7 +251,7 @@ impl Tailor {
             match self
                 .stores
                 .meta
-                .put(tables::DATASET_DATA, dataset_arn, encoded, expect)
+                .put(tables::DATASET_DATA, dataset_arn, None, encoded, expect)
                 .await
             {
                 Ok(_) => {

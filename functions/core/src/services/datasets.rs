@@ -36,8 +36,7 @@ impl Tailor {
             last_updated_date_time: now,
             failure_reason: None,
         };
-        self.insert_record(tables::DATASET_GROUPS, &group.dataset_group_arn, &group)
-            .await?;
+        self.insert_record(&group).await?;
         Ok(group)
     }
 
@@ -46,7 +45,7 @@ impl Tailor {
     }
 
     pub async fn list_dataset_groups(&self) -> Result<Vec<DatasetGroup>> {
-        self.list_records(tables::DATASET_GROUPS).await
+        self.list_records(None).await
     }
 
     /// Registers a schema after checking it against Personalize's rules.
@@ -66,8 +65,7 @@ impl Tailor {
             creation_date_time: now,
             last_updated_date_time: now,
         };
-        self.insert_record(tables::SCHEMAS, &record.schema_arn, &record)
-            .await?;
+        self.insert_record(&record).await?;
         Ok(record)
     }
 
@@ -76,7 +74,7 @@ impl Tailor {
     }
 
     pub async fn list_schemas(&self) -> Result<Vec<DatasetSchemaRecord>> {
-        self.list_records(tables::SCHEMAS).await
+        self.list_records(None).await
     }
 
     /// Creates the group's dataset of `dataset_type` (one per type, as in Personalize).
@@ -102,15 +100,13 @@ impl Tailor {
             creation_date_time: now,
             last_updated_date_time: now,
         };
-        self.insert_record(tables::DATASETS, &dataset.dataset_arn, &dataset)
-            .await
-            .map_err(|e| match e {
-                Error::AlreadyExists(_) => Error::AlreadyExists(format!(
-                    "dataset group {} already has a {} dataset",
-                    group.name, dataset_type
-                )),
-                e => e,
-            })?;
+        self.insert_record(&dataset).await.map_err(|e| match e {
+            Error::AlreadyExists(_) => Error::AlreadyExists(format!(
+                "dataset group {} already has a {} dataset",
+                group.name, dataset_type
+            )),
+            e => e,
+        })?;
         Ok(dataset)
     }
 
@@ -119,11 +115,7 @@ impl Tailor {
     }
 
     pub async fn list_datasets(&self, dataset_group_arn: Option<&str>) -> Result<Vec<Dataset>> {
-        let mut all: Vec<Dataset> = self.list_records(tables::DATASETS).await?;
-        if let Some(g) = dataset_group_arn {
-            all.retain(|d| d.dataset_group_arn == g);
-        }
-        Ok(all)
+        self.list_records(dataset_group_arn).await
     }
 
     /// The checked schema of a dataset.

@@ -50,10 +50,9 @@ impl Tailor {
                 .map(|s| s.solution_arn),
         );
         users.extend(
-            self.list_event_trackers()
+            self.list_event_trackers(Some(arn))
                 .await?
                 .into_iter()
-                .filter(|t| t.dataset_group_arn == arn)
                 .map(|t| t.event_tracker_arn),
         );
         if !users.is_empty() {
@@ -134,11 +133,11 @@ impl Tailor {
             }
         }
         self.remove(tables::DATASET_DATA, arn).await?;
-        let put_prefix = format!("{arn}|");
-        for (key, _) in self.stores.meta.list(tables::PUT_RECORDS).await? {
-            if key.starts_with(&put_prefix) {
-                self.remove(tables::PUT_RECORDS, &key).await?;
-            }
+        // PutItems / PutUsers records live in the group's table (they once were looked for in
+        // the bare prefix, and outlived their dataset).
+        let put_records = super::put_records_table(&group.name);
+        for (key, _) in self.stores.meta.list(&put_records, Some(arn)).await? {
+            self.remove(&put_records, &key).await?;
         }
         for j in jobs {
             self.remove(tables::IMPORT_JOBS, &j.dataset_import_job_arn)
@@ -185,7 +184,7 @@ impl Tailor {
             )));
         }
         let campaigns: Vec<String> = self
-            .list_campaigns()
+            .list_campaigns(v.solution_version_arn.rsplit_once('/').map(|(s, _)| s))
             .await?
             .into_iter()
             .filter(|c| c.solution_version_arn == v.solution_version_arn)

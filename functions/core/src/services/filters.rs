@@ -42,8 +42,7 @@ impl Tailor {
             creation_date_time: now,
             last_updated_date_time: now,
         };
-        self.insert_record(tables::FILTERS, &record.filter_arn, &record)
-            .await?;
+        self.insert_record(&record).await?;
         Ok(record)
     }
 
@@ -64,10 +63,6 @@ impl Tailor {
     }
 
     pub async fn list_filters(&self, dataset_group_arn: Option<&str>) -> Result<Vec<FilterRecord>> {
-        let mut all: Vec<FilterRecord> = self.list_records(tables::FILTERS).await?;
-        if let Some(g) = dataset_group_arn {
-            all.retain(|f| f.dataset_group_arn == g);
-        }
-        Ok(all)
+        self.list_records(dataset_group_arn).await
     }
 }

@@ -80,8 +80,7 @@ impl Tailor {
             failure_reason: None,
             lease: None,
         };
-        self.insert_record(tables::IMPORT_JOBS, &job.dataset_import_job_arn, &job)
-            .await?;
+        self.insert_record(&job).await?;
         Ok(job)
     }
 
@@ -95,10 +94,15 @@ impl Tailor {
         &self,
         dataset_arn: Option<&str>,
     ) -> Result<Vec<DatasetImportJob>> {
-        let mut all: Vec<DatasetImportJob> = self.list_records(tables::IMPORT_JOBS).await?;
-        if let Some(d) = dataset_arn {
-            all.retain(|j| j.dataset_arn == d);
-        }
+        let all = self.list_records(dataset_arn).await?;
+        self.settle_import_jobs(all).await
+    }
+
+    /// Jobs as they stand: any in progress with no live worker is failed first.
+    pub(crate) async fn settle_import_jobs(
+        &self,
+        mut all: Vec<DatasetImportJob>,
+    ) -> Result<Vec<DatasetImportJob>> {
         let now = now_epoch();
         for job in &mut all {
             if lease::abandoned(job, now) {
@@ -118,10 +122,7 @@ impl Tailor {
         }
         let arn = job.dataset_import_job_arn.clone();
         let failed = lease::failed(job.clone());
-        match self
-            .update_record(tables::IMPORT_JOBS, &arn, version, &failed)
-            .await
-        {
+        match self.update_record(version, &failed).await {
             Ok(_) => {
                 tracing::warn!(job = arn, "import worker gone: job failed");
                 Ok(failed)
@@ -173,7 +174,7 @@ impl Tailor {
         job.lease = Some(lease::new_lease());
         let at = Instant::now();
         let version = self
-            .update_record(tables::IMPORT_JOBS, job_arn, version, &job)
+            .update_record(version, &job)
             .await
             .map_err(|e| match e {
                 Error::Store(StoreError::ConditionFailed) => Error::InUse(format!(
@@ -215,10 +216,7 @@ impl Tailor {
         job.failure_reason = failure;
         job.lease = None;
         job.last_updated_date_time = now_epoch();
-        match self
-            .update_record(tables::IMPORT_JOBS, job_arn, held.version, &job)
-            .await
-        {
+        match self.update_record(held.version, &job).await {
             Ok(_) => Ok(ImportOutcome { job, errors, rows }),
             Err(Error::Store(StoreError::ConditionFailed)) => self.lost(job_arn).await,
             Err(e) => Err(e),
@@ -248,11 +246,7 @@ impl Tailor {
         }
         let at = Instant::now();
         held.job.lease = Some(lease::new_lease());
-        let arn = held.job.dataset_import_job_arn.clone();
-        match self
-            .update_record(tables::IMPORT_JOBS, &arn, held.version, &held.job)
-            .await
-        {
+        match self.update_record(held.version, &held.job).await {
             Ok(version) => {
                 held.version = version;
                 held.renewal = Renewal { at };
@@ -367,7 +361,13 @@ impl Tailor {
             match self
                 .stores
                 .meta
-                .put(tables::DATASET_DATA, &dataset.dataset_arn, encoded, expect)
+                .put(
+                    tables::DATASET_DATA,
+                    &dataset.dataset_arn,
+                    None,
+                    encoded,
+                    expect,
+                )
                 .await
             {
                 Ok(_) => {

@@ -16,6 +16,7 @@ pub mod uploads;
 use std::sync::Arc;
 
 pub use catalog::tables;
+pub(crate) use catalog::Resource;
 pub use compaction::{put_records_table, Compaction};
 pub use import::ImportOutcome;
 pub use shards::{EVENTS_PER_SHARD, SINGLE_FUNCTION_EVENTS};

@@ -196,8 +196,7 @@ impl Tailor {
         if version.status == Status::CreatePending {
             version.status = Status::CreateInProgress;
             version.last_updated_date_time = now_epoch();
-            self.update_record(super::tables::SOLUTION_VERSIONS, arn, v, &version)
-                .await?;
+            self.update_record(v, &version).await?;
         }
         tracing::info!(
             version = arn,

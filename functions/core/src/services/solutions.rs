@@ -150,8 +150,7 @@ impl Tailor {
             creation_date_time: now,
             last_updated_date_time: now,
         };
-        self.insert_record(tables::SOLUTIONS, &solution.solution_arn, &solution)
-            .await?;
+        self.insert_record(&solution).await?;
         Ok(solution)
     }
 
@@ -160,11 +159,7 @@ impl Tailor {
     }
 
     pub async fn list_solutions(&self, dataset_group_arn: Option<&str>) -> Result<Vec<Solution>> {
-        let mut all: Vec<Solution> = self.list_records(tables::SOLUTIONS).await?;
-        if let Some(g) = dataset_group_arn {
-            all.retain(|s| s.dataset_group_arn == g);
-        }
-        Ok(all)
+        self.list_records(dataset_group_arn).await
     }
 
     /// Records a version as CREATE PENDING. UPDATE needs an ACTIVE FULL version of a
@@ -216,12 +211,7 @@ impl Tailor {
             creation_date_time: now,
             last_updated_date_time: now,
         };
-        self.insert_record(
-            tables::SOLUTION_VERSIONS,
-            &version.solution_version_arn,
-            &version,
-        )
-        .await?;
+        self.insert_record(&version).await?;
         Ok(version)
     }
 
@@ -234,10 +224,7 @@ impl Tailor {
         &self,
         solution_arn: Option<&str>,
     ) -> Result<Vec<SolutionVersion>> {
-        let mut all: Vec<SolutionVersion> = self.list_records(tables::SOLUTION_VERSIONS).await?;
-        if let Some(s) = solution_arn {
-            all.retain(|v| v.solution_arn == s);
-        }
+        let mut all: Vec<SolutionVersion> = self.list_records(solution_arn).await?;
         all.sort_by(|a, b| a.creation_date_time.total_cmp(&b.creation_date_time));
         Ok(all)
     }
@@ -296,9 +283,7 @@ impl Tailor {
         }
         version.status = Status::CreateInProgress;
         version.last_updated_date_time = now_epoch();
-        let v = self
-            .update_record(tables::SOLUTION_VERSIONS, arn, v, &version)
-            .await?;
+        let v = self.update_record(v, &version).await?;
         let started = std::time::Instant::now();
         let result = self.train(&version, factors, progress).await;
         match result {
@@ -324,6 +309,7 @@ impl Tailor {
                     .put(
                         tables::MODELS,
                         arn,
+                        None,
                         serde_json::to_vec(&location)
                             .map_err(|e| Error::Internal(e.to_string()))?,
                         crate::store::Expect::Any,
@@ -338,6 +324,7 @@ impl Tailor {
                     .put(
                         tables::SOLUTION_METRICS,
                         arn,
+                        None,
                         serde_json::to_vec(&metrics).map_err(|e| Error::Internal(e.to_string()))?,
                         crate::store::Expect::Any,
                     )
@@ -372,8 +359,7 @@ impl Tailor {
             }
         }
         version.last_updated_date_time = now_epoch();
-        self.update_record(tables::SOLUTION_VERSIONS, arn, v, &version)
-            .await?;
+        self.update_record(v, &version).await?;
         Ok(version)
     }
 

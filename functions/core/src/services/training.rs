@@ -336,8 +336,7 @@ impl Tailor {
         version.status = Status::CreateFailed;
         version.failure_reason = Some(reason.to_string());
         version.last_updated_date_time = now_epoch();
-        self.update_record(tables::SOLUTION_VERSIONS, arn, v, &version)
-            .await?;
+        self.update_record(v, &version).await?;
         Ok(version)
     }
 }

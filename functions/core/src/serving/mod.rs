@@ -131,7 +131,7 @@ impl Runtime {
     /// (a damaged model, dataset or record) is logged, naming what failed, and left to fail its
     /// own requests; the others serve. Returns how many loaded.
     pub async fn warm(&self) -> Result<usize> {
-        let campaigns = self.tailor.list_campaigns().await?;
+        let campaigns = self.tailor.list_campaigns(None).await?;
         let mut loaded = 0;
         for c in &campaigns {
             match self.campaign(&c.campaign_arn).await {
@@ -421,7 +421,7 @@ impl Runtime {
             .tailor
             .stores
             .meta
-            .list(&crate::services::put_records_table(group_name))
+            .list(&crate::services::put_records_table(group_name), None)
             .await?
         {
             let Some((dataset_arn, id)) = key.split_once('|') else {
@@ -541,7 +541,7 @@ impl Runtime {
         }
         let tracker = self
             .tailor
-            .list_event_trackers()
+            .list_event_trackers(None)
             .await?
             .into_iter()
             .find(|t| t.tracking_id == tracking_id)

@@ -101,6 +101,7 @@ impl Runtime {
                 .put(
                     &put_records_table(&group_name),
                     &format!("{dataset_arn}|{id}"),
+                    Some(dataset_arn),
                     bytes,
                     Expect::Any,
                 )

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Expect, MetaStore, StoreError, StoreResult, Versioned};
+use super::{Expect, ListQuery, MetaStore, Page, StoreError, StoreResult, Versioned};
 
 const MAGIC: &[u8; 3] = b"TLR";
 const VERSION: u8 = 1;
@@ -86,11 +86,12 @@ impl MetaStore for CheckedMeta {
         &self,
         table: &str,
         key: &str,
+        parent: Option<&str>,
         value: Vec<u8>,
         expect: Expect,
     ) -> StoreResult<u64> {
         self.inner
-            .put(table, key, frame(table, key, &value), expect)
+            .put(table, key, parent, frame(table, key, &value), expect)
             .await
     }
 
@@ -100,11 +101,12 @@ impl MetaStore for CheckedMeta {
 
     /// Intact records only: a damaged one is left out with an error log naming it, so one bad
     /// record does not hide every other resource of its kind. Reading it by key still fails.
-    async fn list(&self, table: &str) -> StoreResult<Vec<(String, Versioned)>> {
-        let mut out = Vec::new();
-        for (key, v) in self.inner.list(table).await? {
+    async fn list_page(&self, table: &str, query: ListQuery<'_>) -> StoreResult<Page> {
+        let page = self.inner.list_page(table, query).await?;
+        let mut records = Vec::with_capacity(page.records.len());
+        for (key, v) in page.records {
             match unframe(table, &key, &v.value) {
-                Ok(value) => out.push((
+                Ok(value) => records.push((
                     key,
                     Versioned {
                         value,
@@ -114,6 +116,9 @@ impl MetaStore for CheckedMeta {
                 Err(e) => tracing::error!(error = %e, "left out of a listing"),
             }
         }
-        Ok(out)
+        Ok(Page {
+            records,
+            next: page.next,
+        })
     }
 }

@@ -68,26 +68,28 @@ pub async fn meta_store(store: &dyn MetaStore) {
     let key = format!("{}:arn/with/slashes", prefix());
     assert_eq!(store.get(table, &key).await.unwrap(), None);
     let v1 = store
-        .put(table, &key, b"one".to_vec(), Expect::Absent)
+        .put(table, &key, None, b"one".to_vec(), Expect::Absent)
         .await
         .unwrap();
     assert_eq!(v1, 1, "first version is 1");
     assert!(
         matches!(
-            store.put(table, &key, b"x".to_vec(), Expect::Absent).await,
+            store
+                .put(table, &key, None, b"x".to_vec(), Expect::Absent)
+                .await,
             Err(StoreError::ConditionFailed)
         ),
         "Absent fails when the record exists"
     );
     let v2 = store
-        .put(table, &key, b"two".to_vec(), Expect::Version(1))
+        .put(table, &key, None, b"two".to_vec(), Expect::Version(1))
         .await
         .unwrap();
     assert_eq!(v2, 2);
     assert!(
         matches!(
             store
-                .put(table, &key, b"stale".to_vec(), Expect::Version(1))
+                .put(table, &key, None, b"stale".to_vec(), Expect::Version(1))
                 .await,
             Err(StoreError::ConditionFailed)
         ),
@@ -103,17 +105,17 @@ pub async fn meta_store(store: &dyn MetaStore) {
         "the losing write left no trace"
     );
     let v3 = store
-        .put(table, &key, b"three".to_vec(), Expect::Any)
+        .put(table, &key, None, b"three".to_vec(), Expect::Any)
         .await
         .unwrap();
     assert_eq!(v3, 3);
     let other = format!("{key}-other");
     store
-        .put(table, &other, b"o".to_vec(), Expect::Any)
+        .put(table, &other, None, b"o".to_vec(), Expect::Any)
         .await
         .unwrap();
     let listed: Vec<String> = store
-        .list(table)
+        .list(table, None)
         .await
         .unwrap()
         .into_iter()
@@ -130,12 +132,155 @@ pub async fn meta_store(store: &dyn MetaStore) {
     assert_eq!(store.get(table, &key).await.unwrap(), None);
 }
 
+fn keys(page: &Page) -> Vec<&str> {
+    page.records.iter().map(|(k, _)| k.as_str()).collect()
+}
+
+/// Paged listing, whole-table and per parent: pages in key order, each at most `limit` long,
+/// covering the records once; a record re-filed under another parent moves; a deleted one
+/// leaves its parent's list.
+pub async fn meta_store_pages(store: &dyn MetaStore) {
+    // A table of this run's own, so the whole-table listing sees only these records.
+    let table = format!("{}-pages", prefix());
+    let (p1, p2) = ("arn:group/one", "arn:group/one/two");
+    let children: Vec<String> = (0..5).map(|i| format!("arn:child/{i}")).collect();
+    for (i, key) in children.iter().enumerate() {
+        let parent = if i < 4 { p1 } else { p2 };
+        store
+            .put(&table, key, Some(parent), vec![i as u8], Expect::Absent)
+            .await
+            .unwrap();
+    }
+    store
+        .put(&table, "arn:orphan", None, b"o".to_vec(), Expect::Absent)
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_page(
+                &table,
+                ListQuery {
+                    parent: Some(p1),
+                    after: after.as_deref(),
+                    limit: 3,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(
+            page.records.len() <= 3,
+            "a page holds at most limit records"
+        );
+        seen.extend(keys(&page).into_iter().map(String::from));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        &children[..4],
+        "one parent's children, once each, in key order"
+    );
+    let value = &store.list(&table, Some(p1)).await.unwrap()[1].1;
+    assert_eq!(value.value, vec![1u8], "listed records carry their values");
+
+    let whole = store
+        .list_page(
+            &table,
+            ListQuery {
+                parent: None,
+                after: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    let mut every: Vec<&str> = children.iter().map(String::as_str).collect();
+    every.push("arn:orphan");
+    assert_eq!(keys(&whole), every, "the whole table, parented or not");
+    assert_eq!(whole.next, None, "nothing remains after the last page");
+    let tail = store
+        .list_page(
+            &table,
+            ListQuery {
+                parent: None,
+                after: Some("arn:child/2"),
+                limit: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&tail),
+        ["arn:child/3", "arn:child/4"],
+        "after is exclusive"
+    );
+    assert!(tail.next.is_some(), "a full page says more remain");
+
+    // Re-filed (an update naming another parent), with Expect::Version and with Expect::Any.
+    store
+        .put(
+            &table,
+            &children[0],
+            Some(p2),
+            b"moved".to_vec(),
+            Expect::Version(1),
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            &table,
+            &children[1],
+            Some(p2),
+            b"moved".to_vec(),
+            Expect::Any,
+        )
+        .await
+        .unwrap();
+    store
+        .delete(&table, &children[2], Expect::Any)
+        .await
+        .unwrap();
+    async fn children_of(store: &dyn MetaStore, table: &str, parent: &str) -> Vec<String> {
+        let all = store.list(table, Some(parent)).await.unwrap();
+        all.into_iter().map(|(k, _)| k).collect()
+    }
+    let under = |p| children_of(store, &table, p);
+    assert_eq!(
+        under(p1).await,
+        [children[3].clone()],
+        "moved and deleted records left"
+    );
+    assert_eq!(
+        under(p2).await,
+        [
+            children[0].clone(),
+            children[1].clone(),
+            children[4].clone()
+        ],
+        "moved records arrived"
+    );
+    assert!(
+        under("arn:group/none").await.is_empty(),
+        "an unknown parent has no children"
+    );
+    for key in children.iter().chain([&"arn:orphan".to_string()]) {
+        store.delete(&table, key, Expect::Any).await.unwrap();
+    }
+    assert!(store.list(&table, None).await.unwrap().is_empty());
+}
+
 /// Many concurrent writers racing on one record: every successful write got a distinct version,
 /// and the record ends at the number of successes.
 pub async fn meta_store_race(store: std::sync::Arc<dyn MetaStore>) {
     let key = prefix();
     store
-        .put("conformance", &key, b"0".to_vec(), Expect::Absent)
+        .put("conformance", &key, None, b"0".to_vec(), Expect::Absent)
         .await
         .unwrap();
     let mut tasks = Vec::new();
@@ -152,6 +297,7 @@ pub async fn meta_store_race(store: std::sync::Arc<dyn MetaStore>) {
                         .put(
                             "conformance",
                             &key,
+                            None,
                             (n + 1).to_string().into_bytes(),
                             Expect::Version(cur.version),
                         )

@@ -130,7 +130,8 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> std::io::Result<()> 
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(".tmp-") || name == ".lock" {
+        // Escaped segments never start with '.': these are temp files, locks and indexes.
+        if name.starts_with('.') {
             continue;
         }
         let Some(seg) = unescape(&name) else { continue };
@@ -198,6 +199,16 @@ pub struct FsMetaStore {
     root: PathBuf,
 }
 
+/// A record as a file holds it: a header line (`<version>` or `<version> <escaped parent>`), then
+/// the value. A record with a parent also has an empty marker file at
+/// `<table>/.children/<parent path>/.kids/<key path>`, so one parent's children list by walking
+/// one directory. The marker is written before the record and removed after it: a crash leaves
+/// at most a marker without a record, which listing skips.
+struct FsRecord {
+    versioned: Versioned,
+    parent: Option<String>,
+}
+
 impl FsMetaStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         FsMetaStore { root: root.into() }
@@ -210,20 +221,38 @@ impl FsMetaStore {
         Ok(self.root.join(key_path(table)?))
     }
 
-    fn read(path: &Path) -> StoreResult<Option<Versioned>> {
+    /// The directory whose tree names `parent`'s children.
+    fn children_dir(table_dir: &Path, parent: &str) -> StoreResult<PathBuf> {
+        Ok(table_dir
+            .join(".children")
+            .join(key_path(parent)?)
+            .join(".kids"))
+    }
+
+    fn read(path: &Path) -> StoreResult<Option<FsRecord>> {
         let Some(bytes) = read_opt(path)? else {
             return Ok(None);
         };
-        let nl = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
-            StoreError::Corrupt(format!("{} has no version line", path.display()))
-        })?;
-        let version = std::str::from_utf8(&bytes[..nl])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| StoreError::Corrupt(format!("{} has a bad version", path.display())))?;
-        Ok(Some(Versioned {
-            value: bytes[nl + 1..].to_vec(),
-            version,
+        let corrupt = |what: &str| StoreError::Corrupt(format!("{} {what}", path.display()));
+        let nl = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| corrupt("has no version line"))?;
+        let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| corrupt("has a bad header"))?;
+        let (version, parent) = match header.split_once(' ') {
+            Some((v, p)) => (
+                v,
+                Some(unescape(p).ok_or_else(|| corrupt("has a bad parent"))?),
+            ),
+            None => (header, None),
+        };
+        let version = version.parse().map_err(|_| corrupt("has a bad version"))?;
+        Ok(Some(FsRecord {
+            versioned: Versioned {
+                value: bytes[nl + 1..].to_vec(),
+                version,
+            },
+            parent,
         }))
     }
 
@@ -241,55 +270,97 @@ impl FsMetaStore {
     }
 }
 
+fn remove_opt(path: &Path) -> std::io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 #[async_trait]
 impl MetaStore for FsMetaStore {
     async fn get(&self, table: &str, key: &str) -> StoreResult<Option<Versioned>> {
-        Self::read(&self.table_dir(table)?.join(key_path(key)?))
+        Ok(Self::read(&self.table_dir(table)?.join(key_path(key)?))?.map(|r| r.versioned))
     }
 
     async fn put(
         &self,
         table: &str,
         key: &str,
+        parent: Option<&str>,
         value: Vec<u8>,
         expect: Expect,
     ) -> StoreResult<u64> {
         let dir = self.table_dir(table)?;
-        let path = dir.join(key_path(key)?);
+        let rel = key_path(key)?;
+        let path = dir.join(&rel);
         let _lock = LockGuard::acquire(&dir.join(".lock"))?;
-        let current = Self::read(&path)?.map(|v| v.version);
-        Self::check(current, expect)?;
-        let version = current.unwrap_or(0) + 1;
-        let mut bytes = format!("{version}\n").into_bytes();
+        let current = Self::read(&path)?;
+        Self::check(current.as_ref().map(|r| r.versioned.version), expect)?;
+        let version = current.as_ref().map_or(0, |r| r.versioned.version) + 1;
+        let mut bytes = match parent {
+            Some(p) => {
+                write_atomic(&Self::children_dir(&dir, p)?.join(&rel), b"")?;
+                format!("{version} {}\n", escape(p))
+            }
+            None => format!("{version}\n"),
+        }
+        .into_bytes();
         bytes.extend_from_slice(&value);
         write_atomic(&path, &bytes)?;
+        if let Some(old) = current.and_then(|r| r.parent) {
+            if Some(old.as_str()) != parent {
+                remove_opt(&Self::children_dir(&dir, &old)?.join(&rel))?;
+            }
+        }
         Ok(version)
     }
 
     async fn delete(&self, table: &str, key: &str, expect: Expect) -> StoreResult<()> {
         let dir = self.table_dir(table)?;
-        let path = dir.join(key_path(key)?);
+        let rel = key_path(key)?;
+        let path = dir.join(&rel);
         let _lock = LockGuard::acquire(&dir.join(".lock"))?;
-        let current = Self::read(&path)?.map(|v| v.version);
-        Self::check(current, expect)?;
-        if current.is_some() {
+        let current = Self::read(&path)?;
+        Self::check(current.as_ref().map(|r| r.versioned.version), expect)?;
+        if let Some(record) = current {
             fs::remove_file(&path)?;
+            if let Some(parent) = record.parent {
+                remove_opt(&Self::children_dir(&dir, &parent)?.join(&rel))?;
+            }
         }
         Ok(())
     }
 
-    async fn list(&self, table: &str) -> StoreResult<Vec<(String, Versioned)>> {
+    /// Walks names only (one directory tree), then reads just the page's records.
+    async fn list_page(&self, table: &str, query: ListQuery<'_>) -> StoreResult<Page> {
         let dir = self.table_dir(table)?;
+        let names = match query.parent {
+            Some(p) => Self::children_dir(&dir, p)?,
+            None => dir.clone(),
+        };
         let mut keys = Vec::new();
-        walk(&dir, "", &mut keys)?;
+        walk(&names, "", &mut keys)?;
         keys.sort();
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            if let Some(v) = Self::read(&dir.join(key_path(&key)?))? {
-                out.push((key, v));
+        let start = query
+            .after
+            .map_or(0, |after| keys.partition_point(|k| k.as_str() <= after));
+        let limit = query.limit.max(1);
+        let mut page = Page::default();
+        for (i, key) in keys.iter().enumerate().skip(start) {
+            if page.records.len() == limit {
+                page.next = Some(keys[i - 1].clone());
+                break;
+            }
+            // A marker whose record is gone (or was re-filed) is a crash's leftover: skipped.
+            match Self::read(&dir.join(key_path(key)?))? {
+                Some(r) if query.parent.is_none() || r.parent.as_deref() == query.parent => {
+                    page.records.push((key.clone(), r.versioned))
+                }
+                _ => {}
             }
         }
-        Ok(out)
+        Ok(page)
     }
 }
 

@@ -65,16 +65,71 @@ pub enum Expect {
     Version(u64),
 }
 
+/// One page of a listing: at most `limit` records after `after` (from the first when `None`),
+/// only those filed under `parent` when it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListQuery<'a> {
+    pub parent: Option<&'a str>,
+    pub after: Option<&'a str>,
+    pub limit: usize,
+}
+
+/// Records sorted by key, and where the next page starts (`after` for the next query) when
+/// records remain. `next` may lie past the last record returned: a page can skip records (a
+/// damaged one, say) and still moves on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Page {
+    pub records: Vec<(String, Versioned)>,
+    pub next: Option<String>,
+}
+
 /// Small records (resources, pointers) in named tables, with conditional writes.
+///
+/// A record may be filed under a parent key (a dataset under its dataset group, a solution
+/// version under its solution) so one parent's children list without reading the table.
 #[async_trait]
 pub trait MetaStore: Send + Sync {
     async fn get(&self, table: &str, key: &str) -> StoreResult<Option<Versioned>>;
-    /// Writes if `expect` holds, returning the new version; `ConditionFailed` otherwise.
-    async fn put(&self, table: &str, key: &str, value: Vec<u8>, expect: Expect)
-        -> StoreResult<u64>;
+    /// Writes if `expect` holds, returning the new version; `ConditionFailed` otherwise. The
+    /// record is filed under `parent` (and under no other) from then on.
+    async fn put(
+        &self,
+        table: &str,
+        key: &str,
+        parent: Option<&str>,
+        value: Vec<u8>,
+        expect: Expect,
+    ) -> StoreResult<u64>;
     async fn delete(&self, table: &str, key: &str, expect: Expect) -> StoreResult<()>;
-    /// Every record of `table`, sorted by key.
-    async fn list(&self, table: &str) -> StoreResult<Vec<(String, Versioned)>>;
+    /// One page of `table`, sorted by key. Cost follows the page, not the table.
+    async fn list_page(&self, table: &str, query: ListQuery<'_>) -> StoreResult<Page>;
+
+    /// Every record of `table` (under `parent`, when given), sorted by key.
+    async fn list(
+        &self,
+        table: &str,
+        parent: Option<&str>,
+    ) -> StoreResult<Vec<(String, Versioned)>> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .list_page(
+                    table,
+                    ListQuery {
+                        parent,
+                        after: after.as_deref(),
+                        limit: 1000,
+                    },
+                )
+                .await?;
+            out.extend(page.records);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
 }
 
 /// One interaction event as PutEvents records it.

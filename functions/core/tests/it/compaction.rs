@@ -14,7 +14,7 @@ use tailor_core::recipes::next_items;
 use tailor_core::sample::SampleSize;
 use tailor_core::schema::DatasetType;
 use tailor_core::serving::Runtime;
-use tailor_core::store::{Expect, MetaStore, StoreError, StoreResult, Versioned};
+use tailor_core::store::{Expect, ListQuery, MetaStore, Page, StoreError, StoreResult, Versioned};
 use tailor_core::{Stores, Tailor};
 
 use crate::support;
@@ -212,19 +212,20 @@ impl MetaStore for PointerWriteFails {
         &self,
         table: &str,
         key: &str,
+        parent: Option<&str>,
         value: Vec<u8>,
         expect: Expect,
     ) -> StoreResult<u64> {
         if table == "dataset-data" && self.fail.load(Ordering::SeqCst) {
             return Err(StoreError::Io("killed".into()));
         }
-        self.inner.put(table, key, value, expect).await
+        self.inner.put(table, key, parent, value, expect).await
     }
     async fn delete(&self, table: &str, key: &str, expect: Expect) -> StoreResult<()> {
         self.inner.delete(table, key, expect).await
     }
-    async fn list(&self, table: &str) -> StoreResult<Vec<(String, Versioned)>> {
-        self.inner.list(table).await
+    async fn list_page(&self, table: &str, query: ListQuery<'_>) -> StoreResult<Page> {
+        self.inner.list_page(table, query).await
     }
 }
 
@@ -337,7 +338,7 @@ async fn put_items_are_merged_into_the_items_dataset() {
     let left: BTreeMap<String, Versioned> =
         e.t.stores
             .meta
-            .list(&tailor_core::services::put_records_table(name))
+            .list(&tailor_core::services::put_records_table(name), None)
             .await
             .unwrap()
             .into_iter()

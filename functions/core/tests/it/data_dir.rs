@@ -95,3 +95,57 @@ async fn everything_in_the_directory_is_private() {
     }
     assert!(checked >= 8, "only {checked} files checked");
 }
+
+/// Strips what records with parents add to the directory: the parent in each record's header
+/// line and the marker index. What is left is a directory as tailor wrote it before.
+fn forget_parents(meta: &Path) {
+    for entry in std::fs::read_dir(meta).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name == ".children" {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else if name.starts_with('.') {
+            continue;
+        } else if path.is_dir() {
+            forget_parents(&path);
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
+            let header = std::str::from_utf8(&bytes[..nl]).unwrap();
+            let version = header.split(' ').next().unwrap();
+            let mut old = format!("{version}\n").into_bytes();
+            old.extend_from_slice(&bytes[nl + 1..]);
+            std::fs::write(&path, old).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn records_written_before_parents_are_filed_under_them_on_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    used_directory(dir.path()).await;
+    forget_parents(&dir.path().join("meta"));
+    let t = tailor_core::Tailor::new(
+        Stores::embedded(dir.path()).unwrap(),
+        tailor_core::domain::ArnBuilder::default(),
+    );
+    let group = t.list_dataset_groups().await.unwrap()[0]
+        .dataset_group_arn
+        .clone();
+    assert!(t.list_datasets(Some(&group)).await.unwrap().is_empty());
+    assert_eq!(t.list_datasets(None).await.unwrap().len(), 1);
+
+    t.upgrade_records().await.unwrap();
+    assert_eq!(t.list_datasets(Some(&group)).await.unwrap().len(), 1);
+    let solutions = t.list_solutions(Some(&group)).await.unwrap();
+    assert_eq!(solutions.len(), 1);
+    let versions = t
+        .list_solution_versions(Some(&solutions[0].solution_arn))
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 1);
+    // Once done, never again: a record left unfiled now stays so (the marker says done).
+    forget_parents(&dir.path().join("meta"));
+    t.upgrade_records().await.unwrap();
+    assert!(t.list_datasets(Some(&group)).await.unwrap().is_empty());
+}

@@ -645,6 +645,7 @@ async fn left_in_progress(t: &Tailor, name: &str, lease: ImportLease) -> String 
         .put(
             tables::IMPORT_JOBS,
             &arn,
+            Some(&running.dataset_arn),
             serde_json::to_vec(&running).unwrap(),
             Expect::Version(stored.version),
         )
@@ -816,6 +817,7 @@ impl std::io::Read for FailedMidway {
                         .put(
                             tables::IMPORT_JOBS,
                             &arn,
+                            Some(&job.dataset_arn),
                             value,
                             Expect::Version(stored.version),
                         )

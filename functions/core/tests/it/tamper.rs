@@ -95,9 +95,12 @@ fn file(root: &Path, parts: &[&str]) -> PathBuf {
         .into_iter()
         .filter(|p| {
             let s = p.to_string_lossy();
+            // Temp files, locks and the parent index's markers are not records.
             let hidden = p
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                .strip_prefix(root)
+                .unwrap()
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'));
             parts.iter().all(|part| s.contains(part)) && !hidden
         })
         .collect();

@@ -11,11 +11,9 @@ use std::io::Read;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{list_response, page, request, ListInGroup};
-use crate::domain::{
-    Campaign, CampaignConfig, DatasetImportJob, ImportMode, Solution, SolutionConfig,
-    SolutionVersion, TrainingMode,
-};
+use super::listing::{self, Paging};
+use super::{pick, request, shown};
+use crate::domain::{CampaignConfig, ImportMode, SolutionConfig, TrainingMode};
 use crate::error::{Error, Result};
 use crate::recipes::Recipe;
 use crate::services::{CreateSolution, Tailor};
@@ -46,27 +44,6 @@ where
     if let Err(e) = spawned {
         tracing::error!(job = %what, error = %e, "could not start a background job");
     }
-}
-
-/// A record as JSON without the fields that are tailor's bookkeeping, not Personalize's.
-fn shown<T: serde::Serialize>(record: &T, internal: &[&str]) -> Result<Value> {
-    let mut v = serde_json::to_value(record).map_err(|e| Error::Internal(e.to_string()))?;
-    if let Some(map) = v.as_object_mut() {
-        for k in internal {
-            map.remove(*k);
-        }
-    }
-    Ok(v)
-}
-
-fn pick(v: &Value, fields: &[&str]) -> Value {
-    let mut out = serde_json::Map::new();
-    for f in fields {
-        if let Some(x) = v.get(*f) {
-            out.insert((*f).to_string(), x.clone());
-        }
-    }
-    Value::Object(out)
 }
 
 // --- dataset import jobs --------------------------------------------------------------------
@@ -159,54 +136,12 @@ struct DatasetImportJobArn {
     dataset_import_job_arn: String,
 }
 
-fn import_job(job: &DatasetImportJob) -> Result<Value> {
-    shown(job, &["lease"])
-}
-
 pub(super) async fn describe_dataset_import_job(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: DatasetImportJobArn = request(body)?;
     let job = tailor
         .describe_dataset_import_job(&req.dataset_import_job_arn)
         .await?;
-    Ok(json!({ "datasetImportJob": import_job(&job)? }))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ListDatasetImportJobs {
-    dataset_arn: Option<String>,
-    next_token: Option<String>,
-    max_results: Option<i64>,
-}
-
-pub(super) async fn list_dataset_import_jobs(tailor: &Tailor, body: &[u8]) -> Result<Value> {
-    let req: ListDatasetImportJobs = request(body)?;
-    if let Some(d) = &req.dataset_arn {
-        tailor.describe_dataset(d).await?;
-    }
-    let all = tailor
-        .list_dataset_import_jobs(req.dataset_arn.as_deref())
-        .await?;
-    let (jobs, next) = page(
-        all,
-        |j| &j.dataset_import_job_arn,
-        req.max_results,
-        req.next_token.as_deref(),
-    )?;
-    let fields = [
-        "datasetImportJobArn",
-        "jobName",
-        "status",
-        "creationDateTime",
-        "lastUpdatedDateTime",
-        "failureReason",
-        "importMode",
-    ];
-    let items = jobs
-        .iter()
-        .map(|j| Ok(pick(&import_job(j)?, &fields)))
-        .collect::<Result<_>>()?;
-    Ok(list_response("datasetImportJobs", items, next))
+    Ok(json!({ "datasetImportJob": shown(&job, &["lease"])? }))
 }
 
 // --- solutions ------------------------------------------------------------------------------
@@ -290,30 +225,6 @@ pub(super) async fn describe_solution(tailor: &Tailor, body: &[u8]) -> Result<Va
     Ok(json!({ "solution": v }))
 }
 
-fn solution_summary(s: &Solution) -> Value {
-    json!({
-        "name": s.name,
-        "solutionArn": s.solution_arn,
-        "status": s.status,
-        "creationDateTime": s.creation_date_time,
-        "lastUpdatedDateTime": s.last_updated_date_time,
-        "recipeArn": s.recipe_arn,
-    })
-}
-
-pub(super) async fn list_solutions(tailor: &Tailor, body: &[u8]) -> Result<Value> {
-    let req: ListInGroup = request(body)?;
-    let all = tailor.list_solutions(req.group(tailor).await?).await?;
-    let (solutions, next) = page(
-        all,
-        |s| &s.solution_arn,
-        req.max_results,
-        req.next_token.as_deref(),
-    )?;
-    let items = solutions.iter().map(solution_summary).collect();
-    Ok(list_response("solutions", items, next))
-}
-
 pub(super) async fn delete_solution(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: SolutionArn = request(body)?;
     tailor.delete_solution(&req.solution_arn).await?;
@@ -357,61 +268,12 @@ struct SolutionVersionArn {
     solution_version_arn: String,
 }
 
-fn solution_version(v: &SolutionVersion) -> Result<Value> {
-    shown(v, &[])
-}
-
 pub(super) async fn describe_solution_version(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: SolutionVersionArn = request(body)?;
     let version = tailor
         .describe_solution_version(&req.solution_version_arn)
         .await?;
-    Ok(json!({ "solutionVersion": solution_version(&version)? }))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ListBySolution {
-    solution_arn: Option<String>,
-    next_token: Option<String>,
-    max_results: Option<i64>,
-}
-
-impl ListBySolution {
-    async fn solution(&self, tailor: &Tailor) -> Result<Option<&str>> {
-        if let Some(s) = &self.solution_arn {
-            tailor.describe_solution(s).await?;
-        }
-        Ok(self.solution_arn.as_deref())
-    }
-}
-
-pub(super) async fn list_solution_versions(tailor: &Tailor, body: &[u8]) -> Result<Value> {
-    let req: ListBySolution = request(body)?;
-    let mut all = tailor
-        .list_solution_versions(req.solution(tailor).await?)
-        .await?;
-    all.sort_by(|a, b| a.solution_version_arn.cmp(&b.solution_version_arn));
-    let (versions, next) = page(
-        all,
-        |v| &v.solution_version_arn,
-        req.max_results,
-        req.next_token.as_deref(),
-    )?;
-    let fields = [
-        "solutionVersionArn",
-        "status",
-        "trainingMode",
-        "trainingType",
-        "creationDateTime",
-        "lastUpdatedDateTime",
-        "failureReason",
-    ];
-    let items = versions
-        .iter()
-        .map(|v| Ok(pick(&solution_version(v)?, &fields)))
-        .collect::<Result<_>>()?;
-    Ok(list_response("solutionVersions", items, next))
+    Ok(json!({ "solutionVersion": shown(&version, &[])? }))
 }
 
 pub(super) async fn get_solution_metrics(tailor: &Tailor, body: &[u8]) -> Result<Value> {
@@ -464,46 +326,6 @@ pub(super) async fn describe_campaign(tailor: &Tailor, body: &[u8]) -> Result<Va
     Ok(json!({ "campaign": shown(&campaign, &[])? }))
 }
 
-fn campaign_summary(c: &Campaign) -> Result<Value> {
-    Ok(pick(
-        &shown(c, &[])?,
-        &[
-            "name",
-            "campaignArn",
-            "status",
-            "creationDateTime",
-            "lastUpdatedDateTime",
-            "failureReason",
-        ],
-    ))
-}
-
-pub(super) async fn list_campaigns(tailor: &Tailor, body: &[u8]) -> Result<Value> {
-    let req: ListBySolution = request(body)?;
-    let solution = req.solution(tailor).await?;
-    let mut all = tailor.list_campaigns().await?;
-    if let Some(s) = solution {
-        let versions: Vec<String> = tailor
-            .list_solution_versions(Some(s))
-            .await?
-            .into_iter()
-            .map(|v| v.solution_version_arn)
-            .collect();
-        all.retain(|c| versions.contains(&c.solution_version_arn));
-    }
-    let (campaigns, next) = page(
-        all,
-        |c| &c.campaign_arn,
-        req.max_results,
-        req.next_token.as_deref(),
-    )?;
-    let items = campaigns
-        .iter()
-        .map(campaign_summary)
-        .collect::<Result<_>>()?;
-    Ok(list_response("campaigns", items, next))
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpdateCampaignIn {
@@ -535,16 +357,6 @@ pub(super) async fn delete_campaign(tailor: &Tailor, body: &[u8]) -> Result<Valu
 
 // --- recipes --------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ListRecipesIn {
-    #[allow(dead_code)]
-    recipe_provider: Option<String>,
-    next_token: Option<String>,
-    max_results: Option<i64>,
-    domain: Option<String>,
-}
-
 fn recipe(r: Recipe) -> Value {
     json!({
         "name": r.name(),
@@ -559,30 +371,35 @@ fn recipe(r: Recipe) -> Value {
 }
 
 pub(super) async fn list_recipes(body: &[u8]) -> Result<Value> {
-    let req: ListRecipesIn = request(body)?;
-    let mut all: Vec<(String, Recipe)> = if req.domain.is_some() {
-        Vec::new() // tailor has no domain recipes
-    } else {
-        Recipe::ALL.iter().map(|&r| (r.arn(), r)).collect()
+    let mut req: serde_json::Map<String, Value> = request(body)?;
+    let paging = Paging::take(&mut req)?;
+    // tailor's recipes are all custom ones, from the one provider Personalize has (SERVICE).
+    let domain = req.remove("domain");
+    req.remove("recipeProvider");
+    if let Some(field) = req.keys().next() {
+        return Err(Error::InvalidInput(format!(
+            "{} is not a field of ListRecipes' input",
+            crate::api::text::shown(field)
+        )));
+    }
+    let mut all: Vec<(String, Recipe)> = match domain {
+        Some(Value::String(_)) => Vec::new(),
+        _ => Recipe::ALL.iter().map(|&r| (r.arn(), r)).collect(),
     };
     all.sort_by(|a, b| a.0.cmp(&b.0));
-    let (recipes, next) = page(all, |r| &r.0, req.max_results, req.next_token.as_deref())?;
+    let (recipes, next) = listing::page_of(all, |r| &r.0, &paging);
+    let fields = [
+        "name",
+        "recipeArn",
+        "status",
+        "creationDateTime",
+        "lastUpdatedDateTime",
+    ];
     let items = recipes
         .iter()
-        .map(|(_, r)| {
-            pick(
-                &recipe(*r),
-                &[
-                    "name",
-                    "recipeArn",
-                    "status",
-                    "creationDateTime",
-                    "lastUpdatedDateTime",
-                ],
-            )
-        })
+        .map(|(_, r)| pick(&recipe(*r), &fields))
         .collect();
-    Ok(list_response("recipes", items, next))
+    Ok(listing::response("recipes", items, next))
 }
 
 #[derive(Deserialize)]
