@@ -54,6 +54,13 @@ async fn dynamo_meta_store_conforms() {
     conformance::meta_store(&store).await;
 }
 
+#[tokio::test]
+async fn dynamo_meta_store_pages_conform() {
+    let e = env().await;
+    let store = DynamoMetaStore::new(&e.config, &e.names.meta_table);
+    conformance::meta_store_pages(&store).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamo_meta_store_conditional_writes_survive_a_race() {
     let e = env().await;
@@ -67,27 +74,37 @@ async fn dynamo_meta_store_list_is_per_table() {
     let store = DynamoMetaStore::new(&e.config, &e.names.meta_table);
     use tailor_core::store::Expect;
     store
-        .put("a", "k2", b"x".to_vec(), Expect::Any)
+        .put("a", "k2", None, b"x".to_vec(), Expect::Any)
         .await
         .unwrap();
     store
-        .put("a", "k1", b"y".to_vec(), Expect::Any)
+        .put("a", "k1", Some("p"), b"y".to_vec(), Expect::Any)
         .await
         .unwrap();
     store
-        .put("ab", "k0", b"z".to_vec(), Expect::Any)
+        .put("ab", "k0", Some("p"), b"z".to_vec(), Expect::Any)
         .await
         .unwrap();
     let keys: Vec<String> = store
-        .list("a")
+        .list("a", None)
         .await
         .unwrap()
         .into_iter()
         .map(|(k, _)| k)
         .collect();
     assert_eq!(keys, ["k1", "k2"]);
+    // A parent is per table too: "ab"'s child of "p" is not "a"'s.
+    let children = store.list("a", Some("p")).await.unwrap();
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0].0, "k1");
     assert_eq!(store.get("a", "k2").await.unwrap().unwrap().version, 1);
-    assert_eq!(store.put("a", "k2", vec![], Expect::Any).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .put("a", "k2", None, vec![], Expect::Any)
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(
         store.get("a", "k2").await.unwrap().unwrap().value,
         Vec::<u8>::new()

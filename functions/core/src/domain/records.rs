@@ -238,6 +238,10 @@ pub struct SolutionVersion {
     pub failure_reason: Option<String>,
     pub creation_date_time: f64,
     pub last_updated_date_time: f64,
+    /// The process creating or training the version while it is pending or in progress, so a
+    /// reader can fail a version whose worker died (tailor's bookkeeping, not Personalize's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerProcess>,
 }
 
 /// GetSolutionMetrics' response.

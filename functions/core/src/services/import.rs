@@ -78,7 +78,8 @@ impl Tailor {
             creation_date_time: now,
             last_updated_date_time: now,
             failure_reason: None,
-            lease: None,
+            // Names the process that will run the job, so a crash before it starts is seen.
+            lease: Some(lease::new_lease()),
         };
         self.insert_record(&job).await?;
         Ok(job)

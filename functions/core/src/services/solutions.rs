@@ -12,6 +12,18 @@ use crate::recipes::chain::{self, ChainFactors};
 use crate::recipes::{EventConfig, Hyperparameters, Model, Recipe, TrainingData};
 use crate::schema::DatasetType;
 
+/// The failureReason of a version whose training process stopped before it finished.
+pub const TRAINING_WORKER_STOPPED: &str =
+    "the training process stopped before finishing; create a new solution version";
+
+/// Whether `version` is unfinished and the process working on it is seen gone.
+fn worker_gone(version: &SolutionVersion) -> bool {
+    matches!(
+        version.status,
+        Status::CreatePending | Status::CreateInProgress | Status::CreateStopping
+    ) && version.worker.as_ref().is_some_and(|w| w.is_gone())
+}
+
 /// Personalize's training minimum: interactions, and users with two or more.
 pub(crate) const MIN_EVENTS: usize = 1000;
 pub(crate) const MIN_USERS: usize = 25;
@@ -210,13 +222,97 @@ impl Tailor {
             failure_reason: None,
             creation_date_time: now,
             last_updated_date_time: now,
+            worker: WorkerProcess::of(std::process::id()),
         };
         self.insert_record(&version).await?;
         Ok(version)
     }
 
+    /// The version; one pending or training whose worker process is gone is failed first.
     pub async fn describe_solution_version(&self, arn: &str) -> Result<SolutionVersion> {
-        Ok(self.require(tables::SOLUTION_VERSIONS, arn).await?.0)
+        let (version, v) = self.require(tables::SOLUTION_VERSIONS, arn).await?;
+        self.settle_version(version, v).await
+    }
+
+    /// Versions as they stand: any whose worker is gone is failed first.
+    pub(crate) async fn settle_versions(
+        &self,
+        mut all: Vec<SolutionVersion>,
+    ) -> Result<Vec<SolutionVersion>> {
+        for version in &mut all {
+            if worker_gone(version) {
+                *version = self
+                    .describe_solution_version(&version.solution_version_arn)
+                    .await?;
+            }
+        }
+        Ok(all)
+    }
+
+    /// `version` (stored at `v`), failed first if it is unfinished and its worker is seen
+    /// gone. The write is conditional: a worker that moved it on meanwhile wins.
+    async fn settle_version(&self, version: SolutionVersion, v: u64) -> Result<SolutionVersion> {
+        if !worker_gone(&version) {
+            return Ok(version);
+        }
+        let mut failed = version.clone();
+        failed.status = match version.status {
+            Status::CreateStopping => Status::CreateStopped,
+            _ => Status::CreateFailed,
+        };
+        if failed.status == Status::CreateFailed {
+            failed.failure_reason = Some(TRAINING_WORKER_STOPPED.into());
+        }
+        failed.worker = None;
+        failed.last_updated_date_time = now_epoch();
+        match self.update_record(v, &failed).await {
+            Ok(_) => {
+                tracing::warn!(
+                    version = failed.solution_version_arn,
+                    "training worker gone"
+                );
+                Ok(failed)
+            }
+            Err(Error::Store(crate::store::StoreError::ConditionFailed)) => Ok(self
+                .require(tables::SOLUTION_VERSIONS, &version.solution_version_arn)
+                .await?
+                .0),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not fail an abandoned solution version");
+                Ok(version)
+            }
+        }
+    }
+
+    /// StopSolutionVersionCreation: a pending version stops at once (CREATE STOPPED); one
+    /// training goes CREATE STOPPING, and its worker discards the model when the fit ends and
+    /// records CREATE STOPPED.
+    pub async fn stop_solution_version_creation(&self, arn: &str) -> Result<SolutionVersion> {
+        loop {
+            let (mut version, v) = self
+                .require::<SolutionVersion>(tables::SOLUTION_VERSIONS, arn)
+                .await?;
+            version.status = match version.status {
+                Status::CreatePending => Status::CreateStopped,
+                Status::CreateInProgress => Status::CreateStopping,
+                other => {
+                    return Err(Error::InUse(format!(
+                        "solution version {arn} is {other}: only a pending or training version \
+                         stops"
+                    )))
+                }
+            };
+            if version.status == Status::CreateStopped {
+                version.worker = None;
+            }
+            version.last_updated_date_time = now_epoch();
+            match self.update_record(v, &version).await {
+                Ok(_) => return Ok(version),
+                // The worker moved it on meanwhile: look again.
+                Err(Error::Store(crate::store::StoreError::ConditionFailed)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Versions of a solution, oldest first.
@@ -224,7 +320,8 @@ impl Tailor {
         &self,
         solution_arn: Option<&str>,
     ) -> Result<Vec<SolutionVersion>> {
-        let mut all: Vec<SolutionVersion> = self.list_records(solution_arn).await?;
+        let all = self.list_records(solution_arn).await?;
+        let mut all = self.settle_versions(all).await?;
         all.sort_by(|a, b| a.creation_date_time.total_cmp(&b.creation_date_time));
         Ok(all)
     }
@@ -282,6 +379,7 @@ impl Tailor {
             )));
         }
         version.status = Status::CreateInProgress;
+        version.worker = WorkerProcess::of(std::process::id());
         version.last_updated_date_time = now_epoch();
         let v = self.update_record(v, &version).await?;
         let started = std::time::Instant::now();
@@ -359,8 +457,29 @@ impl Tailor {
             }
         }
         version.last_updated_date_time = now_epoch();
-        self.update_record(v, &version).await?;
-        Ok(version)
+        version.worker = None;
+        match self.update_record(v, &version).await {
+            Ok(_) => Ok(version),
+            // Only StopSolutionVersionCreation writes the record while it trains.
+            Err(Error::Store(crate::store::StoreError::ConditionFailed)) => {
+                let (mut now, v) = self
+                    .require::<SolutionVersion>(tables::SOLUTION_VERSIONS, arn)
+                    .await?;
+                if now.status != Status::CreateStopping {
+                    return Err(Error::InUse(format!(
+                        "solution version {arn} changed while training: it is {}",
+                        now.status
+                    )));
+                }
+                now.status = Status::CreateStopped;
+                now.worker = None;
+                now.training_hours = version.training_hours;
+                now.last_updated_date_time = now_epoch();
+                self.update_record(v, &now).await?;
+                Ok(now)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub(crate) async fn training_data(&self, version: &SolutionVersion) -> Result<TrainingData> {

@@ -332,3 +332,156 @@ async fn too_little_data_fails_the_version_with_a_reason() {
     );
     assert!(t.load_model(&v.solution_version_arn).await.is_err());
 }
+
+#[tokio::test]
+async fn a_stopped_pending_version_never_trains() {
+    let (_dir, t, g) = setup(30).await;
+    let s = t
+        .create_solution(solution("pop", &g, popularity::POPULARITY_COUNT))
+        .await
+        .unwrap();
+    let v = t
+        .create_solution_version(&s.solution_arn, TrainingMode::Full, None)
+        .await
+        .unwrap();
+    let arn = v.solution_version_arn;
+    let stopped = t.stop_solution_version_creation(&arn).await.unwrap();
+    assert_eq!(stopped.status, Status::CreateStopped);
+    let e = t
+        .run_solution_version(&arn, &mut |_, _| {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind().name(), "ResourceInUseException", "{e}");
+    assert_eq!(
+        t.describe_solution_version(&arn).await.unwrap().status,
+        Status::CreateStopped
+    );
+    let e = t.stop_solution_version_creation(&arn).await.unwrap_err();
+    assert_eq!(e.kind().name(), "ResourceInUseException", "{e}");
+}
+
+/// Stopped while it trains (from another thread, at the first progress report): the fit runs
+/// out, its model is discarded, and the version ends CREATE STOPPED, not ACTIVE.
+#[tokio::test]
+async fn a_version_stopped_while_training_ends_stopped() {
+    let (_dir, t, g) = setup(30).await;
+    let s = t
+        .create_solution(solution("up", &g, next_items::USER_PERSONALIZATION))
+        .await
+        .unwrap();
+    let arn = t
+        .create_solution_version(&s.solution_arn, TrainingMode::Full, None)
+        .await
+        .unwrap()
+        .solution_version_arn;
+    let mut stopped = None;
+    let done = t
+        .run_solution_version(&arn, &mut |_, _| {
+            if stopped.is_none() {
+                let (t, arn) = (t.clone(), arn.clone());
+                let status = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Runtime::new().unwrap();
+                    rt.block_on(t.stop_solution_version_creation(&arn))
+                        .unwrap()
+                        .status
+                })
+                .join()
+                .unwrap();
+                stopped = Some(status);
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(stopped, Some(Status::CreateStopping));
+    assert_eq!(done.status, Status::CreateStopped);
+    assert_eq!(
+        t.describe_solution_version(&arn).await.unwrap().status,
+        Status::CreateStopped
+    );
+    let e = t
+        .create_campaign("c", &arn, None, Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind().name(), "ResourceInUseException", "{e}");
+}
+
+/// A version whose process died (a crash, a Ctrl-C) while it was pending or training is
+/// failed, with a reason, by the next reader: never left in progress forever.
+#[tokio::test]
+async fn a_version_whose_worker_died_is_failed_by_the_next_reader() {
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let Some(dead) = tailor_core::domain::WorkerProcess::of(child.id()) else {
+        return; // no /proc here: nothing can tell a process is gone
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (_dir, t, g) = setup(30).await;
+    let s = t
+        .create_solution(solution("pop", &g, popularity::POPULARITY_COUNT))
+        .await
+        .unwrap();
+    for status in [Status::CreatePending, Status::CreateInProgress] {
+        let v = t
+            .create_solution_version(&s.solution_arn, TrainingMode::Full, None)
+            .await
+            .unwrap();
+        let arn = v.solution_version_arn.clone();
+        let (_, version) = t
+            .stores
+            .meta
+            .get("solution-versions", &arn)
+            .await
+            .unwrap()
+            .map(|r| ((), r.version))
+            .unwrap();
+        let left = tailor_core::domain::SolutionVersion {
+            status,
+            worker: Some(dead.clone()),
+            ..v
+        };
+        t.stores
+            .meta
+            .put(
+                "solution-versions",
+                &arn,
+                Some(&s.solution_arn),
+                serde_json::to_vec(&left).unwrap(),
+                tailor_core::store::Expect::Version(version),
+            )
+            .await
+            .unwrap();
+        let listed = t
+            .list_solution_versions(Some(&s.solution_arn))
+            .await
+            .unwrap();
+        let seen = listed
+            .iter()
+            .find(|x| x.solution_version_arn == arn)
+            .unwrap();
+        assert_eq!(seen.status, Status::CreateFailed, "{status}");
+        assert!(seen
+            .failure_reason
+            .as_ref()
+            .unwrap()
+            .contains("create a new solution version"));
+        assert_eq!(
+            t.describe_solution_version(&arn).await.unwrap().status,
+            Status::CreateFailed
+        );
+    }
+    // This process's own versions stay as they are.
+    let mine = t
+        .create_solution_version(&s.solution_arn, TrainingMode::Full, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        t.describe_solution_version(&mine.solution_version_arn)
+            .await
+            .unwrap()
+            .status,
+        Status::CreatePending
+    );
+}

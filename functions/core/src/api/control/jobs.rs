@@ -273,7 +273,15 @@ pub(super) async fn describe_solution_version(tailor: &Tailor, body: &[u8]) -> R
     let version = tailor
         .describe_solution_version(&req.solution_version_arn)
         .await?;
-    Ok(json!({ "solutionVersion": shown(&version, &[])? }))
+    Ok(json!({ "solutionVersion": shown(&version, &["worker"])? }))
+}
+
+pub(super) async fn stop_solution_version_creation(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: SolutionVersionArn = request(body)?;
+    tailor
+        .stop_solution_version_creation(&req.solution_version_arn)
+        .await?;
+    Ok(json!({}))
 }
 
 pub(super) async fn get_solution_metrics(tailor: &Tailor, body: &[u8]) -> Result<Value> {

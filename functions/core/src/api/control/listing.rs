@@ -20,7 +20,7 @@ pub(super) trait Listed: Resource + Send + Sync {
     const SUMMARY: &'static [&'static str];
     const PARENT: Option<(&'static str, &'static str)>;
 
-    /// The records as they stand now; an import job whose worker is gone is failed first.
+    /// The records as they stand now: a job whose worker is gone is failed first.
     fn fresh(
         tailor: &Tailor,
         records: Vec<Self>,
@@ -73,18 +73,23 @@ listed!(
     Some(("datasetGroupArn", tables::DATASET_GROUPS)),
     ["name", "solutionArn", "status", "recipeArn"]
 );
-listed!(
-    SolutionVersion,
-    "solutionVersions",
-    Some(("solutionArn", tables::SOLUTIONS)),
-    [
+impl Listed for SolutionVersion {
+    const FIELD: &'static str = "solutionVersions";
+    const SUMMARY: &'static [&'static str] = &[
         "solutionVersionArn",
         "status",
         "trainingMode",
         "trainingType",
-        "failureReason"
-    ]
-);
+        "failureReason",
+        TIMES[0],
+        TIMES[1],
+    ];
+    const PARENT: Option<(&'static str, &'static str)> = Some(("solutionArn", tables::SOLUTIONS));
+
+    async fn fresh(tailor: &Tailor, records: Vec<Self>) -> Result<Vec<Self>> {
+        tailor.settle_versions(records).await
+    }
+}
 listed!(
     Campaign,
     "campaigns",

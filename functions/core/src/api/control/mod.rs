@@ -61,6 +61,7 @@ pub async fn dispatch(tailor: &Tailor, operation: &str, body: &[u8]) -> Option<R
         "CreateSolutionVersion" => jobs::create_solution_version(tailor, body).await,
         "DescribeSolutionVersion" => jobs::describe_solution_version(tailor, body).await,
         "ListSolutionVersions" => list::<SolutionVersion>(tailor, body).await,
+        "StopSolutionVersionCreation" => jobs::stop_solution_version_creation(tailor, body).await,
         "GetSolutionMetrics" => jobs::get_solution_metrics(tailor, body).await,
         "CreateCampaign" => jobs::create_campaign(tailor, body).await,
         "DescribeCampaign" => jobs::describe_campaign(tailor, body).await,

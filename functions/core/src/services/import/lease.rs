@@ -40,8 +40,17 @@ impl Renewal {
     }
 }
 
-/// Whether `job` is in progress with nobody working on it (as of epoch second `now`).
+/// Whether `job` is in progress (or pending) with nobody working on it (as of epoch second
+/// `now`). A pending job waits for its worker to start it, however long: only the process that
+/// created it being seen gone abandons it.
 pub(super) fn abandoned(job: &DatasetImportJob, now: f64) -> bool {
+    if job.status == Status::CreatePending {
+        return job
+            .lease
+            .as_ref()
+            .and_then(|l| l.process.as_ref())
+            .is_some_and(|p| p.is_gone());
+    }
     if job.status != Status::CreateInProgress {
         return false;
     }
