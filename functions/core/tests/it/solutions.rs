@@ -413,11 +413,12 @@ async fn a_version_whose_worker_died_is_failed_by_the_next_reader() {
         .arg("30")
         .spawn()
         .unwrap();
-    let Some(dead) = tailor_core::domain::WorkerProcess::of(child.id()) else {
-        return; // no /proc here: nothing can tell a process is gone
-    };
+    let dead = tailor_core::domain::WorkerProcess::of(child.id());
     child.kill().unwrap();
     child.wait().unwrap();
+    let Some(dead) = dead else {
+        return; // no /proc here: nothing can tell a process is gone
+    };
     let (_dir, t, g) = setup(30).await;
     let s = t
         .create_solution(solution("pop", &g, popularity::POPULARITY_COUNT))
