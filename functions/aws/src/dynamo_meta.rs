@@ -208,12 +208,14 @@ impl MetaStore for DynamoMetaStore {
                 .index_name(index)
                 .key_condition_expression(condition)
                 .expression_attribute_names("#hash", hash)
-                .expression_attribute_names("#key", "key")
                 .expression_attribute_values(":hash", value.clone())
                 .limit((want - records.len()).min(i32::MAX as usize) as i32)
                 .set_exclusive_start_key(start);
+            // DynamoDB refuses a name or value the condition does not use.
             if let Some(after) = query.after {
-                req = req.expression_attribute_values(":after", s(after));
+                req = req
+                    .expression_attribute_names("#key", "key")
+                    .expression_attribute_values(":after", s(after));
             }
             let out = req
                 .send()
