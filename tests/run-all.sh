@@ -37,13 +37,23 @@ AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 \
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
   cargo test --workspace --all-targets --all-features
 
-# Wire compatibility: boto3's personalize-runtime / personalize-events clients against a real
-# `tailor serve`, in a venv this script makes.
-step "boto3 compatibility tests"
+# Wire compatibility: boto3's personalize / personalize-runtime / personalize-events clients,
+# the AWS CLI (v1) and the JavaScript SDK v3 against a real `tailor serve`, in a venv and a
+# node_modules this script makes.
+step "client compatibility tests (boto3, AWS CLI, JavaScript SDK v3)"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/compat/requirements.txt
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -qq nodejs npm >/dev/null
+  else
+    echo "Node.js and npm are required for the JavaScript SDK tests: install them" >&2
+    exit 1
+  fi
+fi
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 TAILOR_BIN="$PWD/target/debug/tailor" .venv/bin/python -m pytest tests/compat -q -p no:cacheprovider
 
 # The deployment on the emulator: S3 upload → import Lambda → state machine → campaign →

@@ -176,7 +176,8 @@ def test_filters_and_event_trackers(control):
 
 
 def wait_for(describe, key: str, timeout: float = 300.0) -> dict:
-    """Polls a Describe call until its resource leaves the CREATE PENDING / IN_PROGRESS states."""
+    """Polls a Describe call until its resource leaves the CREATE PENDING / IN_PROGRESS /
+    STOPPING states."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -185,7 +186,7 @@ def wait_for(describe, key: str, timeout: float = 300.0) -> dict:
         resource = describe()[key]
         if not states or states[-1] != resource["status"]:
             states.append(resource["status"])
-        if resource["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS"):
+        if resource["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING"):
             resource["seen"] = states
             return resource
         assert time.monotonic() < deadline, f"{key} stuck in {states}"
@@ -255,11 +256,26 @@ def test_the_whole_lifecycle_through_boto3(control, server, tmp_path):
     second = control.create_solution_version(solutionArn=solution)["solutionVersionArn"]
     assert wait_for(lambda: control.describe_solution_version(solutionVersionArn=second),
                     "solutionVersion")["status"] == "ACTIVE"
+    # A third is stopped at once: it never becomes ACTIVE, and cannot be stopped twice.
+    third = control.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    control.stop_solution_version_creation(solutionVersionArn=third)
+    stopped = wait_for(lambda: control.describe_solution_version(solutionVersionArn=third),
+                       "solutionVersion")
+    assert stopped["status"] == "CREATE STOPPED", stopped
+    assert_error("ResourceInUseException", 400, control.stop_solution_version_creation,
+                 solutionVersionArn=third)
+    assert_error("ResourceInUseException", 400, control.create_campaign, name=unique("c"),
+                 solutionVersionArn=third)
     control.update_campaign(campaignArn=campaign, solutionVersionArn=second)
     assert control.describe_campaign(campaignArn=campaign)["campaign"]["solutionVersionArn"] \
         == second
     listed = control.list_solution_versions(solutionArn=solution, maxResults=1)
     assert len(listed["solutionVersions"]) == 1 and "nextToken" in listed
+    pages = [v["solutionVersionArn"]
+             for p in control.get_paginator("list_solution_versions").paginate(
+                 solutionArn=solution, PaginationConfig={"PageSize": 1})
+             for v in p["solutionVersions"]]
+    assert sorted(pages) == sorted([first, second, third])
     assert [c["campaignArn"] for c in control.list_campaigns(solutionArn=solution)["campaigns"]] \
         == [campaign]
 
@@ -272,3 +288,45 @@ def test_the_whole_lifecycle_through_boto3(control, server, tmp_path):
     control.delete_schema(schemaArn=schema)
     assert_error("ResourceNotFoundException", 400, control.describe_solution_version,
                  solutionVersionArn=first)
+
+
+def test_tags_on_create_and_after(control):
+    name = unique("tagged")
+    group = control.create_dataset_group(
+        name=name, tags=[{"tagKey": "team", "tagValue": "growth"}])["datasetGroupArn"]
+    try:
+        assert control.list_tags_for_resource(resourceArn=group)["tags"] == \
+            [{"tagKey": "team", "tagValue": "growth"}]
+        control.tag_resource(resourceArn=group, tags=[
+            {"tagKey": "team", "tagValue": "search"}, {"tagKey": "cost centre", "tagValue": "7"}])
+        tags = control.list_tags_for_resource(resourceArn=group)["tags"]
+        assert sorted((t["tagKey"], t["tagValue"]) for t in tags) == \
+            [("cost centre", "7"), ("team", "search")]
+        control.untag_resource(resourceArn=group, tagKeys=["team", "never-there"])
+        assert control.list_tags_for_resource(resourceArn=group)["tags"] == \
+            [{"tagKey": "cost centre", "tagValue": "7"}]
+
+        many = [{"tagKey": f"k{i}", "tagValue": "v"} for i in range(50)]
+        assert_error("TooManyTagsException", 400, control.tag_resource,
+                     resourceArn=group, tags=many)
+        assert_error("TooManyTagKeysException", 400, control.untag_resource,
+                     resourceArn=group, tagKeys=[f"k{i}" for i in range(51)])
+        message = assert_error("InvalidInputException", 400, control.tag_resource,
+                               resourceArn=group, tags=[{"tagKey": "aws:x", "tagValue": "v"}])
+        assert "tags[0].tagKey" in message
+        assert_error("ResourceNotFoundException", 400, control.list_tags_for_resource,
+                     resourceArn=f"{PREFIX}:dataset-group/none-such")
+        # A bad tag on a Create creates nothing.
+        other = unique("bad")
+        assert_error("InvalidInputException", 400, control.create_dataset_group, name=other,
+                     tags=[{"tagKey": "", "tagValue": "v"}])
+        assert_error("ResourceNotFoundException", 400, control.describe_dataset_group,
+                     datasetGroupArn=f"{PREFIX}:dataset-group/{other}")
+    finally:
+        control.delete_dataset_group(datasetGroupArn=group)
+    # The tags went with the group: the same name again starts untagged.
+    again = control.create_dataset_group(name=name)["datasetGroupArn"]
+    try:
+        assert control.list_tags_for_resource(resourceArn=again)["tags"] == []
+    finally:
+        control.delete_dataset_group(datasetGroupArn=again)

@@ -15,6 +15,10 @@ pub enum ErrorKind {
     LimitExceeded,
     /// A list's `nextToken` that this service did not issue.
     InvalidNextToken,
+    /// More tags on a resource than Personalize allows.
+    TooManyTags,
+    /// More tag keys in one UntagResource than Personalize allows.
+    TooManyTagKeys,
     /// Not the caller's fault; never carries internal detail to clients.
     Internal,
 }
@@ -29,6 +33,8 @@ impl ErrorKind {
             ErrorKind::ResourceInUse => "ResourceInUseException",
             ErrorKind::LimitExceeded => "LimitExceededException",
             ErrorKind::InvalidNextToken => "InvalidNextTokenException",
+            ErrorKind::TooManyTags => "TooManyTagsException",
+            ErrorKind::TooManyTagKeys => "TooManyTagKeysException",
             ErrorKind::Internal => "InternalServerError",
         }
     }
@@ -39,7 +45,9 @@ impl ErrorKind {
             ErrorKind::InvalidInput
             | ErrorKind::ResourceAlreadyExists
             | ErrorKind::LimitExceeded
-            | ErrorKind::InvalidNextToken => 400,
+            | ErrorKind::InvalidNextToken
+            | ErrorKind::TooManyTags
+            | ErrorKind::TooManyTagKeys => 400,
             ErrorKind::ResourceNotFound => 404,
             ErrorKind::ResourceInUse => 409,
             ErrorKind::Internal => 500,
@@ -62,6 +70,10 @@ pub enum Error {
     LimitExceeded(String),
     #[error("{0}")]
     InvalidNextToken(String),
+    #[error("{0}")]
+    TooManyTags(String),
+    #[error("{0}")]
+    TooManyTagKeys(String),
     #[error(transparent)]
     Schema(#[from] crate::schema::SchemaError),
     #[error(transparent)]
@@ -79,6 +91,8 @@ impl Error {
             Error::InUse(_) => ErrorKind::ResourceInUse,
             Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
             Error::InvalidNextToken(_) => ErrorKind::InvalidNextToken,
+            Error::TooManyTags(_) => ErrorKind::TooManyTags,
+            Error::TooManyTagKeys(_) => ErrorKind::TooManyTagKeys,
             Error::Store(StoreError::ConditionFailed) => ErrorKind::ResourceInUse,
             Error::Store(_) | Error::Internal(_) => ErrorKind::Internal,
         }

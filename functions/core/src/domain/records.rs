@@ -315,3 +315,11 @@ pub struct FilterRecord {
     pub creation_date_time: f64,
     pub last_updated_date_time: f64,
 }
+
+/// A tag on a resource, as Personalize's TagResource and the Create operations' `tags` carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tag {
+    pub tag_key: String,
+    pub tag_value: String,
+}

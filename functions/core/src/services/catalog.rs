@@ -24,6 +24,8 @@ pub mod tables {
     pub const CAMPAIGNS: &str = "campaigns";
     pub const EVENT_TRACKERS: &str = "event-trackers";
     pub const FILTERS: &str = "filters";
+    /// A resource's tags, keyed by its ARN.
+    pub const TAGS: &str = "tags";
     /// Records written by PutItems / PutUsers, keyed `<datasetArn>|<id>`.
     pub const PUT_RECORDS: &str = "put-records";
 }

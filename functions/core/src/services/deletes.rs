@@ -29,8 +29,14 @@ fn some_of(arns: &[String]) -> String {
 }
 
 impl Tailor {
+    /// A resource's record, and its tags with it.
     async fn remove(&self, table: &str, key: &str) -> Result<()> {
-        Ok(self.stores.meta.delete(table, key, Expect::Any).await?)
+        self.stores.meta.delete(table, key, Expect::Any).await?;
+        Ok(self
+            .stores
+            .meta
+            .delete(tables::TAGS, key, Expect::Any)
+            .await?)
     }
 
     /// Needs the group's datasets, solutions, event tracker and campaigns gone first, as in

@@ -10,6 +10,7 @@ mod filters;
 mod import;
 mod shards;
 mod solutions;
+mod tags;
 pub mod training;
 pub mod uploads;
 
@@ -21,6 +22,7 @@ pub use compaction::{put_records_table, Compaction};
 pub use import::ImportOutcome;
 pub use shards::{EVENTS_PER_SHARD, SINGLE_FUNCTION_EVENTS};
 pub use solutions::{CreateSolution, SHARDS_HP};
+pub use tags::{check_tags, MAX_TAGS};
 
 use crate::domain::ArnBuilder;
 use crate::store::checked::CheckedMeta;

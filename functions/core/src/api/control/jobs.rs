@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::listing::{self, Paging};
-use super::{pick, request, shown};
-use crate::domain::{CampaignConfig, ImportMode, SolutionConfig, TrainingMode};
+use super::{pick, request, shown, NewTags};
+use crate::domain::{CampaignConfig, ImportMode, SolutionConfig, Tag, TrainingMode};
 use crate::error::{Error, Result};
 use crate::recipes::Recipe;
 use crate::services::{CreateSolution, Tailor};
@@ -64,8 +64,7 @@ struct CreateDatasetImportJob {
     import_mode: Option<ImportMode>,
     #[allow(dead_code)]
     publish_attribution_metrics_to_s3: Option<bool>,
-    #[allow(dead_code)]
-    tags: Option<Value>,
+    tags: Option<Vec<Tag>>,
 }
 
 /// The local file a `dataSource.dataLocation` names: a plain path or a `file://` URL. An
@@ -103,6 +102,7 @@ impl Read for Unreadable {
 
 pub(super) async fn create_dataset_import_job(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: CreateDatasetImportJob = request(body)?;
+    let tags = NewTags::checked(req.tags)?;
     let path = local_file(&req.data_source.data_location)?;
     let job = tailor
         .create_dataset_import_job(
@@ -114,6 +114,7 @@ pub(super) async fn create_dataset_import_job(tailor: &Tailor, body: &[u8]) -> R
         )
         .await?;
     let arn = job.dataset_import_job_arn.clone();
+    tags.apply(tailor, &arn).await?;
     in_background(tailor, arn.clone(), move |tailor| async move {
         let (mut input, size): (Box<dyn Read + Send>, u64) = match std::fs::File::open(&path) {
             Ok(f) => {
@@ -161,12 +162,12 @@ struct CreateSolutionIn {
     dataset_group_arn: String,
     event_type: Option<String>,
     solution_config: Option<SolutionConfig>,
-    #[allow(dead_code)]
-    tags: Option<Value>,
+    tags: Option<Vec<Tag>>,
 }
 
 pub(super) async fn create_solution(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: CreateSolutionIn = request(body)?;
+    let tags = NewTags::checked(req.tags)?;
     if req.perform_auto_ml == Some(true) {
         return Err(Error::InvalidInput(
             "performAutoML is not served by tailor: name a recipeArn".into(),
@@ -192,6 +193,7 @@ pub(super) async fn create_solution(tailor: &Tailor, body: &[u8]) -> Result<Valu
             perform_hpo: req.perform_hpo.unwrap_or(false),
         })
         .await?;
+    tags.apply(tailor, &solution.solution_arn).await?;
     Ok(json!({ "solutionArn": solution.solution_arn }))
 }
 
@@ -239,12 +241,12 @@ struct CreateSolutionVersionIn {
     name: Option<String>,
     solution_arn: String,
     training_mode: Option<TrainingMode>,
-    #[allow(dead_code)]
-    tags: Option<Value>,
+    tags: Option<Vec<Tag>>,
 }
 
 pub(super) async fn create_solution_version(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: CreateSolutionVersionIn = request(body)?;
+    let tags = NewTags::checked(req.tags)?;
     let version = tailor
         .create_solution_version(
             &req.solution_arn,
@@ -253,6 +255,7 @@ pub(super) async fn create_solution_version(tailor: &Tailor, body: &[u8]) -> Res
         )
         .await?;
     let arn = version.solution_version_arn.clone();
+    tags.apply(tailor, &arn).await?;
     in_background(tailor, arn.clone(), move |tailor| async move {
         tailor
             .run_solution_version(&arn, &mut |_, _| {})
@@ -305,12 +308,12 @@ struct CreateCampaignIn {
     #[serde(rename = "minProvisionedTPS")]
     min_provisioned_tps: Option<u32>,
     campaign_config: Option<CampaignConfig>,
-    #[allow(dead_code)]
-    tags: Option<Value>,
+    tags: Option<Vec<Tag>>,
 }
 
 pub(super) async fn create_campaign(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: CreateCampaignIn = request(body)?;
+    let tags = NewTags::checked(req.tags)?;
     let campaign = tailor
         .create_campaign(
             &req.name,
@@ -319,6 +322,7 @@ pub(super) async fn create_campaign(tailor: &Tailor, body: &[u8]) -> Result<Valu
             req.campaign_config.unwrap_or_default(),
         )
         .await?;
+    tags.apply(tailor, &campaign.campaign_arn).await?;
     Ok(json!({ "campaignArn": campaign.campaign_arn }))
 }
 

@@ -3,10 +3,11 @@
 //! `personalize` service model names them. Each operation is a thin call of the same service the
 //! CLI calls.
 //!
-//! Served so far: Create / Describe / List / Delete of DatasetGroup, Schema, Dataset, Filter and
-//! EventTracker; and (`jobs`) dataset import jobs, solutions, solution versions, campaigns and
-//! recipes, import jobs and solution versions running in the background. Lists
-//! page with `maxResults` (1–100) and an opaque `nextToken`.
+//! Served: Create / Describe / List / Delete of DatasetGroup, Schema, Dataset, Filter and
+//! EventTracker; (`jobs`) dataset import jobs and solution versions, which run in the
+//! background, StopSolutionVersionCreation, solutions, GetSolutionMetrics, campaigns with
+//! UpdateCampaign, and recipes; TagResource / UntagResource / ListTagsForResource and the
+//! Create operations' `tags`. Every List operation reads one page (`listing`).
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -14,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::domain::{
     Campaign, Dataset, DatasetGroup, DatasetImportJob, DatasetSchemaRecord, EventTracker,
-    FilterRecord, Solution, SolutionVersion,
+    FilterRecord, Solution, SolutionVersion, Tag,
 };
 use crate::error::{Error, Result};
 use crate::schema::DatasetType;
@@ -68,6 +69,9 @@ pub async fn dispatch(tailor: &Tailor, operation: &str, body: &[u8]) -> Option<R
         "ListCampaigns" => list::<Campaign>(tailor, body).await,
         "UpdateCampaign" => jobs::update_campaign(tailor, body).await,
         "DeleteCampaign" => jobs::delete_campaign(tailor, body).await,
+        "TagResource" => tag_resource(tailor, body).await,
+        "UntagResource" => untag_resource(tailor, body).await,
+        "ListTagsForResource" => list_tags_for_resource(tailor, body).await,
         "ListRecipes" => jobs::list_recipes(body).await,
         "DescribeRecipe" => jobs::describe_recipe(body).await,
         _ => return None,
@@ -82,6 +86,24 @@ pub(super) fn request<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
         body
     };
     super::parse_json(body)
+}
+
+/// A Create request's tags: checked before anything is created, applied once it is.
+pub(super) struct NewTags(Vec<Tag>);
+
+impl NewTags {
+    pub fn checked(tags: Option<Vec<Tag>>) -> Result<NewTags> {
+        let tags = tags.unwrap_or_default();
+        crate::services::check_tags(&tags)?;
+        Ok(NewTags(tags))
+    }
+
+    pub async fn apply(self, tailor: &Tailor, arn: &str) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        tailor.tag_resource(arn, &self.0).await
+    }
 }
 
 /// A record as JSON without the fields that are tailor's bookkeeping, not Personalize's.
@@ -115,12 +137,12 @@ struct CreateDatasetGroup {
     role_arn: Option<String>,
     kms_key_arn: Option<String>,
     domain: Option<String>,
-    #[allow(dead_code)]
-    tags: Option<Value>,
+    tags: Option<Vec<Tag>>,
 }
 
 async fn create_dataset_group(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: CreateDatasetGroup = request(body)?;
+    let tags = NewTags::checked(req.tags)?;
     if let Some(domain) = &req.domain {
         return Err(Error::InvalidInput(format!(
             "domain {domain}: tailor serves custom dataset groups only (omit domain)"
@@ -129,6 +151,7 @@ async fn create_dataset_group(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let group = tailor
         .create_dataset_group(&req.name, req.kms_key_arn, req.role_arn)
         .await?;
+    tags.apply(tailor, &group.dataset_group_arn).await?;
     Ok(json!({ "datasetGroupArn": group.dataset_group_arn }))
 }
 
@@ -200,12 +223,12 @@ struct CreateDataset {
     schema_arn: String,
     dataset_group_arn: String,
     dataset_type: String,
-    #[allow(dead_code)]
-    tags: Option<Value>,
+    tags: Option<Vec<Tag>>,
 }
 
 async fn create_dataset(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: CreateDataset = request(body)?;
+    let tags = NewTags::checked(req.tags)?;
     let dataset_type: DatasetType = req.dataset_type.parse().map_err(|_| {
         Error::InvalidInput(format!(
             "datasetType {} is not one of Interactions, Items, Users",
@@ -220,6 +243,7 @@ async fn create_dataset(tailor: &Tailor, body: &[u8]) -> Result<Value> {
             dataset_type,
         )
         .await?;
+    tags.apply(tailor, &dataset.dataset_arn).await?;
     Ok(json!({ "datasetArn": dataset.dataset_arn }))
 }
 
@@ -249,15 +273,16 @@ struct CreateFilter {
     name: String,
     dataset_group_arn: String,
     filter_expression: String,
-    #[allow(dead_code)]
-    tags: Option<Value>,
+    tags: Option<Vec<Tag>>,
 }
 
 async fn create_filter(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: CreateFilter = request(body)?;
+    let tags = NewTags::checked(req.tags)?;
     let filter = tailor
         .create_filter(&req.name, &req.dataset_group_arn, &req.filter_expression)
         .await?;
+    tags.apply(tailor, &filter.filter_arn).await?;
     Ok(json!({ "filterArn": filter.filter_arn }))
 }
 
@@ -286,15 +311,16 @@ async fn delete_filter(tailor: &Tailor, body: &[u8]) -> Result<Value> {
 struct CreateEventTracker {
     name: String,
     dataset_group_arn: String,
-    #[allow(dead_code)]
-    tags: Option<Value>,
+    tags: Option<Vec<Tag>>,
 }
 
 async fn create_event_tracker(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: CreateEventTracker = request(body)?;
+    let tags = NewTags::checked(req.tags)?;
     let tracker = tailor
         .create_event_tracker(&req.name, &req.dataset_group_arn)
         .await?;
+    tags.apply(tailor, &tracker.event_tracker_arn).await?;
     Ok(json!({
         "eventTrackerArn": tracker.event_tracker_arn,
         "trackingId": tracker.tracking_id,
@@ -319,4 +345,46 @@ async fn delete_event_tracker(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: EventTrackerArn = request(body)?;
     tailor.delete_event_tracker(&req.event_tracker_arn).await?;
     Ok(json!({}))
+}
+
+// --- tags -----------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TagResource {
+    resource_arn: String,
+    tags: Vec<Tag>,
+}
+
+async fn tag_resource(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: TagResource = request(body)?;
+    tailor.tag_resource(&req.resource_arn, &req.tags).await?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UntagResource {
+    resource_arn: String,
+    tag_keys: Vec<String>,
+}
+
+async fn untag_resource(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: UntagResource = request(body)?;
+    tailor
+        .untag_resource(&req.resource_arn, &req.tag_keys)
+        .await?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResourceArn {
+    resource_arn: String,
+}
+
+async fn list_tags_for_resource(tailor: &Tailor, body: &[u8]) -> Result<Value> {
+    let req: ResourceArn = request(body)?;
+    let tags = tailor.list_tags_for_resource(&req.resource_arn).await?;
+    Ok(json!({ "tags": tags }))
 }
