@@ -50,6 +50,11 @@ struct Settings {
     #[cfg(feature = "aws")]
     #[arg(long, env = "TAILOR_AWS", global = true)]
     aws: bool,
+    /// Quotas changed from Personalize's defaults, e.g. `dataset-groups=20,solutions-per-group=30`
+    /// (dataset-groups, schemas, solutions-per-group, campaigns-per-group, filters-per-group,
+    /// pending-import-jobs, pending-solution-versions).
+    #[arg(long, env = "TAILOR_QUOTAS", default_value = "", global = true)]
+    quotas: tailor_core::services::quotas::Quotas,
 }
 
 #[derive(Debug, Parser)]
@@ -259,7 +264,8 @@ async fn open(s: &Settings) -> tailor_core::Result<Tailor> {
         return Ok(deployment.tailor().await);
     }
     let stores = Stores::embedded(&s.data_dir)?;
-    let tailor = Tailor::new(stores, ArnBuilder::new(&s.region, &s.account_id));
+    let tailor = Tailor::new(stores, ArnBuilder::new(&s.region, &s.account_id))
+        .with_quotas(s.quotas.clone());
     // A directory written by an earlier tailor gets its records filed under their parents.
     tailor.upgrade_records().await?;
     Ok(tailor)

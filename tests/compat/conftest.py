@@ -76,9 +76,18 @@ def tailor_bin() -> Path:
     return path
 
 
+# The suite's tests share one server and make dataset groups, solutions and campaigns side by
+# side: room above Personalize's default quotas (filters keep theirs, which a test checks).
+QUOTAS = ("dataset-groups=100,solutions-per-group=100,campaigns-per-group=100,"
+          "pending-import-jobs=100,pending-solution-versions=100")
+
+
 def cli_env() -> dict:
-    """The environment without TAILOR_* settings that would change ARNs or the data dir."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
+    """The environment without TAILOR_* settings that would change ARNs or the data dir, with
+    the suite's quotas."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
+    env["TAILOR_QUOTAS"] = QUOTAS
+    return env
 
 
 def run_cli(binary: Path, data_dir: Path, *args: str) -> str:

@@ -163,6 +163,15 @@ def test_filters_and_event_trackers(control):
                            filterExpression="INCLUDE ItemID WHERE Items.GENRE IN")
     assert "offset" in message
 
+    # Personalize's quota: 10 filters per dataset group.
+    more = [control.create_filter(name=unique("f"), datasetGroupArn=group,
+                                  filterExpression=expression)["filterArn"] for _ in range(9)]
+    message = assert_error("LimitExceededException", 400, control.create_filter,
+                           name=unique("f"), datasetGroupArn=group, filterExpression=expression)
+    assert "filters-per-group" in message
+    for f in more:
+        control.delete_filter(filterArn=f)
+
     assert_error("ResourceInUseException", 400, control.delete_dataset_group,
                  datasetGroupArn=group)
     control.delete_filter(filterArn=flt)

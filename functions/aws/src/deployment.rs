@@ -15,6 +15,8 @@ pub const EVENTS_TABLE_VAR: &str = "TAILOR_EVENTS_TABLE";
 pub const KMS_KEY_VAR: &str = "TAILOR_KMS_KEY_ID";
 pub const ACCOUNT_VAR: &str = "TAILOR_ACCOUNT_ID";
 pub const REFRESH_VAR: &str = "TAILOR_CAMPAIGN_REFRESH_SECONDS";
+/// Quotas changed from Personalize's defaults, `name=N,...` (services::quotas).
+pub const QUOTAS_VAR: &str = "TAILOR_QUOTAS";
 
 /// How often a warm function compares a campaign with its stored record, by default.
 pub const DEFAULT_CAMPAIGN_REFRESH: Duration = Duration::from_secs(30);
@@ -25,6 +27,7 @@ pub struct Deployment {
     pub names: ResourceNames,
     pub region: String,
     pub account_id: String,
+    pub quotas: tailor_core::services::quotas::Quotas,
 }
 
 impl Deployment {
@@ -59,10 +62,15 @@ impl Deployment {
         let region = var("AWS_REGION")
             .or_else(|| var("AWS_DEFAULT_REGION"))
             .unwrap_or_else(|| "us-east-1".into());
+        let quotas = var(QUOTAS_VAR)
+            .unwrap_or_default()
+            .parse()
+            .map_err(|e| format!("{QUOTAS_VAR}: {e}"))?;
         Ok(Deployment {
             names,
             region,
             account_id,
+            quotas,
         })
     }
 
@@ -70,6 +78,7 @@ impl Deployment {
     pub async fn tailor(&self) -> Tailor {
         let stores = Stores::from_env(&self.names).await;
         Tailor::new(stores, ArnBuilder::new(&self.region, &self.account_id))
+            .with_quotas(self.quotas.clone())
     }
 }
 

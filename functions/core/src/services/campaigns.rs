@@ -37,6 +37,8 @@ impl Tailor {
             }
         }
         let version = self.resolve_version(solution_version_arn).await?;
+        self.check_campaign_quota(&version.dataset_group_arn)
+            .await?;
         let now = now_epoch();
         let campaign = Campaign {
             name: name.into(),

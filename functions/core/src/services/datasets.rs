@@ -24,6 +24,7 @@ impl Tailor {
                 "roleArn is only accepted together with kmsKeyArn".into(),
             ));
         }
+        self.check_dataset_group_quota().await?;
         let now = now_epoch();
         let group = DatasetGroup {
             name: name.into(),
@@ -56,6 +57,7 @@ impl Tailor {
     ) -> Result<DatasetSchemaRecord> {
         validate_name("name", name)?;
         DatasetSchema::parse(schema_json)?;
+        self.check_schema_quota().await?;
         let now = now_epoch();
         let record = DatasetSchemaRecord {
             name: name.into(),

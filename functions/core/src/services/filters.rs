@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::catalog::tables;
 use super::Tailor;
 use crate::domain::*;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::filters::Filter;
 use crate::schema::{DatasetSchema, DatasetType};
 
@@ -25,12 +25,7 @@ impl Tailor {
         let filter = Filter::parse(expression)?;
         let schemas = self.group_schemas(dataset_group_arn).await?;
         filter.check_fields(|kind| schemas.get(&kind).map(|s| s.as_ref()))?;
-        let in_group = self.list_filters(Some(dataset_group_arn)).await?.len();
-        if in_group >= 10 {
-            return Err(Error::LimitExceeded(
-                "a dataset group holds at most 10 filters".into(),
-            ));
-        }
+        self.check_filter_quota(dataset_group_arn).await?;
         let now = now_epoch();
         let record = FilterRecord {
             name: name.into(),

@@ -8,6 +8,7 @@ mod datasets;
 mod deletes;
 mod filters;
 mod import;
+pub mod quotas;
 mod shards;
 mod solutions;
 mod tags;
@@ -71,10 +72,20 @@ impl Stores {
 pub struct Tailor {
     pub stores: Stores,
     pub arns: ArnBuilder,
+    pub quotas: quotas::Quotas,
 }
 
 impl Tailor {
+    /// Services with Personalize's default quotas.
     pub fn new(stores: Stores, arns: ArnBuilder) -> Tailor {
-        Tailor { stores, arns }
+        Tailor {
+            stores,
+            arns,
+            quotas: quotas::Quotas::default(),
+        }
+    }
+
+    pub fn with_quotas(self, quotas: quotas::Quotas) -> Tailor {
+        Tailor { quotas, ..self }
     }
 }

@@ -147,6 +147,7 @@ impl Tailor {
                     .into(),
             ));
         }
+        self.check_solution_quota(&req.dataset_group_arn).await?;
         let now = now_epoch();
         let solution = Solution {
             solution_arn: self.arns.arn(ResourceType::Solution, &req.name),

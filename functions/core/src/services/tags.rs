@@ -191,7 +191,10 @@ mod tests {
             tag("k", "v!"),
         ] {
             assert_eq!(
-                check_tags(&[bad.clone()]).unwrap_err().kind().name(),
+                check_tags(std::slice::from_ref(&bad))
+                    .unwrap_err()
+                    .kind()
+                    .name(),
                 "InvalidInputException",
                 "{bad:?}"
             );

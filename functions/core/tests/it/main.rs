@@ -12,6 +12,7 @@ mod filters;
 mod fuzz;
 mod import_jobs;
 mod ports;
+mod quotas;
 mod recipes;
 mod roundtrip;
 mod scale;

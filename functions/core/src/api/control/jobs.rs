@@ -104,6 +104,9 @@ pub(super) async fn create_dataset_import_job(tailor: &Tailor, body: &[u8]) -> R
     let req: CreateDatasetImportJob = request(body)?;
     let tags = NewTags::checked(req.tags)?;
     let path = local_file(&req.data_source.data_location)?;
+    // The pending-job quotas bind Personalize's API; tailor's own doors (S3 uploads, the
+    // retraining schedule) queue behind them instead of failing.
+    tailor.check_pending_import_quota().await?;
     let job = tailor
         .create_dataset_import_job(
             &req.job_name,
@@ -247,6 +250,7 @@ struct CreateSolutionVersionIn {
 pub(super) async fn create_solution_version(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: CreateSolutionVersionIn = request(body)?;
     let tags = NewTags::checked(req.tags)?;
+    tailor.check_pending_version_quota().await?;
     let version = tailor
         .create_solution_version(
             &req.solution_arn,
