@@ -266,6 +266,12 @@ async fn open(s: &Settings) -> tailor_core::Result<Tailor> {
     let stores = Stores::embedded(&s.data_dir)?;
     let tailor = Tailor::new(stores, ArnBuilder::new(&s.region, &s.account_id))
         .with_quotas(s.quotas.clone());
+    // s3:// import locations, from S3 (or an emulator at AWS_ENDPOINT_URL) with the
+    // environment's credentials; the SDK resolves them only when a location is read.
+    #[cfg(feature = "aws")]
+    let tailor = tailor.with_sources(std::sync::Arc::new(tailor_aws::S3DataSources::new(
+        &tailor_aws::sdk_config_from_env().await,
+    )));
     // A directory written by an earlier tailor gets its records filed under their parents.
     tailor.upgrade_records().await?;
     Ok(tailor)

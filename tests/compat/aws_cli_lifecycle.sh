@@ -73,9 +73,10 @@ n=$(aws --endpoint-url "$endpoint" personalize-runtime get-recommendations \
 [[ $n == 5 ]] || fail "$n recommendations, not 5"
 
 step "paging and errors"
-# The CLI follows nextToken itself: one group per page, and ours among them exactly once.
-found=$(p list-dataset-groups --page-size 1 \
-    --query "length(datasetGroups[?datasetGroupArn=='$group'])" --output text)
+# The CLI follows nextToken itself (one group per page here; a --query applies per page), and
+# ours is among them exactly once.
+found=$(p list-dataset-groups --page-size 1 --query 'datasetGroups[].datasetGroupArn' \
+    --output text | tr '\t' '\n' | grep -cxF "$group" || true)
 [[ $found == 1 ]] || fail "paged listing found our group $found times"
 [[ $(p list-solution-versions --solution-arn "$solution" \
     --query 'solutionVersions[0].solutionVersionArn' --output text) == "$version" ]] ||

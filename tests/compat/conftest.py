@@ -76,6 +76,10 @@ def tailor_bin() -> Path:
     return path
 
 
+EMULATOR = "http://127.0.0.1:4566"
+EMULATOR_ENV = {"AWS_ENDPOINT_URL": EMULATOR, "AWS_REGION": "us-east-1",
+                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
 # The suite's tests share one server and make dataset groups, solutions and campaigns side by
 # side: room above Personalize's default quotas (filters keep theirs, which a test checks).
 QUOTAS = ("dataset-groups=100,solutions-per-group=100,campaigns-per-group=100,"
@@ -87,6 +91,9 @@ def cli_env() -> dict:
     the suite's quotas."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
     env["TAILOR_QUOTAS"] = QUOTAS
+    # s3:// import locations are read from the AWS emulator tests/run-all.sh starts.
+    for k, v in EMULATOR_ENV.items():
+        env.setdefault(k, v)
     return env
 
 

@@ -328,7 +328,7 @@ def test_tags_on_create_and_after(control):
         # A bad tag on a Create creates nothing.
         other = unique("bad")
         assert_error("InvalidInputException", 400, control.create_dataset_group, name=other,
-                     tags=[{"tagKey": "", "tagValue": "v"}])
+                     tags=[{"tagKey": "a;b", "tagValue": "v"}])
         assert_error("ResourceNotFoundException", 400, control.describe_dataset_group,
                      datasetGroupArn=f"{PREFIX}:dataset-group/{other}")
     finally:
@@ -339,3 +339,67 @@ def test_tags_on_create_and_after(control):
         assert control.list_tags_for_resource(resourceArn=again)["tags"] == []
     finally:
         control.delete_dataset_group(datasetGroupArn=again)
+
+
+def test_imports_read_s3_locations_from_the_emulator(control, tmp_path):
+    """`s3://bucket/key` and `s3://bucket/prefix/` locations, read by the local server from the
+    emulator at AWS_ENDPOINT_URL; a location with nothing there fails the job with a reason."""
+    import subprocess
+
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import EndpointConnectionError
+
+    from conftest import EMULATOR, cli_env, tailor_bin
+
+    s3 = boto3.client("s3", endpoint_url=EMULATOR, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test",
+                      config=Config(s3={"addressing_style": "path"}))
+    try:
+        s3.list_buckets()
+    except EndpointConnectionError:
+        pytest.fail(f"no AWS emulator at {EMULATOR}: start it with `bash tests/emulator.sh start`")
+    subprocess.run([str(tailor_bin()), "--data-dir", str(tmp_path / "scratch"), "sample",
+                    "--out", str(tmp_path / "sample")], check=True, env=cli_env(),
+                   capture_output=True)
+    lines = (tmp_path / "sample" / "interactions.csv").read_text().splitlines(keepends=True)
+    header, rows = lines[0], lines[1:]
+    bucket = unique("bkt")
+    s3.create_bucket(Bucket=bucket)
+    half = len(rows) // 2
+    s3.put_object(Bucket=bucket, Key="in/part-1.csv", Body="".join([header] + rows[:half]))
+    s3.put_object(Bucket=bucket, Key="in/part-2.csv", Body="".join([header] + rows[half:]))
+
+    group = control.create_dataset_group(name=unique("s3"))["datasetGroupArn"]
+    schema = control.create_schema(
+        name=unique("s"), schema=schema_text("ecommerce-interactions.json"))["schemaArn"]
+    dataset = control.create_dataset(name=unique("d"), schemaArn=schema, datasetGroupArn=group,
+                                     datasetType="Interactions")["datasetArn"]
+    try:
+        def imported(location):
+            job = control.create_dataset_import_job(
+                jobName=unique("j"), datasetArn=dataset,
+                dataSource={"dataLocation": location},
+                roleArn="arn:aws:iam::000000000000:role/x")["datasetImportJobArn"]
+            return wait_for(lambda: control.describe_dataset_import_job(
+                datasetImportJobArn=job), "datasetImportJob")
+
+        for location in (f"s3://{bucket}/in/part-1.csv", f"s3://{bucket}/in/",
+                         f"s3://{bucket}/in"):
+            done = imported(location)
+            assert done["status"] == "ACTIVE", (location, done)
+            assert done["dataSource"]["dataLocation"] == location
+        missing = imported(f"s3://{bucket}/none.csv")
+        assert missing["status"] == "CREATE FAILED"
+        assert "no object at" in missing["failureReason"], missing
+        message = assert_error("InvalidInputException", 400, control.create_dataset_import_job,
+                               jobName=unique("j"), datasetArn=dataset,
+                               dataSource={"dataLocation": f"s3://{bucket}"})
+        assert "dataSource.dataLocation" in message
+    finally:
+        control.delete_dataset(datasetArn=dataset)
+        control.delete_dataset_group(datasetGroupArn=group)
+        control.delete_schema(schemaArn=schema)
+        for key in ("in/part-1.csv", "in/part-2.csv"):
+            s3.delete_object(Bucket=bucket, Key=key)
+        s3.delete_bucket(Bucket=bucket)

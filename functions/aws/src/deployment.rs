@@ -76,9 +76,11 @@ impl Deployment {
 
     /// The product's services over this deployment's S3 bucket, tables and key.
     pub async fn tailor(&self) -> Tailor {
-        let stores = Stores::from_env(&self.names).await;
+        let config = crate::sdk_config_from_env().await;
+        let stores = Stores::from_config(&config, &self.names);
         Tailor::new(stores, ArnBuilder::new(&self.region, &self.account_id))
             .with_quotas(self.quotas.clone())
+            .with_sources(std::sync::Arc::new(crate::S3DataSources::new(&config)))
     }
 }
 

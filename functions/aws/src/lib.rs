@@ -15,6 +15,7 @@ mod dynamo_events;
 mod dynamo_meta;
 mod kms;
 mod s3;
+mod sources;
 pub mod testing;
 
 pub use deployment::{campaign_refresh_from_env, decode_s3_event_key, Deployment};
@@ -22,6 +23,7 @@ pub use dynamo_events::DynamoEventStore;
 pub use dynamo_meta::DynamoMetaStore;
 pub use kms::KmsKeyService;
 pub use s3::S3BlobStore;
+pub use sources::S3DataSources;
 
 /// Where the four adapters keep their data.
 #[derive(Debug, Clone, PartialEq, Eq)]

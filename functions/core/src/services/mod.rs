@@ -27,7 +27,9 @@ pub use tags::{check_tags, MAX_TAGS};
 
 use crate::domain::ArnBuilder;
 use crate::store::checked::CheckedMeta;
-use crate::store::{fs::FsStores, BlobStore, EventStore, KeyService, MetaStore, StoreResult};
+use crate::store::{
+    fs::FsStores, BlobStore, DataSources, EventStore, KeyService, MetaStore, StoreResult,
+};
 
 /// The adapters a service runs on.
 #[derive(Clone)]
@@ -73,6 +75,8 @@ pub struct Tailor {
     pub stores: Stores,
     pub arns: ArnBuilder,
     pub quotas: quotas::Quotas,
+    /// Where `s3://` data locations are read, when this door can reach S3.
+    pub sources: Option<Arc<dyn DataSources>>,
 }
 
 impl Tailor {
@@ -82,6 +86,14 @@ impl Tailor {
             stores,
             arns,
             quotas: quotas::Quotas::default(),
+            sources: None,
+        }
+    }
+
+    pub fn with_sources(self, sources: Arc<dyn DataSources>) -> Tailor {
+        Tailor {
+            sources: Some(sources),
+            ..self
         }
     }
 

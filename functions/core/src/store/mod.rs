@@ -132,6 +132,15 @@ pub trait MetaStore: Send + Sync {
     }
 }
 
+/// Objects in buckets a user names (`s3://bucket/key` data locations of import jobs), read
+/// only. Not tailor's own storage: that is [`BlobStore`].
+#[async_trait]
+pub trait DataSources: Send + Sync {
+    /// The object `key` of `bucket`, or, when no object has that key, every object under the
+    /// prefix `key` (a "folder"), sorted by key. Empty when there are none.
+    async fn fetch(&self, bucket: &str, key: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
+}
+
 /// One interaction event as PutEvents records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
