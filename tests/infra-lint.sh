@@ -251,12 +251,23 @@ for f in files:
         seen_routes.add(route)
         if event.get("isBase64Encoded") is not False:
             errors.append(f"{f}: isBase64Encoded must be false")
-        if event.get("headers", {}).get("content-type") != "application/json":
+        headers = event.get("headers", {})
+        if route == "POST /":
+            # The control plane: AWS JSON 1.1, the operation in X-Amz-Target.
+            if headers.get("content-type") != "application/x-amz-json-1.1":
+                errors.append(f"{f}: the control plane's content-type is application/x-amz-json-1.1")
+            if not headers.get("x-amz-target", "").startswith("AmazonPersonalize."):
+                errors.append(f"{f}: x-amz-target must name AmazonPersonalize.<Operation>")
+        elif headers.get("content-type") != "application/json":
             errors.append(f"{f}: content-type must be application/json")
         try:
             json.loads(event["body"])
         except (KeyError, TypeError, json.JSONDecodeError) as e:
             errors.append(f"{f}: body is not a JSON string: {e}")
+    elif set(event) == {"datasetImportJobArn"}:
+        # The control function handing the import function a job it recorded.
+        if ":dataset-import-job/" not in event["datasetImportJobArn"]:
+            errors.append(f"{f}: datasetImportJobArn is not an import job's ARN")
     elif "action" in event:
         if event["action"] not in {"validate", "train", "evaluate", "promote", "fail"}:
             errors.append(f"{f}: unknown action {event['action']}")

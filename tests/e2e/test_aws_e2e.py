@@ -61,9 +61,11 @@ FUNCTIONS = {  # short name -> binary; each is deployed as `bootstrap`
     "recommend": "tailor-recommend",
     "rank": "tailor-rank",
     "events": "tailor-events",
+    "control": "tailor-control",
 }
-TIMEOUTS = {"import": 300, "train": 900, "recommend": 60, "rank": 60, "events": 60}
+TIMEOUTS = {"import": 300, "train": 900, "recommend": 60, "rank": 60, "events": 60, "control": 60}
 ROUTES = {
+    "POST /": "control",
     "POST /recommendations": "recommend",
     "POST /personalize-ranking": "rank",
     "POST /events": "events",
@@ -264,7 +266,10 @@ class Stack:
     def function_env(self) -> dict[str, str]:
         # MiniStack does not point a function's SDK at itself (it sets region and credentials,
         # not AWS_ENDPOINT_URL): the function carries the endpoint, as in MINISTACK.md.
-        return {**self.env(), "RUST_LOG": "info", "AWS_ENDPOINT_URL": ENDPOINT}
+        # The control function hands jobs to the import and train functions by name.
+        return {**self.env(), "RUST_LOG": "info", "AWS_ENDPOINT_URL": ENDPOINT,
+                "TAILOR_IMPORT_FUNCTION": f"{self.prefix}-import",
+                "TAILOR_TRAIN_FUNCTION": f"{self.prefix}-train"}
 
 
 def missing_binaries() -> list[str]:
@@ -881,3 +886,79 @@ def put_events_calls(s: Stack, n: int):
                  for i in range(call, min(call + 10, n))]
         yield coldstart.http_event("/events", {"trackingId": s.state["tracking_id"], "userId": user,
                                                "sessionId": f"cold-{user}", "eventList": batch})
+
+
+def control_client(s: Stack):
+    # boto3's own `personalize` client, pointed at the HTTP API's control route (`POST /`). The
+    # trailing slash matters on MiniStack only: without it the request path is the bare API
+    # prefix, which MiniStack does not read as an execute-api call (it answers "Unsupported
+    # service: personalize"); on AWS the API's own host serves `/`.
+    return boto3.client("personalize", endpoint_url=s.api_url + "/", region_name=REGION,
+                        aws_access_key_id="test", aws_secret_access_key="test",
+                        config=Config(retries={"total_max_attempts": 1}, read_timeout=120))
+
+
+def test_11_the_control_plane_through_the_http_api(stack):
+    """Personalize's lifecycle through the control function: records in the deployment's
+    table, an s3:// import run by the import function and a version trained by the train
+    function, both handed over asynchronously and polled through Describe."""
+    pz, s3 = control_client(stack), client("s3")
+    run = uuid.uuid4().hex[:6]
+    body = interactions_csv(5000)
+    key = f"sources/ctl-{run}/interactions.csv"
+    s3.put_object(Bucket=stack.bucket, Key=key, Body=body, ServerSideEncryption="aws:kms",
+                  SSEKMSKeyId=stack.key_arn)
+
+    group = pz.create_dataset_group(name=f"ctl-{run}",
+                                    tags=[{"tagKey": "e2e", "tagValue": run}])["datasetGroupArn"]
+    assert pz.describe_dataset_group(datasetGroupArn=group)["datasetGroup"]["status"] == "ACTIVE"
+    assert pz.list_tags_for_resource(resourceArn=group)["tags"] == [{"tagKey": "e2e", "tagValue": run}]
+    schema = pz.create_schema(name=f"ctl-{run}", schema=(
+        ROOT / "schemas" / "movielens-interactions.json").read_text())["schemaArn"]
+    dataset = pz.create_dataset(name=f"ctl-{run}", schemaArn=schema, datasetGroupArn=group,
+                                datasetType="Interactions")["datasetArn"]
+    assert [d["datasetArn"] for d in pz.list_datasets(datasetGroupArn=group)["datasets"]] == [dataset]
+    # The records are the deployment's, in its table.
+    names = [g["name"] for g in meta_records(client("dynamodb"), stack.meta_table, "dataset-groups")]
+    assert f"ctl-{run}" in names
+
+    job = pz.create_dataset_import_job(
+        jobName=f"ctl-{run}", datasetArn=dataset,
+        dataSource={"dataLocation": f"s3://{stack.bucket}/{key}"},
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/personalize")["datasetImportJobArn"]
+
+    def status(describe, field):
+        return describe()[field]["status"]
+
+    wait_until("the import job to finish",
+               lambda: status(lambda: pz.describe_dataset_import_job(datasetImportJobArn=job),
+                              "datasetImportJob") not in ("CREATE PENDING", "CREATE IN_PROGRESS"),
+               timeout=300, interval=1, detail=lambda: logs_of(stack, "import"))
+    done = pz.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+    assert done["status"] == "ACTIVE", (done, logs_of(stack, "import"))
+
+    solution = pz.create_solution(name=f"ctl-{run}", datasetGroupArn=group,
+                                  recipeArn="arn:aws:personalize:::recipe/aws-user-personalization")["solutionArn"]
+    version = pz.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    wait_until("the solution version to finish",
+               lambda: status(lambda: pz.describe_solution_version(solutionVersionArn=version),
+                              "solutionVersion") not in ("CREATE PENDING", "CREATE IN_PROGRESS"),
+               timeout=600, interval=1, detail=lambda: logs_of(stack, "train"))
+    trained = pz.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
+    assert trained["status"] == "ACTIVE", (trained, logs_of(stack, "train"))
+    metrics = pz.get_solution_metrics(solutionVersionArn=version)["metrics"]
+    assert 0 < metrics["normalized_discounted_cumulative_gain_at_10"] <= 1
+    assert [v["solutionVersionArn"] for v in
+            pz.list_solution_versions(solutionArn=solution)["solutionVersions"]] == [version]
+
+    with pytest.raises(ClientError) as e:
+        pz.describe_campaign(campaignArn=f"{PERSONALIZE}:campaign/none-{run}")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+    pz.delete_solution(solutionArn=solution)
+    pz.delete_dataset(datasetArn=dataset)
+    pz.delete_dataset_group(datasetGroupArn=group)
+    pz.delete_schema(schemaArn=schema)
+    with pytest.raises(ClientError) as e:
+        pz.describe_dataset_group(datasetGroupArn=group)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -27,7 +27,10 @@ with open(os.path.join(movielens, "ratings.csv")) as f, open(interactions, "w", 
     for row in csv.DictReader(f):
         w.writerow([row["userId"], row["movieId"], row["timestamp"], "rating", row["rating"]])
 schema_path = os.path.join(os.path.dirname(__file__), "..", "..", "schemas", "movielens-interactions.json")
-proc = subprocess.Popen([binp, "--data-dir", data, "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+# 21 dataset groups: above Personalize's default quota of 5, raised as Personalize would on request.
+proc = subprocess.Popen([binp, "--data-dir", data, "serve", "--port", "0"], stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL, text=True,
+                        env={**os.environ, "TAILOR_QUOTAS": "dataset-groups=50"})
 url = None
 for line in proc.stdout:
     m = re.search(r"(http://127\.0\.0\.1:\d+)", line)
@@ -59,6 +62,7 @@ try:
     for name, call in [("DescribeDatasetGroup", lambda: pz.describe_dataset_group(datasetGroupArn=g)),
                        ("ListDatasetGroups (21 groups)", lambda: pz.list_dataset_groups()),
                        ("ListDatasetGroups maxResults=5", lambda: pz.list_dataset_groups(maxResults=5)),
+                       ("ListDatasets of one group", lambda: pz.list_datasets(datasetGroupArn=g)),
                        ("DescribeSolutionVersion", lambda: pz.describe_solution_version(solutionVersionArn=v))]:
         for _ in range(50): call()
         lat = []

@@ -67,6 +67,13 @@ impl Routes {
         events: true,
         control: false,
     };
+    /// `POST /` with `X-Amz-Target: AmazonPersonalize.<Operation>`.
+    pub const CONTROL: Routes = Routes {
+        recommendations: false,
+        ranking: false,
+        events: false,
+        control: true,
+    };
 }
 
 /// How requests are measured.

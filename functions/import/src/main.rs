@@ -1,5 +1,8 @@
 //! S3 ObjectCreated under `imports/` → a dataset import job. S3 may deliver a notification
 //! more than once: each object (key and ETag) is imported once.
+//!
+//! Also runs the import jobs the control function records (CreateDatasetImportJob), handed over
+//! as `{"datasetImportJobArn": ...}`, from their `s3://` data location.
 
 use aws_lambda_events::event::s3::S3Event;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
@@ -13,10 +16,32 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deployment = tailor_aws::Deployment::from_env()?;
     let tailor = deployment.tailor().await;
     let bucket = deployment.names.bucket.clone();
-    lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| {
-        handle(&tailor, &bucket, event.payload)
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        handle_any(&tailor, &bucket, event.payload)
     }))
     .await
+}
+
+async fn handle_any(tailor: &Tailor, bucket: &str, payload: Value) -> Result<Value, Diagnostic> {
+    if let Some(arn) = payload.get("datasetImportJobArn").and_then(Value::as_str) {
+        tracing::info!(job = arn, "import job handed over by the control plane");
+        tailor
+            .run_dataset_import_job_from_source(arn)
+            .await
+            .map_err(diagnostic)?;
+        let job = tailor
+            .describe_dataset_import_job(arn)
+            .await
+            .map_err(diagnostic)?;
+        tracing::info!(job = arn, status = %job.status, "import finished");
+        return Ok(json!({ "datasetImportJobArn": arn, "status": job.status,
+                          "failureReason": job.failure_reason }));
+    }
+    let event: S3Event = serde_json::from_value(payload).map_err(|e| Diagnostic {
+        error_type: "InvalidInputException".into(),
+        error_message: format!("neither an S3 notification nor an import job: {e}"),
+    })?;
+    handle(tailor, bucket, event).await
 }
 
 async fn handle(tailor: &Tailor, bucket: &str, event: S3Event) -> Result<Value, Diagnostic> {

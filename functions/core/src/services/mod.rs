@@ -8,6 +8,7 @@ mod datasets;
 mod deletes;
 mod filters;
 mod import;
+pub mod jobs;
 pub mod quotas;
 mod shards;
 mod solutions;
@@ -77,6 +78,8 @@ pub struct Tailor {
     pub quotas: quotas::Quotas,
     /// Where `s3://` data locations are read, when this door can reach S3.
     pub sources: Option<Arc<dyn DataSources>>,
+    /// Where import jobs and solution versions run once created.
+    pub jobs: Arc<dyn jobs::JobRunner>,
 }
 
 impl Tailor {
@@ -87,7 +90,12 @@ impl Tailor {
             arns,
             quotas: quotas::Quotas::default(),
             sources: None,
+            jobs: Arc::new(jobs::LocalJobs),
         }
+    }
+
+    pub fn with_jobs(self, jobs: Arc<dyn jobs::JobRunner>) -> Tailor {
+        Tailor { jobs, ..self }
     }
 
     pub fn with_sources(self, sources: Arc<dyn DataSources>) -> Tailor {

@@ -2,11 +2,8 @@
 //! at once, CREATE PENDING, and run in the background (`CREATE IN_PROGRESS` → `ACTIVE` or
 //! `CREATE FAILED` with a `failureReason`); solutions, campaigns and recipes beside them.
 //!
-//! The background runs here are the local server's (a thread per job, off the server's
-//! workers: imports and training are CPU-bound). On AWS the training state machine runs them.
-
-use std::future::Future;
-use std::io::Read;
+//! Where a job runs is the door's [`crate::services::jobs::JobRunner`]: a thread of the local
+//! server, or the import and train functions behind the control function on AWS.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -17,35 +14,6 @@ use crate::domain::{CampaignConfig, ImportMode, SolutionConfig, Tag, TrainingMod
 use crate::error::{Error, Result};
 use crate::recipes::Recipe;
 use crate::services::{CreateSolution, Tailor};
-use crate::store::DataSources;
-
-/// Runs `job` on a thread of its own with its own runtime, logging a failure: the request that
-/// started it has already answered, and the job's record carries its outcome.
-fn in_background<F, Fut>(tailor: &Tailor, what: String, job: F)
-where
-    F: FnOnce(Tailor) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<()>>,
-{
-    let tailor = tailor.clone();
-    let name = what.clone();
-    let spawned = std::thread::Builder::new()
-        .name("tailor-job".into())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            let outcome = match rt {
-                Ok(rt) => rt.block_on(job(tailor)),
-                Err(e) => Err(Error::Internal(format!("no runtime for the job: {e}"))),
-            };
-            if let Err(e) = outcome {
-                tracing::error!(job = %name, error = %e, "background job failed");
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(job = %what, error = %e, "could not start a background job");
-    }
-}
 
 // --- dataset import jobs --------------------------------------------------------------------
 
@@ -68,15 +36,11 @@ struct CreateDatasetImportJob {
     tags: Option<Vec<Tag>>,
 }
 
-/// Where a `dataSource.dataLocation` points: a local file (a plain path or a `file://` URL) or
-/// an S3 object or prefix (`s3://bucket/key`), read through the door's [`DataSources`] (S3, or
-/// an emulator at `AWS_ENDPOINT_URL`).
-enum Location {
-    Local(std::path::PathBuf),
-    S3 { bucket: String, key: String },
-}
-
-fn location(tailor: &Tailor, raw: &str) -> Result<Location> {
+/// Checks a `dataSource.dataLocation` before a job is recorded: a local file (a plain path or
+/// a `file://` URL) that exists, or an S3 object or prefix (`s3://bucket/key`) this door can
+/// read (through its `DataSources`: S3, or an emulator at `AWS_ENDPOINT_URL`), whose absence
+/// fails the job with a reason.
+fn check_location(tailor: &Tailor, raw: &str) -> Result<()> {
     let bad = |why: &str| {
         Error::InvalidInput(format!(
             "dataSource.dataLocation {}: {why}",
@@ -96,109 +60,19 @@ fn location(tailor: &Tailor, raw: &str) -> Result<Location> {
                  an emulator, AWS_ENDPOINT_URL from the environment)",
             ));
         }
-        return Ok(Location::S3 {
-            bucket: bucket.into(),
-            key: key.into(),
-        });
+        return Ok(());
     }
-    let path = std::path::PathBuf::from(raw.strip_prefix("file://").unwrap_or(raw));
+    let path = std::path::Path::new(raw.strip_prefix("file://").unwrap_or(raw));
     if !path.is_file() {
         return Err(bad("no such file"));
     }
-    Ok(Location::Local(path))
-}
-
-/// Several CSV objects (a prefix's) as one: each after the first loses its header line when it
-/// repeats the first's, so the import reads one table.
-fn concatenated(objects: Vec<(String, Vec<u8>)>) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut header: Option<Vec<u8>> = None;
-    for (_, bytes) in objects {
-        let first_line = bytes
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |i| i + 1);
-        let body = match &header {
-            None => {
-                header = Some(bytes[..first_line].to_vec());
-                &bytes[..]
-            }
-            Some(h) if bytes[..first_line].trim_ascii_end() == h.trim_ascii_end() => {
-                &bytes[first_line..]
-            }
-            Some(_) => &bytes[..],
-        };
-        if !out.is_empty() && !out.ends_with(b"\n") {
-            out.push(b'\n');
-        }
-        out.extend_from_slice(body);
-    }
-    out
-}
-
-/// A reader that fails at once: the file went away between the request and the run, and the
-/// job records that as its failure like any other read error.
-struct Unreadable(Option<std::io::Error>);
-
-impl Read for Unreadable {
-    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
-        Err(self
-            .0
-            .take()
-            .unwrap_or_else(|| std::io::Error::other("unreadable")))
-    }
-}
-
-/// An import job's input as its background run gets it.
-enum Input {
-    File(std::io::Result<std::fs::File>),
-    Fetched(tokio::task::JoinHandle<std::io::Result<Vec<u8>>>),
-}
-
-impl Input {
-    /// The reader and its size; a source that failed reads as the error, which the job
-    /// records as its failureReason.
-    async fn open(self) -> (Box<dyn Read + Send>, u64) {
-        let opened = match self {
-            Input::File(Ok(f)) => {
-                let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-                return (Box::new(std::io::BufReader::new(f)), size);
-            }
-            Input::File(Err(e)) => Err(e),
-            Input::Fetched(task) => task
-                .await
-                .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string()))),
-        };
-        match opened {
-            Ok(bytes) => {
-                let size = bytes.len() as u64;
-                (Box::new(std::io::Cursor::new(bytes)), size)
-            }
-            Err(e) => (Box::new(Unreadable(Some(e))), 0),
-        }
-    }
-}
-
-async fn fetch_s3(
-    sources: Option<std::sync::Arc<dyn DataSources>>,
-    bucket: String,
-    key: String,
-) -> std::io::Result<Vec<u8>> {
-    let shown = format!("s3://{bucket}/{key}");
-    let sources = sources.ok_or_else(|| std::io::Error::other("no S3 access"))?;
-    match sources.fetch(&bucket, &key).await {
-        Ok(objects) if objects.is_empty() => {
-            Err(std::io::Error::other(format!("no object at {shown}")))
-        }
-        Ok(objects) => Ok(concatenated(objects)),
-        Err(e) => Err(std::io::Error::other(format!("reading {shown}: {e}"))),
-    }
+    Ok(())
 }
 
 pub(super) async fn create_dataset_import_job(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: CreateDatasetImportJob = request(body)?;
     let tags = NewTags::checked(req.tags)?;
-    let source = location(tailor, &req.data_source.data_location)?;
+    check_location(tailor, &req.data_source.data_location)?;
     // The pending-job quotas bind Personalize's API; tailor's own doors (S3 uploads, the
     // retraining schedule) queue behind them instead of failing.
     tailor.check_pending_import_quota().await?;
@@ -213,20 +87,11 @@ pub(super) async fn create_dataset_import_job(tailor: &Tailor, body: &[u8]) -> R
         .await?;
     let arn = job.dataset_import_job_arn.clone();
     tags.apply(tailor, &arn).await?;
-    let input = match source {
-        Location::Local(path) => Input::File(std::fs::File::open(path)),
-        // Read on this (the server's) runtime, where the SDK client's connections live.
-        Location::S3 { bucket, key } => {
-            Input::Fetched(tokio::spawn(fetch_s3(tailor.sources.clone(), bucket, key)))
-        }
-    };
-    in_background(tailor, arn.clone(), move |tailor| async move {
-        let (mut input, size) = input.open().await;
+    if let Err(e) = tailor.jobs.start_import(tailor, &arn).await {
         tailor
-            .run_dataset_import_job_from(&arn, &mut input, size, &mut |_, _| {})
-            .await
-            .map(|_| ())
-    });
+            .fail_dataset_import_job(&arn, &format!("the import could not start: {e}"))
+            .await?;
+    }
     Ok(json!({ "datasetImportJobArn": job.dataset_import_job_arn }))
 }
 
@@ -356,12 +221,11 @@ pub(super) async fn create_solution_version(tailor: &Tailor, body: &[u8]) -> Res
         .await?;
     let arn = version.solution_version_arn.clone();
     tags.apply(tailor, &arn).await?;
-    in_background(tailor, arn.clone(), move |tailor| async move {
+    if let Err(e) = tailor.jobs.start_training(tailor, &arn).await {
         tailor
-            .run_solution_version(&arn, &mut |_, _| {})
-            .await
-            .map(|_| ())
-    });
+            .fail_solution_version(&arn, &format!("the training could not start: {e}"))
+            .await?;
+    }
     Ok(json!({ "solutionVersionArn": version.solution_version_arn }))
 }
 
@@ -525,22 +389,4 @@ pub(super) async fn describe_recipe(body: &[u8]) -> Result<Value> {
     let r = Recipe::parse(&req.recipe_arn)
         .map_err(|_| Error::NotFound(format!("recipe {} not found", req.recipe_arn)))?;
     Ok(json!({ "recipe": recipe(r) }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_prefix_of_csvs_reads_as_one_table() {
-        let objects = vec![
-            ("a.csv".into(), b"USER_ID,ITEM_ID\nu1,i1\n".to_vec()),
-            ("b.csv".into(), b"USER_ID,ITEM_ID\r\nu2,i2".to_vec()),
-            ("c.csv".into(), b"u3,i3\n".to_vec()),
-        ];
-        assert_eq!(
-            String::from_utf8(concatenated(objects)).unwrap(),
-            "USER_ID,ITEM_ID\nu1,i1\nu2,i2\nu3,i3\n"
-        );
-    }
 }
