@@ -191,7 +191,7 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
         {
             Err(Error::AlreadyExists(_)) => {
                 tailor
-                    .update_campaign(&arn, Some(&latest), Some(config))
+                    .update_campaign(&arn, Some(&latest), None, Some(config))
                     .await?;
             }
             other => {

@@ -275,9 +275,13 @@ def test_the_whole_lifecycle_through_boto3(control, server, tmp_path):
                  solutionVersionArn=third)
     assert_error("ResourceInUseException", 400, control.create_campaign, name=unique("c"),
                  solutionVersionArn=third)
-    control.update_campaign(campaignArn=campaign, solutionVersionArn=second)
-    assert control.describe_campaign(campaignArn=campaign)["campaign"]["solutionVersionArn"] \
-        == second
+    control.update_campaign(campaignArn=campaign, solutionVersionArn=second, minProvisionedTPS=2)
+    updated = control.describe_campaign(campaignArn=campaign)["campaign"]
+    assert (updated["solutionVersionArn"], updated["minProvisionedTPS"]) == (second, 2)
+    latest = updated["latestCampaignUpdate"]
+    assert (latest["solutionVersionArn"], latest["minProvisionedTPS"], latest["status"]) == \
+        (second, 2, "ACTIVE")
+    assert latest["creationDateTime"].year >= 2024
     listed = control.list_solution_versions(solutionArn=solution, maxResults=1)
     assert len(listed["solutionVersions"]) == 1 and "nextToken" in listed
     pages = [v["solutionVersionArn"]

@@ -287,6 +287,25 @@ pub struct Campaign {
     pub failure_reason: Option<String>,
     pub creation_date_time: f64,
     pub last_updated_date_time: f64,
+    /// The newest UpdateCampaign. tailor applies an update at once, so it is ACTIVE when
+    /// UpdateCampaign answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_campaign_update: Option<CampaignUpdateSummary>,
+}
+
+/// Personalize's `CampaignUpdateSummary`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignUpdateSummary {
+    pub solution_version_arn: String,
+    #[serde(rename = "minProvisionedTPS")]
+    pub min_provisioned_tps: u32,
+    pub campaign_config: CampaignConfig,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub creation_date_time: f64,
+    pub last_updated_date_time: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

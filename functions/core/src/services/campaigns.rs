@@ -50,6 +50,7 @@ impl Tailor {
             failure_reason: None,
             creation_date_time: now,
             last_updated_date_time: now,
+            latest_campaign_update: None,
         };
         self.insert_record(&campaign).await?;
         Ok(campaign)
@@ -74,10 +75,12 @@ impl Tailor {
     }
 
     /// Points a campaign at another version and/or configuration.
+    /// Applies at once and records it as the campaign's `latestCampaignUpdate`.
     pub async fn update_campaign(
         &self,
         campaign_arn: &str,
         solution_version_arn: Option<&str>,
+        min_provisioned_tps: Option<u32>,
         config: Option<CampaignConfig>,
     ) -> Result<Campaign> {
         let (mut campaign, v) = self
@@ -86,10 +89,28 @@ impl Tailor {
         if let Some(arn) = solution_version_arn {
             campaign.solution_version_arn = self.resolve_version(arn).await?.solution_version_arn;
         }
+        if let Some(tps) = min_provisioned_tps {
+            if tps < 1 {
+                return Err(Error::InvalidInput(
+                    "minProvisionedTPS must be at least 1".into(),
+                ));
+            }
+            campaign.min_provisioned_tps = tps;
+        }
         if let Some(c) = config {
             campaign.campaign_config = c;
         }
-        campaign.last_updated_date_time = now_epoch();
+        let now = now_epoch();
+        campaign.last_updated_date_time = now;
+        campaign.latest_campaign_update = Some(CampaignUpdateSummary {
+            solution_version_arn: campaign.solution_version_arn.clone(),
+            min_provisioned_tps: campaign.min_provisioned_tps,
+            campaign_config: campaign.campaign_config.clone(),
+            status: Status::Active,
+            failure_reason: None,
+            creation_date_time: now,
+            last_updated_date_time: now,
+        });
         self.update_record(v, &campaign).await?;
         Ok(campaign)
     }

@@ -300,7 +300,7 @@ impl Tailor {
     async fn promote(&self, version_arn: &str, campaign_arn: &str) -> Result<Campaign> {
         match self.describe_campaign(campaign_arn).await {
             Ok(_) => {
-                self.update_campaign(campaign_arn, Some(version_arn), None)
+                self.update_campaign(campaign_arn, Some(version_arn), None, None)
                     .await
             }
             Err(Error::NotFound(_)) => {

@@ -214,6 +214,7 @@ impl Runtime {
             failure_reason: None,
             creation_date_time: now,
             last_updated_date_time: now,
+            latest_campaign_update: None,
         })
         .await
     }

@@ -616,7 +616,7 @@ async fn shared_runtimes_see_each_others_events_and_new_versions() {
     t.run_solution_version(&v.solution_version_arn, &mut |_, _| {})
         .await
         .unwrap();
-    t.update_campaign(&e.campaign, Some(&v.solution_version_arn), None)
+    t.update_campaign(&e.campaign, Some(&v.solution_version_arn), None, None)
         .await
         .unwrap();
     let now = reader.campaign(&e.campaign).await.unwrap();

@@ -307,7 +307,6 @@ pub(super) async fn describe_campaign(tailor: &Tailor, body: &[u8]) -> Result<Va
 struct UpdateCampaignIn {
     campaign_arn: String,
     solution_version_arn: Option<String>,
-    #[allow(dead_code)]
     #[serde(rename = "minProvisionedTPS")]
     min_provisioned_tps: Option<u32>,
     campaign_config: Option<CampaignConfig>,
@@ -319,6 +318,7 @@ pub(super) async fn update_campaign(tailor: &Tailor, body: &[u8]) -> Result<Valu
         .update_campaign(
             &req.campaign_arn,
             req.solution_version_arn.as_deref(),
+            req.min_provisioned_tps,
             req.campaign_config,
         )
         .await?;
