@@ -19,12 +19,8 @@ impl S3BlobStore {
     /// `kms_key_id` (id, ARN or alias) encrypts every object (`aws:kms`). With an endpoint
     /// override (an emulator), requests use path-style addressing.
     pub fn new(config: &aws_config::SdkConfig, bucket: &str, kms_key_id: &str) -> Self {
-        let mut builder = aws_sdk_s3::config::Builder::from(config);
-        if config.endpoint_url().is_some() {
-            builder = builder.force_path_style(true);
-        }
         S3BlobStore {
-            client: aws_sdk_s3::Client::from_conf(builder.build()),
+            client: client(config),
             bucket: bucket.to_string(),
             kms_key_id: kms_key_id.to_string(),
         }
@@ -47,6 +43,34 @@ fn check_key(key: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// An S3 client; with an endpoint override (an emulator), requests use path-style addressing.
+pub(crate) fn client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let mut builder = aws_sdk_s3::config::Builder::from(config);
+    if config.endpoint_url().is_some() {
+        builder = builder.force_path_style(true);
+    }
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+/// The whole object, or None when the bucket has no such key.
+pub(crate) async fn get_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> StoreResult<Option<Vec<u8>>> {
+    let out = match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+        Err(e) => return Err(io_error("S3 GetObject", &e)),
+    };
+    let body = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| StoreError::Io(format!("S3 GetObject body: {e}")))?;
+    Ok(Some(body.into_bytes().to_vec()))
+}
+
 #[async_trait]
 impl BlobStore for S3BlobStore {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> StoreResult<()> {
@@ -66,24 +90,7 @@ impl BlobStore for S3BlobStore {
 
     async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         check_key(key)?;
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(io_error("S3 GetObject", &e)),
-        };
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| StoreError::Io(format!("S3 GetObject body: {e}")))?;
-        Ok(Some(body.into_bytes().to_vec()))
+        get_object(&self.client, &self.bucket, key).await
     }
 
     async fn delete(&self, key: &str) -> StoreResult<()> {

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use tailor_core::store::{DataSources, StoreResult};
 
 use crate::io_error;
+use crate::s3::get_object;
 
 /// Reads objects from any bucket the credentials reach.
 #[derive(Clone)]
@@ -13,35 +14,10 @@ pub struct S3DataSources {
 }
 
 impl S3DataSources {
-    /// With an endpoint override (an emulator), requests use path-style addressing.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        let mut builder = aws_sdk_s3::config::Builder::from(config);
-        if config.endpoint_url().is_some() {
-            builder = builder.force_path_style(true);
-        }
         S3DataSources {
-            client: aws_sdk_s3::Client::from_conf(builder.build()),
+            client: crate::s3::client(config),
         }
-    }
-
-    async fn get(&self, bucket: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(io_error("S3 GetObject", &e)),
-        };
-        let bytes =
-            out.body.collect().await.map_err(|e| {
-                tailor_core::store::StoreError::Io(format!("S3 GetObject body: {e}"))
-            })?;
-        Ok(Some(bytes.into_bytes().to_vec()))
     }
 }
 
@@ -49,7 +25,7 @@ impl S3DataSources {
 impl DataSources for S3DataSources {
     async fn fetch(&self, bucket: &str, key: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
         if !key.ends_with('/') {
-            if let Some(bytes) = self.get(bucket, key).await? {
+            if let Some(bytes) = get_object(&self.client, bucket, key).await? {
                 return Ok(vec![(key.to_string(), bytes)]);
             }
         }
@@ -80,7 +56,7 @@ impl DataSources for S3DataSources {
         keys.sort();
         let mut out = Vec::with_capacity(keys.len());
         for k in keys {
-            if let Some(bytes) = self.get(bucket, &k).await? {
+            if let Some(bytes) = get_object(&self.client, bucket, &k).await? {
                 out.push((k, bytes));
             }
         }
