@@ -4,6 +4,7 @@
 //! requests and encode answers.
 
 mod answer;
+pub mod batch;
 mod group;
 mod put;
 

@@ -1,6 +1,7 @@
 //! tailor-core's integration tests, as one test binary: one link instead of eleven, which is
 //! most of what a test build costs here.
 
+mod batch;
 mod compaction;
 mod csv_prop;
 mod csv_rules;
