@@ -106,7 +106,7 @@ async fn batch_lines_answer_as_get_recommendations_and_bad_lines_get_errors() {
         "{}",
         error(3)
     );
-    for i in 1..4 {
-        assert!(lines[i]["output"].is_null());
+    for line in &lines[1..4] {
+        assert!(line["output"].is_null());
     }
 }
