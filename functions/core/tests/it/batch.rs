@@ -110,3 +110,90 @@ async fn batch_lines_answer_as_get_recommendations_and_bad_lines_get_errors() {
         assert!(line["output"].is_null());
     }
 }
+
+/// RELATED_ITEMS lines (`{"itemId"}`) answer without scores, as Personalize's do; and
+/// PERSONALIZED_RANKING lines (`{"userId", "itemList"}`) rank exactly the listed items, with
+/// scores, as GetPersonalizedRanking does; a ranking line without its list is an error.
+#[tokio::test]
+async fn related_items_and_ranking_lines_have_personalizes_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = SampleSize {
+        items: 200,
+        users: 150,
+        sessions_per_user: 5,
+    };
+    let (t, g, data) = support::shop(dir.path(), 9, size).await;
+    support::import_sample(&t, &g, "", &data, &[DatasetType::Interactions]).await;
+    let rt = Runtime::new(t.clone());
+    let settings = BatchSettings {
+        num_results: Some(5),
+        filter_arn: None,
+    };
+
+    let sims = support::train(&t, &g, "sims", tailor_core::recipes::sims::SIMS).await;
+    let campaign = t
+        .create_campaign("related", &sims, None, Default::default())
+        .await
+        .unwrap()
+        .campaign_arn;
+    let mut out = Vec::new();
+    rt.batch_inference(&sims, &settings, "{\"itemId\":\"P00001\"}\n", &mut out)
+        .await
+        .unwrap();
+    let line: Value = serde_json::from_slice(&out).unwrap();
+    assert!(line["error"].is_null(), "{line}");
+    assert!(
+        line["output"].get("scores").is_none(),
+        "related items carry no scores"
+    );
+    let online = rt
+        .get_recommendations(&GetRecommendationsRequest {
+            campaign_arn: Some(campaign),
+            item_id: Some("P00001".into()),
+            num_results: Some(5),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<Value> = online
+        .item_list
+        .iter()
+        .map(|i| i.item_id.clone().into())
+        .collect();
+    assert_eq!(line["output"]["recommendedItems"], Value::Array(ids));
+
+    let ranking = support::train(&t, &g, "rank", next_items::PERSONALIZED_RANKING).await;
+    let input = "{\"userId\":\"U0001\",\"itemList\":[\"P00003\",\"P00001\",\"P00002\"]}\n\
+                 {\"userId\":\"U0001\"}\n";
+    let mut out = Vec::new();
+    let counts = rt
+        .batch_inference(&ranking, &settings, input, &mut out)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        BatchCounts {
+            lines: 2,
+            failed: 1
+        }
+    );
+    let lines: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut ranked: Vec<&str> = lines[0]["output"]["recommendedItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(lines[0]["output"]["scores"].as_array().unwrap().len(), 3);
+    ranked.sort();
+    assert_eq!(
+        ranked,
+        ["P00001", "P00002", "P00003"],
+        "exactly the listed items"
+    );
+    assert!(lines[1]["error"].as_str().unwrap().contains("itemList"));
+}
