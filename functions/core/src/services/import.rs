@@ -88,17 +88,14 @@ impl Tailor {
     /// Ends a job that has not finished as CREATE FAILED with `reason`; a finished one is left
     /// alone.
     pub async fn fail_dataset_import_job(&self, arn: &str, reason: &str) -> Result<()> {
-        let (mut job, version) = self
+        let (job, version) = self
             .require::<DatasetImportJob>(tables::IMPORT_JOBS, arn)
             .await?;
         if !matches!(job.status, Status::CreatePending | Status::CreateInProgress) {
             return Ok(());
         }
-        job.status = Status::CreateFailed;
-        job.failure_reason = Some(reason.to_string());
-        job.lease = None;
-        job.last_updated_date_time = now_epoch();
-        self.update_record(version, &job).await?;
+        self.update_record(version, &lease::failed_with(job, reason))
+            .await?;
         Ok(())
     }
 

@@ -122,14 +122,19 @@ fn file_input(location: &str) -> Input {
     }
 }
 
+/// The bucket and key (or prefix) of an `s3://bucket/key` location; None for anything else,
+/// an empty bucket or an empty key included.
+pub(crate) fn s3_location(raw: &str) -> Option<(&str, &str)> {
+    let (bucket, key) = raw.strip_prefix("s3://")?.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then_some((bucket, key))
+}
+
 /// `s3://bucket/key` (an object, or every object under a prefix) as one CSV.
 pub(crate) async fn read_s3(
     sources: Option<Arc<dyn DataSources>>,
     location: String,
 ) -> std::io::Result<Vec<u8>> {
-    let (bucket, key) = location
-        .strip_prefix("s3://")
-        .and_then(|rest| rest.split_once('/'))
+    let (bucket, key) = s3_location(&location)
         .ok_or_else(|| std::io::Error::other(format!("{location} is not s3://bucket/key")))?;
     let sources = sources.ok_or_else(|| std::io::Error::other("no S3 access"))?;
     match sources.fetch(bucket, key).await {
@@ -189,6 +194,15 @@ impl Tailor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_locations_name_a_bucket_and_a_key() {
+        assert_eq!(s3_location("s3://b/k/x.csv"), Some(("b", "k/x.csv")));
+        assert_eq!(s3_location("s3://b/in/"), Some(("b", "in/")));
+        for bad in ["s3://b", "s3://b/", "s3:///k", "file:///k", "b/k"] {
+            assert_eq!(s3_location(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn a_prefix_of_csvs_reads_as_one_table() {

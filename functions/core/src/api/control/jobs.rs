@@ -47,9 +47,8 @@ fn check_location(tailor: &Tailor, raw: &str) -> Result<()> {
             crate::api::text::shown(raw)
         ))
     };
-    if let Some(rest) = raw.strip_prefix("s3://") {
-        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() || key.is_empty() {
+    if raw.starts_with("s3://") {
+        if crate::services::jobs::s3_location(raw).is_none() {
             return Err(bad(
                 "an S3 location is s3://bucket/key (an object or a prefix)",
             ));

@@ -61,9 +61,14 @@ pub(super) fn abandoned(job: &DatasetImportJob, now: f64) -> bool {
 }
 
 /// `job` as failed because its worker stopped.
-pub(super) fn failed(mut job: DatasetImportJob) -> DatasetImportJob {
+pub(super) fn failed(job: DatasetImportJob) -> DatasetImportJob {
+    failed_with(job, WORKER_STOPPED)
+}
+
+/// `job` as failed for `reason`, its lease released.
+pub(super) fn failed_with(mut job: DatasetImportJob, reason: &str) -> DatasetImportJob {
     job.status = Status::CreateFailed;
-    job.failure_reason = Some(WORKER_STOPPED.into());
+    job.failure_reason = Some(reason.into());
     job.lease = None;
     job.last_updated_date_time = now_epoch();
     job
