@@ -1,5 +1,6 @@
 //! `tailor`: Amazon Personalize's resources and recipes on this machine, on embedded storage.
 
+mod batch;
 mod campaigns;
 mod commands;
 mod demo;
@@ -99,6 +100,14 @@ enum Command {
     Similar(solutions::Similar),
     /// Re-rank a list of items for a user.
     Rank(solutions::Rank),
+    /// Batch inference: a JSON Lines file of {"userId"} / {"itemId"} / {"userId","itemList"}
+    /// answered line by line into <file>.out (CreateBatchInferenceJob, run here).
+    BatchInference(batch::BatchJobArgs),
+    /// Batch segments: {"itemId"} or {"itemAttributes"} lines answered with the users most
+    /// drawn to them (CreateBatchSegmentJob on aws-item-affinity / -attribute-affinity).
+    BatchSegment(batch::BatchJobArgs),
+    /// Delete users' data (a CSV of USER_IDs) from a dataset group (CreateDataDeletionJob).
+    DeleteUsers(batch::DeleteUsers),
     /// Offline metrics (GetSolutionMetrics) of a solution's newest ACTIVE version, or of a
     /// given version.
     Metrics(solutions::Metrics),
@@ -225,6 +234,9 @@ async fn run(cli: Cli) -> tailor_core::Result<ExitCode> {
         Command::Recommend(a) => a.run(&tailor).await,
         Command::Similar(a) => a.run(&tailor).await,
         Command::Rank(a) => a.run(&tailor).await,
+        Command::BatchInference(a) => a.run(&tailor, false).await,
+        Command::BatchSegment(a) => a.run(&tailor, true).await,
+        Command::DeleteUsers(a) => a.run(&tailor).await,
         Command::Metrics(a) => a.run(&tailor).await,
         Command::ListDatasetGroups(a) => a.run(&tailor, Kind::DatasetGroup).await,
         Command::DescribeDatasetGroup(a) => a.describe(&tailor, Kind::DatasetGroup).await,

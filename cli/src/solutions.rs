@@ -166,6 +166,19 @@ struct Target {
     group: String,
 }
 
+/// A solution version ARN as given, or a solution's (name or ARN) newest ACTIVE version.
+pub async fn resolve_version(tailor: &Tailor, solution: &str) -> Result<String> {
+    if solution.matches('/').count() >= 2 {
+        return Ok(solution.to_string());
+    }
+    let arn = solution_arn(tailor, solution);
+    Ok(tailor
+        .latest_active_version(&arn)
+        .await?
+        .ok_or_else(|| Error::InvalidInput(format!("solution {solution} has no ACTIVE version; run `tailor train --solution {solution}`")))?
+        .solution_version_arn)
+}
+
 async fn target(tailor: &Tailor, solution: &str, campaign: Option<&str>) -> Result<Target> {
     let runtime = Runtime::new(tailor.clone());
     let state = match campaign {
@@ -178,18 +191,8 @@ async fn target(tailor: &Tailor, solution: &str, campaign: Option<&str>) -> Resu
             runtime.campaign(&arn).await?
         }
         None => {
-            let arn = solution_arn(tailor, solution);
-            let version = if solution.matches('/').count() >= 2 {
-                tailor.describe_solution_version(solution).await?
-            } else {
-                tailor
-                    .latest_active_version(&arn)
-                    .await?
-                    .ok_or_else(|| Error::InvalidInput(format!("solution {solution} has no ACTIVE version; run `tailor train --solution {solution}`")))?
-            };
-            runtime
-                .solution_version(&version.solution_version_arn)
-                .await?
+            let version = resolve_version(tailor, solution).await?;
+            runtime.solution_version(&version).await?
         }
     };
     let group = state.group.arn.clone();

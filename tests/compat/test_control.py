@@ -4,11 +4,12 @@ created, described, listed page by page and deleted in dependency order, and Per
 errors on the way."""
 
 import json
+import time
 import uuid
 
 import pytest
 
-from conftest import PREFIX, ROOT, _client, assert_error
+from conftest import PREFIX, ROOT, _client, arn, assert_error
 
 
 @pytest.fixture(scope="module")
@@ -407,3 +408,61 @@ def test_imports_read_s3_locations_from_the_emulator(control, tmp_path):
         for key in ("in/part-1.csv", "in/part-2.csv"):
             s3.delete_object(Bucket=bucket, Key=key)
         s3.delete_bucket(Bucket=bucket)
+
+
+def test_batch_inference_and_deletion_jobs_through_boto3(control, server, tmp_path):
+    solution = arn("solution", "demo-personalization")
+    versions = control.list_solution_versions(solutionArn=solution)["solutionVersions"]
+    version = max((v for v in versions if v["status"] == "ACTIVE"),
+                  key=lambda v: v["creationDateTime"])["solutionVersionArn"]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "users.json").write_text(
+        "\n".join(json.dumps({"userId": f"U{u:04}"}) for u in range(1, 21)) + "\n{broken\n")
+    out = tmp_path / "out"
+    job = control.create_batch_inference_job(
+        jobName=unique("batch"), solutionVersionArn=version, numResults=7,
+        jobInput={"s3DataSource": {"path": str(inputs / "users.json")}},
+        jobOutput={"s3DataDestination": {"path": str(out)}},
+        roleArn="arn:aws:iam::000000000000:role/x")["batchInferenceJobArn"]
+    done = wait_for(lambda: control.describe_batch_inference_job(batchInferenceJobArn=job),
+                    "batchInferenceJob")
+    assert done["status"] == "ACTIVE", done
+    assert done["batchInferenceJobMode"] == "BATCH_INFERENCE"
+    assert done["jobOutput"]["s3DataDestination"]["path"] == str(out)
+    lines = [json.loads(line) for line in (out / "users.json.out").read_text().splitlines()]
+    assert len(lines) == 21
+    assert lines[20]["error"].startswith("line 21:") and lines[20]["output"] is None
+    runtime = _client("personalize-runtime", server.url)
+    for line in lines[:3]:
+        assert line["error"] is None and line["input"]["userId"].startswith("U")
+        online = runtime.get_recommendations(campaignArn=arn("campaign", "compat-nometa"),
+                                             userId=line["input"]["userId"], numResults=7)
+        assert line["output"]["recommendedItems"] == [i["itemId"] for i in online["itemList"]]
+        assert len(line["output"]["scores"]) == 7
+    summaries = control.list_batch_inference_jobs(solutionVersionArn=version)["batchInferenceJobs"]
+    assert job in [s["batchInferenceJobArn"] for s in summaries]
+    # A user-personalization version serves no batch segment job.
+    message = assert_error("InvalidInputException", 400, control.create_batch_segment_job,
+                           jobName=unique("seg"), solutionVersionArn=version,
+                           jobInput={"s3DataSource": {"path": str(inputs)}},
+                           jobOutput={"s3DataDestination": {"path": str(out)}},
+                           roleArn="arn:aws:iam::000000000000:role/x")
+    assert "aws-item-affinity" in message
+
+    group = control.create_dataset_group(name=unique("forget"))["datasetGroupArn"]
+    csv_path = tmp_path / "forget.csv"
+    csv_path.write_text("USER_ID\nU0001\n")
+    deletion = control.create_data_deletion_job(
+        jobName=unique("del"), datasetGroupArn=group,
+        dataSource={"dataLocation": str(csv_path)},
+        roleArn="arn:aws:iam::000000000000:role/x")["dataDeletionJobArn"]
+    for _ in range(200):
+        d = control.describe_data_deletion_job(dataDeletionJobArn=deletion)["dataDeletionJob"]
+        if d["status"] not in ("PENDING", "IN_PROGRESS"):
+            break
+        time.sleep(0.05)
+    assert (d["status"], d["numDeleted"]) == ("COMPLETED", 0), d
+    listed = control.list_data_deletion_jobs(datasetGroupArn=group)["dataDeletionJobs"]
+    assert [j["dataDeletionJobArn"] for j in listed] == [deletion]
+    control.delete_dataset_group(datasetGroupArn=group)

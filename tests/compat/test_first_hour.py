@@ -32,11 +32,11 @@ def test_unimplemented_events_operations_are_named(events, server):
 
 def test_control_plane_operations_are_named(server):
     control = _client("personalize", server.url)
-    message = assert_error("UnknownOperationException", 400, control.list_batch_inference_jobs)
-    assert "ListBatchInferenceJobs" in message and "tailor" in message
-    message = assert_error("UnknownOperationException", 400, control.describe_batch_segment_job,
-                           batchSegmentJobArn="arn:aws:personalize:us-east-1:000000000000:batch-segment-job/none")
-    assert "DescribeBatchSegmentJob" in message
+    message = assert_error("UnknownOperationException", 400, control.list_recommenders)
+    assert "ListRecommenders" in message and "tailor" in message
+    message = assert_error("UnknownOperationException", 400, control.describe_metric_attribution,
+                           metricAttributionArn="arn:aws:personalize:us-east-1:000000000000:metric-attribution/none")
+    assert "DescribeMetricAttribution" in message
 
 
 def test_answers_carry_a_request_id(runtime):

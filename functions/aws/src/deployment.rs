@@ -80,7 +80,9 @@ impl Deployment {
         let stores = Stores::from_config(&config, &self.names);
         Tailor::new(stores, ArnBuilder::new(&self.region, &self.account_id))
             .with_quotas(self.quotas.clone())
-            .with_sources(std::sync::Arc::new(crate::S3DataSources::new(&config)))
+            .with_sources(std::sync::Arc::new(
+                crate::S3DataSources::new(&config).with_kms_key(&self.names.kms_key_id),
+            ))
     }
 }
 

@@ -25,7 +25,7 @@
 //! once delivery per eventId); with concurrent appenders to one group a reader may briefly see a
 //! higher sequence number before a lower one is written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -252,6 +252,39 @@ impl EventStore for DynamoEventStore {
             .await?;
         newest.reverse();
         Ok(newest.into_iter().map(|(_, e)| e).collect())
+    }
+
+    async fn redact(&self, group: &str, users: &HashSet<String>) -> StoreResult<u64> {
+        check_group(group)?;
+        let log = self
+            .query_events(format!("log#{group}"), None, true, usize::MAX)
+            .await?;
+        let ids = tailor_core::store::events_of(log.iter().map(|(_, e)| e), users);
+        let mut redacted = 0;
+        for (seq, event) in log.iter().filter(|(_, e)| ids.contains(&e.event_id)) {
+            let json = serde_json::to_string(&event.redacted())
+                .map_err(|e| StoreError::Corrupt(format!("event to JSON: {e}")))?;
+            self.put(HashMap::from([
+                ("pk".to_string(), s(&format!("log#{group}"))),
+                ("sk".to_string(), n(*seq)),
+                ("event".to_string(), s(&json)),
+            ]))
+            .await?;
+            let mut subjects = vec![event.session_id.as_str()];
+            subjects.extend(event.user_id.as_deref());
+            for subject in subjects {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table_name)
+                    .key("pk", s(&format!("recent#{group}#{subject}")))
+                    .key("sk", n(*seq))
+                    .send()
+                    .await
+                    .map_err(|e| io_error("DynamoDB DeleteItem", &e))?;
+            }
+            redacted += 1;
+        }
+        Ok(redacted)
     }
 
     async fn since(

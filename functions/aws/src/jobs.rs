@@ -1,6 +1,7 @@
 //! [`JobRunner`] on AWS: the control function hands a pending import job to the import
-//! function and a pending solution version to the train function, each as an asynchronous
-//! (`Event`) invocation, so CreateDatasetImportJob and CreateSolutionVersion answer at once and
+//! function, a pending solution version to the train function and a data deletion job to the
+//! batch function, each as an asynchronous (`Event`) invocation, and a batch inference or
+//! segment job to the batch state machine (an execution named after the job), so CreateDatasetImportJob and CreateSolutionVersion answer at once and
 //! the work runs in a function with its own time budget. Lambda retries a failed asynchronous
 //! invocation twice; a job whose run still fails records why.
 
@@ -17,6 +18,11 @@ pub struct LambdaJobs {
     client: aws_sdk_lambda::Client,
     import_function: String,
     train_function: String,
+    /// The batch function and state machine; a deployment without them fails batch jobs with
+    /// that reason.
+    batch_function: Option<String>,
+    batch_state_machine: Option<String>,
+    sfn: aws_sdk_sfn::Client,
 }
 
 impl LambdaJobs {
@@ -29,7 +35,24 @@ impl LambdaJobs {
             client: aws_sdk_lambda::Client::new(config),
             import_function: import_function.to_string(),
             train_function: train_function.to_string(),
+            batch_function: None,
+            batch_state_machine: None,
+            sfn: aws_sdk_sfn::Client::new(config),
         }
+    }
+
+    pub fn with_batch(mut self, function: Option<String>, state_machine: Option<String>) -> Self {
+        self.batch_function = function;
+        self.batch_state_machine = state_machine;
+        self
+    }
+
+    fn batch_function(&self) -> Result<&str> {
+        self.batch_function.as_deref().ok_or_else(|| {
+            Error::Internal(format!(
+                "no batch function is configured ({BATCH_FUNCTION_VAR})"
+            ))
+        })
     }
 
     async fn invoke(&self, function: &str, payload: serde_json::Value) -> Result<()> {
@@ -68,11 +91,55 @@ impl JobRunner for LambdaJobs {
         )
         .await
     }
+
+    async fn start_batch(&self, _: &Tailor, job_arn: &str) -> Result<()> {
+        let Some(machine) = &self.batch_state_machine else {
+            // No state machine: the batch function runs the whole job in one invocation.
+            let function = self.batch_function()?;
+            return self
+                .invoke(function, json!({ "action": "run", "jobArn": job_arn }))
+                .await;
+        };
+        // One execution per job: a repeated start is refused by name, not run twice.
+        let name: String = job_arn
+            .rsplit(['/', ':'])
+            .next()
+            .unwrap_or("job")
+            .chars()
+            .take(80)
+            .collect();
+        self.sfn
+            .start_execution()
+            .state_machine_arn(machine)
+            .name(name)
+            .input(json!({ "jobArn": job_arn }).to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                Error::Internal(format!(
+                    "Step Functions StartExecution of {machine}: {}",
+                    aws_sdk_sfn::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        Ok(())
+    }
+
+    async fn start_deletion(&self, _: &Tailor, job_arn: &str) -> Result<()> {
+        let function = self.batch_function()?;
+        self.invoke(
+            function,
+            json!({ "action": "delete", "dataDeletionJobArn": job_arn }),
+        )
+        .await
+    }
 }
 
 /// The function names the control function reads.
 pub const IMPORT_FUNCTION_VAR: &str = "TAILOR_IMPORT_FUNCTION";
 pub const TRAIN_FUNCTION_VAR: &str = "TAILOR_TRAIN_FUNCTION";
+/// Optional: the batch function, and the batch state machine's ARN.
+pub const BATCH_FUNCTION_VAR: &str = "TAILOR_BATCH_FUNCTION";
+pub const BATCH_STATE_MACHINE_VAR: &str = "TAILOR_BATCH_STATE_MACHINE";
 
 impl LambdaJobs {
     /// From `TAILOR_IMPORT_FUNCTION` and `TAILOR_TRAIN_FUNCTION` (the SAM template sets both).
@@ -85,6 +152,10 @@ impl LambdaJobs {
         };
         let (import, train) = (var(IMPORT_FUNCTION_VAR)?, var(TRAIN_FUNCTION_VAR)?);
         let config = crate::sdk_config_from_env().await;
-        Ok(LambdaJobs::new(&config, &import, &train))
+        let optional = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Ok(LambdaJobs::new(&config, &import, &train).with_batch(
+            optional(BATCH_FUNCTION_VAR),
+            optional(BATCH_STATE_MACHINE_VAR),
+        ))
     }
 }

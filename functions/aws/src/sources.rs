@@ -4,20 +4,32 @@
 use async_trait::async_trait;
 use tailor_core::store::{DataSources, StoreResult};
 
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+
 use crate::io_error;
 use crate::s3::get_object;
 
-/// Reads objects from any bucket the credentials reach.
+/// Reads objects from any bucket the credentials reach, and writes jobs' output objects
+/// SSE-KMS.
 #[derive(Clone)]
 pub struct S3DataSources {
     client: aws_sdk_s3::Client,
+    /// The deployment's key: output objects are encrypted under it unless a job names one.
+    kms_key_id: Option<String>,
 }
 
 impl S3DataSources {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         S3DataSources {
             client: crate::s3::client(config),
+            kms_key_id: None,
         }
+    }
+
+    pub fn with_kms_key(mut self, kms_key_id: impl Into<String>) -> Self {
+        self.kms_key_id = Some(kms_key_id.into());
+        self
     }
 }
 
@@ -61,5 +73,26 @@ impl DataSources for S3DataSources {
             }
         }
         Ok(out)
+    }
+
+    async fn deliver(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        kms_key: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut put = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .body(ByteStream::from(bytes));
+        if let Some(key_id) = kms_key.or(self.kms_key_id.as_deref()) {
+            put = put.ssekms_key_id(key_id);
+        }
+        put.send().await.map_err(|e| io_error("S3 PutObject", &e))?;
+        Ok(())
     }
 }

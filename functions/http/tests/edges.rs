@@ -414,15 +414,11 @@ async fn operations_tailor_lacks_are_named_in_personalize_shape() {
     // The control plane's JSON protocol: the operation is in X-Amz-Target, the path is `/`.
     let a = exchange(
         &s,
-        b"POST / HTTP/1.1\r\nhost: x\r\nx-amz-target: AmazonPersonalize.CreateBatchInferenceJob\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+        b"POST / HTTP/1.1\r\nhost: x\r\nx-amz-target: AmazonPersonalize.CreateRecommender\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
     )
     .await;
     a.assert_shaped(400, "UnknownOperationException");
-    assert!(
-        a.message().contains("CreateBatchInferenceJob"),
-        "{}",
-        a.message()
-    );
+    assert!(a.message().contains("CreateRecommender"), "{}", a.message());
     let body: serde_json::Value = serde_json::from_str(&a.body).unwrap();
     assert_eq!(body["__type"], "UnknownOperationException", "{body}");
     // A target's text is the client's: escaped and bounded in the answer.

@@ -14,6 +14,7 @@ pub enum ResourceType {
     EventTracker,
     BatchInferenceJob,
     BatchSegmentJob,
+    DataDeletionJob,
 }
 
 impl ResourceType {
@@ -29,6 +30,7 @@ impl ResourceType {
             ResourceType::EventTracker => "event-tracker",
             ResourceType::BatchInferenceJob => "batch-inference-job",
             ResourceType::BatchSegmentJob => "batch-segment-job",
+            ResourceType::DataDeletionJob => "data-deletion-job",
         }
     }
 

@@ -342,3 +342,119 @@ pub struct Tag {
     pub tag_key: String,
     pub tag_value: String,
 }
+
+/// An S3 location (`s3://bucket/key`; locally a path) and the key its objects are sealed with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3DataConfig {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
+}
+
+/// A batch job's input: JSON Lines objects, one file or every file under a prefix.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobInput {
+    pub s3_data_source: S3DataConfig,
+}
+
+/// A batch job's output prefix: `<input file name>.out` per input file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobOutput {
+    pub s3_data_destination: S3DataConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchInferenceJobConfig {
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub item_exploration_config: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking_influence: Option<std::collections::BTreeMap<String, f64>>,
+}
+
+/// Lines a batch job read and lines that got an error (tailor's, not a Personalize field).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchRecordCounts {
+    pub input_records: u64,
+    pub failed_records: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchInferenceJob {
+    pub job_name: String,
+    pub batch_inference_job_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_arn: Option<String>,
+    pub solution_version_arn: String,
+    pub num_results: u32,
+    pub job_input: BatchJobInput,
+    pub job_output: BatchJobOutput,
+    #[serde(default)]
+    pub batch_inference_job_config: BatchInferenceJobConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    pub batch_inference_job_mode: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub creation_date_time: f64,
+    pub last_updated_date_time: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_counts: Option<BatchRecordCounts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchSegmentJob {
+    pub job_name: String,
+    pub batch_segment_job_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_arn: Option<String>,
+    pub solution_version_arn: String,
+    pub num_results: u32,
+    pub job_input: BatchJobInput,
+    pub job_output: BatchJobOutput,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    pub creation_date_time: f64,
+    pub last_updated_date_time: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_counts: Option<BatchRecordCounts>,
+}
+
+/// A data deletion job's status: Personalize's own set for this resource, not [`Status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeletionStatus {
+    Pending,
+    InProgress,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataDeletionJob {
+    pub job_name: String,
+    pub data_deletion_job_arn: String,
+    pub dataset_group_arn: String,
+    pub data_source: DataSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    pub status: DeletionStatus,
+    /// Users deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_deleted: Option<u64>,
+    pub creation_date_time: f64,
+    pub last_updated_date_time: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+}

@@ -23,6 +23,30 @@ pub(crate) fn allowed(
             filter.target
         )));
     }
+    evaluate(filter, data, values)
+}
+
+/// Whether a `UserID` filter lets the user whose attributes `data` holds (as the current
+/// user, over a one-item catalogue) into a segment.
+pub(crate) fn allows_user(
+    filter: &Filter,
+    data: &dyn FilterData,
+    values: &BTreeMap<String, String>,
+) -> Result<bool, Error> {
+    if filter.target != Target::UserId {
+        return Err(Error::InvalidInput(format!(
+            "this filter selects {} and cannot filter users of a segment",
+            filter.target
+        )));
+    }
+    Ok(evaluate(filter, data, values)?.contains(0))
+}
+
+fn evaluate(
+    filter: &Filter,
+    data: &dyn FilterData,
+    values: &BTreeMap<String, String>,
+) -> Result<ItemSet, Error> {
     let mut params = HashMap::new();
     for name in &filter.params {
         if let Some(raw) = values.get(name) {

@@ -159,6 +159,17 @@ impl Filter {
         eval::allowed(self, data, values)
     }
 
+    /// For a `UserID` filter (batch segments): whether the user whose attributes
+    /// [`FilterData::user_attribute`] answers belongs in the segment. `data` is a one-item
+    /// catalogue; errors as [`Filter::allowed`], and for a filter that selects items.
+    pub fn allows_user(
+        &self,
+        data: &dyn FilterData,
+        values: &BTreeMap<String, String>,
+    ) -> Result<bool, crate::Error> {
+        eval::allows_user(self, data, values)
+    }
+
     fn conditions(&self) -> impl Iterator<Item = &ast::Condition> {
         self.expressions
             .iter()

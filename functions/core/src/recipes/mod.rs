@@ -39,6 +39,8 @@ pub enum RecipeType {
     PersonalizedRanking,
     RelatedItems,
     PopularItems,
+    /// Batch segment jobs only: the users most drawn to items (no campaign).
+    UserSegmentation,
 }
 
 /// Trains a recipe's own part: `(data, hyperparameters, popularity, progress)`. The
@@ -85,6 +87,8 @@ impl Recipe {
         sims::SIMS,
         popularity::POPULARITY_COUNT,
         trending::TRENDING_NOW,
+        next_items::ITEM_AFFINITY,
+        next_items::ITEM_ATTRIBUTE_AFFINITY,
     ];
 
     pub const fn new(def: &'static RecipeDef) -> Recipe {

@@ -51,6 +51,43 @@ pub const PERSONALIZED_RANKING: Recipe = Recipe::new(&RecipeDef {
     read: |r, hp, n| Ok(Box::new(PersonalizedRanking(read(r, hp, n)?))),
 });
 
+/// The USER_SEGMENTATION recipes learn what User-Personalization learns; a batch segment job
+/// reads it the other way round, from items to the users whose histories score them highest
+/// (`aws-item-attribute-affinity` over every item that has the asked attribute values).
+pub const ITEM_AFFINITY: Recipe = Recipe::new(&RecipeDef {
+    name: "aws-item-affinity",
+    recipe_type: RecipeType::UserSegmentation,
+    hyperparameters: KNOWN,
+    fit: fit_segmentation,
+    read: read_segmentation,
+});
+
+pub const ITEM_ATTRIBUTE_AFFINITY: Recipe = Recipe::new(&RecipeDef {
+    name: "aws-item-attribute-affinity",
+    recipe_type: RecipeType::UserSegmentation,
+    hyperparameters: KNOWN,
+    fit: fit_segmentation,
+    read: read_segmentation,
+});
+
+fn fit_segmentation(
+    data: &TrainingData,
+    hp: &Hyperparameters,
+    popularity: &[f32],
+    progress: &mut dyn FnMut(f64),
+) -> Result<Box<dyn Learned>> {
+    let m = fit_indexed(data, NextItemsParams::from_hp(hp)?, popularity, progress)?;
+    Ok(Box::new(Segmentation(m)))
+}
+
+fn read_segmentation(
+    r: &ArtifactReader,
+    hp: &serde_json::Value,
+    n: usize,
+) -> Result<Box<dyn Learned>, ArtifactError> {
+    Ok(Box::new(Segmentation(read(r, hp, n)?)))
+}
+
 /// User-Personalization's model: next items, related items, and UPDATE without a refit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserPersonalization(pub NextItems);
@@ -59,7 +96,11 @@ pub struct UserPersonalization(pub NextItems);
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonalizedRanking(pub NextItems);
 
-/// The [`Learned`] verbs both next-items recipes share.
+/// The segmentation recipes' model: the same matrix, read from items to users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segmentation(pub NextItems);
+
+/// The [`Learned`] verbs the next-items recipes share.
 macro_rules! next_items_learned {
     ($t:ident) => {
         impl Learned for $t {
@@ -111,6 +152,7 @@ macro_rules! next_items_learned {
 }
 next_items_learned!(UserPersonalization);
 next_items_learned!(PersonalizedRanking);
+next_items_learned!(Segmentation);
 
 impl Updatable for UserPersonalization {
     fn update(&self, data: &TrainingData, popularity: &[f32]) -> Box<dyn Learned> {

@@ -21,22 +21,16 @@ impl Tailor {
                 "minProvisionedTPS must be at least 1".into(),
             ));
         }
-        for (k, v) in &config.item_exploration_config {
-            let (lo, hi) = match k.as_str() {
-                "explorationWeight" => (0.0, 1.0),
-                "explorationItemAgeCutOff" => (f64::MIN_POSITIVE, f64::MAX),
-                _ => return Err(Error::InvalidInput(format!("itemExplorationConfig key '{k}' is not known (explorationWeight, explorationItemAgeCutOff)"))),
-            };
-            let x: f64 = v.trim().parse().map_err(|_| {
-                Error::InvalidInput(format!("itemExplorationConfig.{k} '{v}' is not a number"))
-            })?;
-            if !(x >= lo && x <= hi) {
-                return Err(Error::InvalidInput(format!(
-                    "itemExplorationConfig.{k} {v} is out of range"
-                )));
-            }
-        }
+        check_exploration_config(&config.item_exploration_config)?;
         let version = self.resolve_version(solution_version_arn).await?;
+        if crate::recipes::Recipe::parse(&version.recipe_arn)?.recipe_type()
+            == crate::recipes::RecipeType::UserSegmentation
+        {
+            return Err(Error::InvalidInput(format!(
+                "solution version {} is USER_SEGMENTATION: it serves batch segment jobs, not a campaign",
+                version.solution_version_arn
+            )));
+        }
         self.check_campaign_quota(&version.dataset_group_arn)
             .await?;
         let now = now_epoch();
@@ -167,4 +161,27 @@ impl Tailor {
     ) -> Result<Vec<EventTracker>> {
         self.list_records(dataset_group_arn).await
     }
+}
+
+/// Checks an `itemExplorationConfig` (a campaign's, a batch inference job's): known keys,
+/// numbers in range.
+pub(crate) fn check_exploration_config(
+    config: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    for (k, v) in config {
+        let (lo, hi) = match k.as_str() {
+            "explorationWeight" => (0.0, 1.0),
+            "explorationItemAgeCutOff" => (f64::MIN_POSITIVE, f64::MAX),
+            _ => return Err(Error::InvalidInput(format!("itemExplorationConfig key '{k}' is not known (explorationWeight, explorationItemAgeCutOff)"))),
+        };
+        let x: f64 = v.trim().parse().map_err(|_| {
+            Error::InvalidInput(format!("itemExplorationConfig.{k} '{v}' is not a number"))
+        })?;
+        if !(x >= lo && x <= hi) {
+            return Err(Error::InvalidInput(format!(
+                "itemExplorationConfig.{k} {v} is out of range"
+            )));
+        }
+    }
+    Ok(())
 }

@@ -26,6 +26,9 @@ pub mod tables {
     pub const FILTERS: &str = "filters";
     /// A resource's tags, keyed by its ARN.
     pub const TAGS: &str = "tags";
+    pub const BATCH_INFERENCE_JOBS: &str = "batch-inference-jobs";
+    pub const BATCH_SEGMENT_JOBS: &str = "batch-segment-jobs";
+    pub const DATA_DELETION_JOBS: &str = "data-deletion-jobs";
     /// Records written by PutItems / PutUsers, keyed `<datasetArn>|<id>`.
     pub const PUT_RECORDS: &str = "put-records";
 }
@@ -103,6 +106,25 @@ resource!(
     FilterRecord,
     tables::FILTERS,
     |r| r.filter_arn,
+    Some(&r.dataset_group_arn)
+);
+
+resource!(
+    BatchInferenceJob,
+    tables::BATCH_INFERENCE_JOBS,
+    |r| r.batch_inference_job_arn,
+    Some(&r.solution_version_arn)
+);
+resource!(
+    BatchSegmentJob,
+    tables::BATCH_SEGMENT_JOBS,
+    |r| r.batch_segment_job_arn,
+    Some(&r.solution_version_arn)
+);
+resource!(
+    DataDeletionJob,
+    tables::DATA_DELETION_JOBS,
+    |r| r.data_deletion_job_arn,
     Some(&r.dataset_group_arn)
 );
 

@@ -284,7 +284,7 @@ impl Tailor {
         )))
     }
 
-    async fn seal_data(
+    pub(super) async fn seal_data(
         &self,
         dataset: &Dataset,
         kind: &str,

@@ -18,6 +18,10 @@ use crate::store::DataSources;
 pub trait JobRunner: Send + Sync {
     async fn start_import(&self, tailor: &Tailor, job_arn: &str) -> Result<()>;
     async fn start_training(&self, tailor: &Tailor, solution_version_arn: &str) -> Result<()>;
+    /// A batch inference or batch segment job.
+    async fn start_batch(&self, tailor: &Tailor, job_arn: &str) -> Result<()>;
+    /// A data deletion job.
+    async fn start_deletion(&self, tailor: &Tailor, job_arn: &str) -> Result<()>;
 }
 
 /// Runs each job on a thread of its own with its own runtime, off the server's workers (imports
@@ -57,6 +61,23 @@ impl JobRunner for LocalJobs {
                 .run_solution_version(&arn, &mut |_, _| {})
                 .await
                 .map(|_| ())
+        })
+    }
+
+    async fn start_batch(&self, tailor: &Tailor, job_arn: &str) -> Result<()> {
+        let arn = job_arn.to_string();
+        in_background(tailor, arn.clone(), move |tailor| async move {
+            let runtime = crate::serving::Runtime::new(tailor);
+            super::batch_jobs::run_batch_job(&runtime, &arn, 0)
+                .await
+                .map(|_| ())
+        })
+    }
+
+    async fn start_deletion(&self, tailor: &Tailor, job_arn: &str) -> Result<()> {
+        let arn = job_arn.to_string();
+        in_background(tailor, arn.clone(), move |tailor| async move {
+            tailor.run_data_deletion_job(&arn).await.map(|_| ())
         })
     }
 }

@@ -1,11 +1,13 @@
 //! The application layer: what the doors (CLI, local server, Lambdas) call, written against the
 //! storage ports only.
 
+pub mod batch_jobs;
 mod campaigns;
 mod catalog;
 mod compaction;
 mod datasets;
 mod deletes;
+mod deletion;
 mod filters;
 mod import;
 pub mod jobs;

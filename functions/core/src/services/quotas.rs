@@ -52,7 +52,18 @@ pub const PENDING_SOLUTION_VERSIONS: Quota = Quota {
     counts: "solution versions pending or in progress per region",
 };
 
-const ALL: [Quota; 7] = [
+pub const PENDING_BATCH_INFERENCE_JOBS: Quota = Quota {
+    name: "pending-batch-inference-jobs",
+    default: 5,
+    counts: "batch inference jobs pending or in progress per region",
+};
+pub const PENDING_BATCH_SEGMENT_JOBS: Quota = Quota {
+    name: "pending-batch-segment-jobs",
+    default: 5,
+    counts: "batch segment jobs pending or in progress per region",
+};
+
+const ALL: [Quota; 9] = [
     DATASET_GROUPS,
     SCHEMAS,
     SOLUTIONS_PER_GROUP,
@@ -60,6 +71,8 @@ const ALL: [Quota; 7] = [
     FILTERS_PER_GROUP,
     PENDING_IMPORT_JOBS,
     PENDING_SOLUTION_VERSIONS,
+    PENDING_BATCH_INFERENCE_JOBS,
+    PENDING_BATCH_SEGMENT_JOBS,
 ];
 
 /// The quotas in force: Personalize's defaults, less or more where configured.
@@ -174,6 +187,16 @@ impl Tailor {
         let jobs = self.list_dataset_import_jobs(None).await?;
         let n = jobs.iter().filter(|j| pending(j.status)).count();
         self.quotas.check(PENDING_IMPORT_JOBS, n)
+    }
+
+    pub(crate) async fn check_pending_batch_quota<T: super::catalog::Resource>(
+        &self,
+        quota: Quota,
+        status: fn(&T) -> Status,
+    ) -> Result<()> {
+        let jobs: Vec<T> = self.list_records(None).await?;
+        let n = jobs.iter().filter(|j| pending(status(j))).count();
+        self.quotas.check(quota, n)
     }
 
     pub(crate) async fn check_pending_version_quota(&self) -> Result<()> {

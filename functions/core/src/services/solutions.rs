@@ -483,7 +483,7 @@ impl Tailor {
         }
     }
 
-    pub(crate) async fn training_data(&self, version: &SolutionVersion) -> Result<TrainingData> {
+    pub async fn training_data(&self, version: &SolutionVersion) -> Result<TrainingData> {
         let group = self
             .describe_dataset_group(&version.dataset_group_arn)
             .await?;

@@ -66,6 +66,12 @@ fn table_of(arn: &str) -> Option<&'static str> {
         (ResourceType::Campaign, tables::CAMPAIGNS),
         (ResourceType::Filter, tables::FILTERS),
         (ResourceType::EventTracker, tables::EVENT_TRACKERS),
+        (
+            ResourceType::BatchInferenceJob,
+            tables::BATCH_INFERENCE_JOBS,
+        ),
+        (ResourceType::BatchSegmentJob, tables::BATCH_SEGMENT_JOBS),
+        (ResourceType::DataDeletionJob, tables::DATA_DELETION_JOBS),
     ];
     if let Some(path) = arn_path(arn, ResourceType::Solution) {
         // `solution/<name>` is a solution, `solution/<name>/<id>` one of its versions.

@@ -193,6 +193,11 @@ impl Runtime {
                     "a PERSONALIZED_RANKING campaign answers GetPersonalizedRanking".into(),
                 ))
             }
+            RecipeType::UserSegmentation => {
+                return Err(Error::InvalidInput(
+                    "a USER_SEGMENTATION solution version answers batch segment jobs only".into(),
+                ))
+            }
             _ => Scoring::History,
         };
         let main = self.group_filter(c, req.filter_arn.as_deref()).await?;

@@ -85,7 +85,7 @@ pub struct LoadedFilter {
     pub filter: Filter,
 }
 
-fn poisoned<T>(_: T) -> Error {
+pub(crate) fn poisoned<T>(_: T) -> Error {
     Error::Internal("a runtime lock was poisoned".into())
 }
 
@@ -200,6 +200,16 @@ impl Runtime {
     /// A solution version served as a campaign with the default configuration would serve it
     /// (what `tailor recommend --solution` answers from), not registered as a campaign.
     pub async fn solution_version(&self, version_arn: &str) -> Result<Arc<CampaignState>> {
+        self.solution_version_with(version_arn, Default::default())
+            .await
+    }
+
+    /// A solution version served with `config` (a batch inference job's exploration settings).
+    pub async fn solution_version_with(
+        &self,
+        version_arn: &str,
+        config: crate::domain::CampaignConfig,
+    ) -> Result<Arc<CampaignState>> {
         let now = crate::domain::now_epoch();
         self.campaign_state(Campaign {
             name: "solution-version".into(),
@@ -210,7 +220,7 @@ impl Runtime {
                 .arn(crate::domain::ResourceType::Campaign, "solution-version"),
             solution_version_arn: version_arn.into(),
             min_provisioned_tps: 1,
-            campaign_config: Default::default(),
+            campaign_config: config,
             status: crate::domain::Status::Active,
             failure_reason: None,
             creation_date_time: now,

@@ -401,6 +401,32 @@ pub async fn event_store(store: &dyn EventStore) {
             .collect::<Vec<_>>(),
         ["e3", "e4"]
     );
+
+    // Deleting u1: its events and those of the sessions it used (s1, s2) lose their data and
+    // keep their places; u2's stay whole.
+    store
+        .append(&g, &[event("e5", "s3", Some("u2"), "i5", 5.0)])
+        .await
+        .unwrap();
+    let users: std::collections::HashSet<String> = ["u1".to_string()].into();
+    assert_eq!(store.redact(&g, &users).await.unwrap(), 4);
+    assert_eq!(
+        store.redact(&g, &users).await.unwrap(),
+        0,
+        "already redacted"
+    );
+    let log = store.since(&g, 0, 100).await.unwrap();
+    assert_eq!(log.len(), 5, "sequence numbers stay");
+    assert!(log[..4].iter().all(|(_, e)| e.is_redacted()), "{log:?}");
+    assert_eq!(log[4].1, event("e5", "s3", Some("u2"), "i5", 5.0));
+    assert!(store.recent(&g, "u1", 10).await.unwrap().is_empty());
+    assert!(store.recent(&g, "s1", 10).await.unwrap().is_empty());
+    assert_eq!(store.recent(&g, "u2", 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store.append(&g, &batch[..1]).await.unwrap(),
+        0,
+        "a redacted event's id is still known"
+    );
 }
 
 pub async fn key_service(keys: &dyn KeyService) {

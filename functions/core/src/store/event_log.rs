@@ -153,6 +153,10 @@ impl LogIndex {
     fn add(&mut self, event: StoredEvent) {
         let idx = self.events.len();
         self.ids.insert(event.event_id.clone());
+        if event.is_redacted() {
+            self.events.push(event);
+            return;
+        }
         self.by_subject
             .entry(event.session_id.clone())
             .or_default()
@@ -289,6 +293,38 @@ impl FsEventStore {
     }
 }
 
+/// The log's bytes with the records at `targets` (event indexes) replaced by `redacted` at the
+/// same length (the JSON padded with spaces), so every offset another process holds stays a
+/// record boundary.
+fn redact_records(
+    bytes: &mut [u8],
+    group: &str,
+    targets: &HashMap<usize, StoredEvent>,
+) -> StoreResult<()> {
+    let mut pos = HEADER as usize;
+    let mut i = 0usize;
+    while pos + RECORD_HEADER <= bytes.len() {
+        let len = [bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]];
+        let n = u32::from_le_bytes(len) as usize;
+        let start = pos + RECORD_HEADER;
+        if let Some(event) = targets.get(&i) {
+            let mut payload = serde_json::to_vec(event)
+                .map_err(|e| StoreError::Corrupt(format!("event to JSON: {e}")))?;
+            if payload.len() > n {
+                return Err(StoreError::Corrupt(format!(
+                    "a redacted event is longer than the record at byte {pos}"
+                )));
+            }
+            payload.resize(n, b' ');
+            bytes[start..start + n].copy_from_slice(&payload);
+            bytes[pos + 4..pos + 8].copy_from_slice(&checksum(group, len, &payload).to_le_bytes());
+        }
+        pos = start + n;
+        i += 1;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl EventStore for FsEventStore {
     async fn append(&self, group: &str, events: &[StoredEvent]) -> StoreResult<usize> {
@@ -352,6 +388,42 @@ impl EventStore for FsEventStore {
                 .iter()
                 .map(|&i| index.events[i].clone())
                 .collect())
+        })
+    }
+
+    async fn redact(&self, group: &str, users: &HashSet<String>) -> StoreResult<u64> {
+        self.with_index(group, |index, path| {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            if !path.exists() {
+                return Ok(0);
+            }
+            let _lock = LockGuard::acquire(&dir.join(".lock"))?;
+            index.catch_up_locked(path, group)?;
+            let ids = super::events_of(index.events.iter(), users);
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            let targets: HashMap<usize, StoredEvent> = index
+                .events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| ids.contains(&e.event_id))
+                .map(|(i, e)| (i, e.redacted()))
+                .collect();
+            let mut bytes = fs::read(path)?;
+            bytes.truncate(index.offset as usize);
+            redact_records(&mut bytes, group, &targets)?;
+            write_atomic(path, &bytes)?;
+            for (i, e) in &targets {
+                index.events[*i] = e.clone();
+            }
+            index.by_subject.clear();
+            let events = std::mem::take(&mut index.events);
+            index.ids.clear();
+            for e in events {
+                index.add(e);
+            }
+            Ok(targets.len() as u64)
         })
     }
 

@@ -4,7 +4,7 @@
 //! and on S3 / DynamoDB / KMS (the AWS adapters). Every adapter must pass the suites in
 //! [`conformance`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -139,6 +139,16 @@ pub trait DataSources: Send + Sync {
     /// The object `key` of `bucket`, or, when no object has that key, every object under the
     /// prefix `key` (a "folder"), sorted by key. Empty when there are none.
     async fn fetch(&self, bucket: &str, key: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
+
+    /// Writes a job's output object `key` of `bucket`, encrypted at rest under `kms_key` (a
+    /// KMS key id or ARN), or under the deployment's key when None.
+    async fn deliver(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        kms_key: Option<&str>,
+    ) -> StoreResult<()>;
 }
 
 /// One interaction event as PutEvents records it.
@@ -164,6 +174,29 @@ pub struct StoredEvent {
     pub impression: Vec<String>,
 }
 
+impl StoredEvent {
+    /// What is left of an event after its user's data was deleted: its id and time only.
+    pub fn redacted(&self) -> StoredEvent {
+        StoredEvent {
+            event_id: self.event_id.clone(),
+            session_id: String::new(),
+            user_id: None,
+            item_id: None,
+            event_type: String::new(),
+            event_value: None,
+            sent_at: self.sent_at,
+            properties: None,
+            recommendation_id: None,
+            impression: Vec::new(),
+        }
+    }
+
+    /// Whether this is what [`StoredEvent::redacted`] leaves; readers skip it.
+    pub fn is_redacted(&self) -> bool {
+        self.session_id.is_empty()
+    }
+}
+
 /// The streamed-event log of a dataset group: per-subject recent events for real-time fold-in
 /// and filters, and an ordered log for retraining.
 #[async_trait]
@@ -184,6 +217,32 @@ pub trait EventStore: Send + Sync {
         after: u64,
         limit: usize,
     ) -> StoreResult<Vec<(u64, StoredEvent)>>;
+    /// Redacts every event of the `users` (by user id, and of every session one of them used)
+    /// in place: each keeps its eventId (so it is not stored again), its sequence number and
+    /// its time, and loses everything else ([`StoredEvent::redacted`]). Returns how many were
+    /// redacted now; a second call with the same users redacts none.
+    async fn redact(&self, group: &str, users: &HashSet<String>) -> StoreResult<u64>;
+}
+
+/// The events `redact` takes: those of the users and of the sessions they used.
+pub fn events_of<'a>(
+    events: impl Iterator<Item = &'a StoredEvent> + Clone,
+    users: &HashSet<String>,
+) -> HashSet<String> {
+    let sessions: HashSet<&str> = events
+        .clone()
+        .filter(|e| e.user_id.as_ref().is_some_and(|u| users.contains(u)))
+        .map(|e| e.session_id.as_str())
+        .collect();
+    events
+        .filter(|e| !e.is_redacted())
+        .filter(|e| {
+            e.user_id.as_ref().is_some_and(|u| users.contains(u))
+                || sessions.contains(e.session_id.as_str())
+                || users.contains(&e.session_id)
+        })
+        .map(|e| e.event_id.clone())
+        .collect()
 }
 
 /// Key-value pairs bound into every data key (KMS's encryption context).

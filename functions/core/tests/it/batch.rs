@@ -39,7 +39,7 @@ async fn batch_lines_answer_as_get_recommendations_and_bad_lines_get_errors() {
                  {\"userId\":\"U0003\"}\n";
     let settings = BatchSettings {
         num_results: Some(10),
-        filter_arn: None,
+        ..Default::default()
     };
     let mut out = Vec::new();
     let counts = rt
@@ -127,7 +127,7 @@ async fn related_items_and_ranking_lines_have_personalizes_shapes() {
     let rt = Runtime::new(t.clone());
     let settings = BatchSettings {
         num_results: Some(5),
-        filter_arn: None,
+        ..Default::default()
     };
 
     let sims = support::train(&t, &g, "sims", tailor_core::recipes::sims::SIMS).await;
@@ -196,4 +196,394 @@ async fn related_items_and_ranking_lines_have_personalizes_shapes() {
         "exactly the listed items"
     );
     assert!(lines[1]["error"].as_str().unwrap().contains("itemList"));
+}
+
+/// Waits for a job started in the background to leave its pending states.
+async fn settled(
+    t: &tailor_core::Tailor,
+    op: &str,
+    field: &str,
+    arn_field: &str,
+    arn: &str,
+) -> Value {
+    for _ in 0..600 {
+        let body = serde_json::json!({ arn_field: arn }).to_string();
+        let v = tailor_core::api::control::dispatch(t, op, body.as_bytes())
+            .await
+            .unwrap()
+            .unwrap();
+        let status = v[field]["status"].as_str().unwrap().to_string();
+        if ![
+            "CREATE PENDING",
+            "CREATE IN_PROGRESS",
+            "PENDING",
+            "IN_PROGRESS",
+        ]
+        .contains(&status.as_str())
+        {
+            return v[field].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{arn} did not finish");
+}
+
+async fn control(t: &tailor_core::Tailor, op: &str, body: Value) -> tailor_core::Result<Value> {
+    tailor_core::api::control::dispatch(t, op, body.to_string().as_bytes())
+        .await
+        .unwrap()
+}
+
+/// CreateBatchInferenceJob through the control plane: every input file under the input path
+/// becomes `<name>.out` under the output path, lines in input order; the record counts lines
+/// in and failed, and lists under its solution version. Bad lines of every kind get errors.
+#[tokio::test]
+async fn a_batch_inference_job_writes_each_input_file_out_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = SampleSize {
+        items: 300,
+        users: 120,
+        sessions_per_user: 5,
+    };
+    let (t, g, data) = support::shop(dir.path(), 7, size).await;
+    let kinds = [DatasetType::Interactions, DatasetType::Items];
+    support::import_sample(&t, &g, "", &data, &kinds).await;
+    let version = support::train(&t, &g, "up", next_items::USER_PERSONALIZATION).await;
+    let filter = t
+        .create_filter(
+            "by-cat",
+            &g,
+            "INCLUDE ItemID WHERE Items.CATEGORY_L1 IN ($CAT)",
+        )
+        .await
+        .unwrap()
+        .filter_arn;
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let users: Vec<String> = (1..=40)
+        .map(|u| {
+            format!(
+                "{{\"userId\":\"U{u:04}\",\"filterValues\":{{\"CAT\":\"\\\"electronics\\\"\"}}}}"
+            )
+        })
+        .collect();
+    std::fs::write(input.join("a.json"), users[..25].join("\n")).unwrap();
+    let bad = [
+        "{\"userId\":\"U0001\"}",
+        "{\"userId\":\"U0002\",\"filterValues\":{\"CAT\":\"electronics\"}}",
+        "{oops",
+    ];
+    std::fs::write(
+        input.join("b.json"),
+        format!("{}\n{}\n", users[25..].join("\n"), bad.join("\n")),
+    )
+    .unwrap();
+    let output = dir.path().join("out");
+    let arn = control(
+        &t,
+        "CreateBatchInferenceJob",
+        serde_json::json!({
+            "jobName": "nightly",
+            "solutionVersionArn": version,
+            "filterArn": filter,
+            "numResults": 5,
+            "jobInput": {"s3DataSource": {"path": input.to_str().unwrap()}},
+            "jobOutput": {"s3DataDestination": {"path": output.to_str().unwrap()}},
+            "roleArn": "arn:aws:iam::000000000000:role/batch",
+            "batchInferenceJobConfig": {"itemExplorationConfig": {"explorationWeight": "0"}},
+        }),
+    )
+    .await
+    .unwrap()["batchInferenceJobArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job = settled(
+        &t,
+        "DescribeBatchInferenceJob",
+        "batchInferenceJob",
+        "batchInferenceJobArn",
+        &arn,
+    )
+    .await;
+    assert_eq!(job["status"], "ACTIVE", "{job}");
+    assert_eq!(job["recordCounts"]["inputRecords"], 43);
+    assert_eq!(job["recordCounts"]["failedRecords"], 3);
+    assert_eq!(job["numResults"], 5);
+
+    let rt = Runtime::new(t.clone());
+    let read = |name: &str| -> Vec<Value> {
+        std::fs::read_to_string(output.join(name))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (a, b) = (read("a.json.out"), read("b.json.out"));
+    assert_eq!((a.len(), b.len()), (25, 18));
+    let served = rt
+        .solution_version_with(
+            &version,
+            tailor_core::domain::CampaignConfig {
+                item_exploration_config: [("explorationWeight".to_string(), "0".to_string())]
+                    .into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    for (i, line) in a.iter().chain(&b[..15]).enumerate() {
+        let user = format!("U{:04}", i + 1);
+        assert_eq!(line["input"]["userId"], user.as_str(), "input order");
+        let online = rt
+            .recommend_with(
+                &served,
+                &GetRecommendationsRequest {
+                    campaign_arn: Some(served.campaign.campaign_arn.clone()),
+                    user_id: Some(user.clone()),
+                    num_results: Some(5),
+                    filter_arn: Some(filter.clone()),
+                    filter_values: [("CAT".to_string(), "\"electronics\"".to_string())].into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let ids: Vec<Value> = online
+            .item_list
+            .iter()
+            .map(|i| i.item_id.clone().into())
+            .collect();
+        assert_eq!(
+            line["output"]["recommendedItems"],
+            Value::Array(ids),
+            "{user}"
+        );
+    }
+    let errors: Vec<&str> = b[15..]
+        .iter()
+        .map(|l| l["error"].as_str().unwrap())
+        .collect();
+    assert!(
+        errors[0].starts_with("line 16:") && errors[0].contains("CAT"),
+        "missing value: {}",
+        errors[0]
+    );
+    assert!(
+        errors[1].starts_with("line 17:"),
+        "unquoted value: {}",
+        errors[1]
+    );
+    assert!(errors[2].starts_with("line 18: not JSON"), "{}", errors[2]);
+
+    let listed = control(
+        &t,
+        "ListBatchInferenceJobs",
+        serde_json::json!({"solutionVersionArn": version}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        listed["batchInferenceJobs"][0]["batchInferenceJobArn"],
+        arn.as_str()
+    );
+    assert_eq!(listed["batchInferenceJobs"][0]["status"], "ACTIVE");
+
+    // Refused before anything is recorded.
+    let refused = |body: Value| {
+        let t = t.clone();
+        async move {
+            control(&t, "CreateBatchInferenceJob", body)
+                .await
+                .unwrap_err()
+        }
+    };
+    let base = serde_json::json!({
+        "jobName": "again", "solutionVersionArn": version,
+        "jobInput": {"s3DataSource": {"path": input.to_str().unwrap()}},
+        "jobOutput": {"s3DataDestination": {"path": output.to_str().unwrap()}},
+        "roleArn": "r",
+    });
+    let with = |k: &str, v: Value| {
+        let mut b = base.clone();
+        b[k] = v;
+        b
+    };
+    for (body, says) in [
+        (
+            with("batchInferenceJobMode", "THEME_GENERATION".into()),
+            "THEME_GENERATION",
+        ),
+        (with("numResults", 501.into()), "numResults"),
+        (
+            with(
+                "jobInput",
+                serde_json::json!({"s3DataSource": {"path": "/no/such/input"}}),
+            ),
+            "no such file",
+        ),
+        (
+            with(
+                "batchInferenceJobConfig",
+                serde_json::json!({"itemExplorationConfig": {"explorationWeight": "2"}}),
+            ),
+            "explorationWeight",
+        ),
+    ] {
+        let e = refused(body).await;
+        assert_eq!(e.kind().name(), "InvalidInputException");
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    assert!(control(
+        &t,
+        "DescribeBatchInferenceJob",
+        serde_json::json!({"batchInferenceJobArn": format!("{arn}x")})
+    )
+    .await
+    .is_err());
+}
+
+/// A planted audience: 20 users who only ever touch items P0000-P0009 (category "planted"),
+/// among 180 who touch the rest. Both segmentation recipes put the planted users first, and a
+/// user filter keeps only the users it lets in.
+#[tokio::test]
+async fn segments_put_the_planted_audience_first() {
+    use tailor_core::recipes::Recipe;
+    let dir = tempfile::tempdir().unwrap();
+    let t = tailor_core::Tailor::new(
+        tailor_core::Stores::embedded(dir.path()).unwrap(),
+        tailor_core::domain::ArnBuilder::default(),
+    );
+    let g = t
+        .create_dataset_group("aud", None, None)
+        .await
+        .unwrap()
+        .dataset_group_arn;
+    let mut rng = 12345u64;
+    let mut next = |n: u64| {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (rng >> 33) % n
+    };
+    let mut interactions = String::from("USER_ID,ITEM_ID,TIMESTAMP\n");
+    let mut users = String::from("USER_ID,TIER\n");
+    for u in 0..200u64 {
+        let planted = u < 20;
+        users.push_str(&format!(
+            "A{u:03},{}\n",
+            if u % 2 == 0 { "gold" } else { "basic" }
+        ));
+        for k in 0..12u64 {
+            let item = if planted { next(10) } else { 10 + next(190) };
+            interactions.push_str(&format!("A{u:03},P{item:04},{}\n", 1_000_000 + u * 100 + k));
+        }
+    }
+    let mut items = String::from("ITEM_ID,GENRES\n");
+    for i in 0..200 {
+        items.push_str(&format!(
+            "P{i:04},{}\n",
+            if i < 10 { "planted|x" } else { "other" }
+        ));
+    }
+    let schemas = [
+        (
+            DatasetType::Interactions,
+            r#"{"type":"record","name":"Interactions","namespace":"com.amazonaws.personalize.schema","fields":[{"name":"USER_ID","type":"string"},{"name":"ITEM_ID","type":"string"},{"name":"TIMESTAMP","type":"long"}],"version":"1.0"}"#,
+            interactions,
+        ),
+        (
+            DatasetType::Items,
+            r#"{"type":"record","name":"Items","namespace":"com.amazonaws.personalize.schema","fields":[{"name":"ITEM_ID","type":"string"},{"name":"GENRES","type":"string","categorical":true}],"version":"1.0"}"#,
+            items,
+        ),
+        (
+            DatasetType::Users,
+            r#"{"type":"record","name":"Users","namespace":"com.amazonaws.personalize.schema","fields":[{"name":"USER_ID","type":"string"},{"name":"TIER","type":"string","categorical":true}],"version":"1.0"}"#,
+            users,
+        ),
+    ];
+    for (kind, schema, csv) in schemas {
+        let name = kind.as_str().to_lowercase();
+        let s = t.create_schema(&name, schema).await.unwrap().schema_arn;
+        let ds = t
+            .create_dataset(&name, &s, &g, kind)
+            .await
+            .unwrap()
+            .dataset_arn;
+        support::import(&t, &ds, &name, csv.as_bytes()).await;
+    }
+    let gold = t
+        .create_filter("gold", &g, "INCLUDE UserID WHERE Users.TIER IN (\"gold\")")
+        .await
+        .unwrap()
+        .filter_arn;
+    let rt = Runtime::new(t.clone());
+    let planted: std::collections::HashSet<String> = (0..20).map(|u| format!("A{u:03}")).collect();
+    for (recipe, line) in [
+        (next_items::ITEM_AFFINITY, "{\"itemId\":\"P0003\"}"),
+        (
+            next_items::ITEM_ATTRIBUTE_AFFINITY,
+            "{\"itemAttributes\":\"ITEMS.GENRES = \\\"planted\\\"\"}",
+        ),
+    ] {
+        let version = support::train(&t, &g, Recipe::name(recipe), recipe).await;
+        for (filter, want) in [(None, 20usize), (Some(gold.clone()), 10)] {
+            let settings = BatchSettings {
+                num_results: Some(want),
+                filter_arn: filter.clone(),
+                ..Default::default()
+            };
+            let mut out = Vec::new();
+            let input =
+                format!("{line}\n{{\"itemId\":\"nope\",\"itemAttributes\":\"GENRES > 1\"}}\n");
+            let counts = rt
+                .batch_segments(&version, &settings, &input, &mut out)
+                .await
+                .unwrap();
+            assert_eq!(
+                counts,
+                BatchCounts {
+                    lines: 2,
+                    failed: 1
+                },
+                "{}",
+                String::from_utf8_lossy(&out)
+            );
+            let lines: Vec<Value> = String::from_utf8(out)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            let got: Vec<&str> = lines[0]["output"]["recommendedUsers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert_eq!(got.len(), want, "{}: {got:?}", recipe.name());
+            assert!(
+                got.iter().all(|u| planted.contains(*u)),
+                "{} {filter:?}: {got:?}",
+                recipe.name()
+            );
+            if filter.is_some() {
+                assert!(
+                    got.iter().all(|u| u[1..].parse::<u32>().unwrap() % 2 == 0),
+                    "gold only: {got:?}"
+                );
+            }
+            assert!(
+                lines[1]["error"].as_str().unwrap().starts_with("line 2:"),
+                "{}",
+                lines[1]
+            );
+        }
+        // No campaign, no item recommendations: a segmentation version serves segments only.
+        let e = t
+            .create_campaign("seg", &version, None, Default::default())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("USER_SEGMENTATION"), "{e}");
+    }
 }

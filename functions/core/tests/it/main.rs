@@ -6,6 +6,7 @@ mod compaction;
 mod csv_prop;
 mod csv_rules;
 mod data_dir;
+mod deletion;
 mod engine;
 mod evaluation;
 mod event_log;

@@ -134,6 +134,44 @@ impl Listed for DatasetImportJob {
     }
 }
 
+listed!(
+    BatchInferenceJob,
+    "batchInferenceJobs",
+    Some(("solutionVersionArn", tables::SOLUTION_VERSIONS)),
+    [
+        "batchInferenceJobArn",
+        "jobName",
+        "status",
+        "failureReason",
+        "solutionVersionArn",
+        "batchInferenceJobMode"
+    ]
+);
+listed!(
+    BatchSegmentJob,
+    "batchSegmentJobs",
+    Some(("solutionVersionArn", tables::SOLUTION_VERSIONS)),
+    [
+        "batchSegmentJobArn",
+        "jobName",
+        "status",
+        "failureReason",
+        "solutionVersionArn"
+    ]
+);
+listed!(
+    DataDeletionJob,
+    "dataDeletionJobs",
+    Some(("datasetGroupArn", tables::DATASET_GROUPS)),
+    [
+        "dataDeletionJobArn",
+        "datasetGroupArn",
+        "jobName",
+        "status",
+        "failureReason"
+    ]
+);
+
 /// A List request's paging: how many, and after which key.
 pub(super) struct Paging {
     pub limit: usize,

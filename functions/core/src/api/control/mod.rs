@@ -6,7 +6,8 @@
 //! Served: Create / Describe / List / Delete of DatasetGroup, Schema, Dataset, Filter and
 //! EventTracker; (`jobs`) dataset import jobs and solution versions, which run in the
 //! background, StopSolutionVersionCreation, solutions, GetSolutionMetrics, campaigns with
-//! UpdateCampaign, and recipes; TagResource / UntagResource / ListTagsForResource and the
+//! UpdateCampaign, and recipes; (`batch`) batch inference, batch segment and data deletion
+//! jobs; TagResource / UntagResource / ListTagsForResource and the
 //! Create operations' `tags`. Every List operation reads one page (`listing`).
 
 use serde::de::DeserializeOwned;
@@ -14,13 +15,15 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::domain::{
-    Campaign, Dataset, DatasetGroup, DatasetImportJob, DatasetSchemaRecord, EventTracker,
-    FilterRecord, Solution, SolutionVersion, Tag,
+    BatchInferenceJob, BatchSegmentJob, Campaign, DataDeletionJob, Dataset, DatasetGroup,
+    DatasetImportJob, DatasetSchemaRecord, EventTracker, FilterRecord, Solution, SolutionVersion,
+    Tag,
 };
 use crate::error::{Error, Result};
 use crate::schema::DatasetType;
 use crate::services::Tailor;
 
+mod batch;
 mod jobs;
 mod listing;
 
@@ -69,6 +72,15 @@ pub async fn dispatch(tailor: &Tailor, operation: &str, body: &[u8]) -> Option<R
         "ListCampaigns" => list::<Campaign>(tailor, body).await,
         "UpdateCampaign" => jobs::update_campaign(tailor, body).await,
         "DeleteCampaign" => jobs::delete_campaign(tailor, body).await,
+        "CreateBatchInferenceJob" => batch::create_batch_inference_job(tailor, body).await,
+        "DescribeBatchInferenceJob" => batch::describe_batch_inference_job(tailor, body).await,
+        "ListBatchInferenceJobs" => list::<BatchInferenceJob>(tailor, body).await,
+        "CreateBatchSegmentJob" => batch::create_batch_segment_job(tailor, body).await,
+        "DescribeBatchSegmentJob" => batch::describe_batch_segment_job(tailor, body).await,
+        "ListBatchSegmentJobs" => list::<BatchSegmentJob>(tailor, body).await,
+        "CreateDataDeletionJob" => batch::create_data_deletion_job(tailor, body).await,
+        "DescribeDataDeletionJob" => batch::describe_data_deletion_job(tailor, body).await,
+        "ListDataDeletionJobs" => list::<DataDeletionJob>(tailor, body).await,
         "TagResource" => tag_resource(tailor, body).await,
         "UntagResource" => untag_resource(tailor, body).await,
         "ListTagsForResource" => list_tags_for_resource(tailor, body).await,
