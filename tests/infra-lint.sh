@@ -143,6 +143,73 @@ json.dump({
 EOF
 ${OFFLINE[@]+"${OFFLINE[@]}"} "$VENV/bin/cfn-lint" "$scratch/asl-template.json"
 
+BATCH_ASL=infra/statemachine/batch.asl.json
+echo "== infra lint: $BATCH_ASL"
+"$VENV/bin/python" - "$BATCH_ASL" "$scratch/batch-template.json" <<'EOF'
+import json, re, sys
+
+path, out = sys.argv[1], sys.argv[2]
+text = open(path).read()
+asl = json.loads(text)
+errors = []
+states = asl.get("States", {})
+placeholders = set(re.findall(r"\$\{([^}]*)\}", text))
+if placeholders != {"BatchFunctionArn", "Bucket"}:
+    errors.append(f"placeholders must be exactly BatchFunctionArn and Bucket, found {sorted(placeholders)}")
+shards = states.get("Shards", {})
+if shards.get("Type") != "Map" or shards.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") != "DISTRIBUTED":
+    errors.append("Shards must be a Distributed Map")
+if shards.get("ItemReader", {}).get("Resource") != "arn:aws:states:::s3:getObject":
+    errors.append("Shards must read the manifest with an s3:getObject ItemReader")
+for key in ("MaxConcurrency", "ToleratedFailurePercentage"):
+    if key not in shards:
+        errors.append(f"Shards needs {key}")
+inner = shards.get("ItemProcessor", {}).get("States", {}).get("Shard", {})
+if not any("States.ALL" in r["ErrorEquals"] for r in inner.get("Retry", [])):
+    errors.append("a shard must be retried")
+for name, want in (("Plan", "plan"), ("Run", "run"), ("Join", "join"), ("Fail", "fail")):
+    if states.get(name, {}).get("Parameters", {}).get("Payload", {}).get("action") != want:
+        errors.append(f"{name} must send action {want}")
+def targets(state):
+    for key in ("Next", "Default"):
+        if key in state:
+            yield state[key]
+    for choice in state.get("Choices", []):
+        yield choice["Next"]
+    for catcher in state.get("Catch", []):
+        yield catcher["Next"]
+seen, todo = set(), [asl.get("StartAt")]
+while todo:
+    name = todo.pop()
+    if name in seen or name not in states:
+        continue
+    seen.add(name)
+    todo.extend(targets(states[name]))
+for name in sorted(set(states) - seen):
+    errors.append(f"state {name} is unreachable")
+for name, state in states.items():
+    for target in targets(state):
+        if target not in states:
+            errors.append(f"{name} goes to {target}, which is not a state")
+    if state.get("Type") == "Task" and name != "Fail" and not any(
+            "States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])):
+        errors.append(f"{name} catches no States.ALL")
+if errors:
+    sys.exit("\n".join(f"{path}: {e}" for e in errors))
+print(f"   {len(states)} states, all reachable; a Distributed Map over the manifest")
+json.dump({
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Parameters": {"BatchFunctionArn": {"Type": "String"}, "Bucket": {"Type": "String"},
+                   "RoleArn": {"Type": "String"}},
+    "Resources": {"BatchStateMachine": {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {"RoleArn": {"Ref": "RoleArn"}, "Definition": asl,
+                       "DefinitionSubstitutions": {"BatchFunctionArn": {"Ref": "BatchFunctionArn"},
+                                                   "Bucket": {"Ref": "Bucket"}}}}},
+}, open(out, "w"))
+EOF
+${OFFLINE[@]+"${OFFLINE[@]}"} "$VENV/bin/cfn-lint" "$scratch/batch-template.json"
+
 # The operations dashboard's body is a JSON string CloudFormation only passes on: parse it here
 # (placeholders filled in), check every widget and alarm it names exists, and that each alarm
 # watches this stack's metrics and stays quiet while the stack is idle.

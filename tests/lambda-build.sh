@@ -42,7 +42,7 @@ if [[ -n "${TAILOR_LAMBDA_QUICK:-}" ]]; then
     quick=(--disable-optimizations)
 fi
 
-bins=(tailor-import tailor-train tailor-recommend tailor-rank tailor-events tailor-control)
+bins=(tailor-import tailor-train tailor-recommend tailor-rank tailor-events tailor-control tailor-batch)
 args=()
 for b in "${bins[@]}"; do args+=(--bin "$b"); done
 echo "== cargo lambda build --release $arch"

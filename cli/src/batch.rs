@@ -33,6 +33,9 @@ pub struct BatchJobArgs {
     /// The job's name (default: batch-<time>).
     #[arg(long)]
     job_name: Option<String>,
+    /// Threads to answer on (0 = every core; 1 = what one Lambda shard does).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 fn job_name(given: &Option<String>, kind: &str) -> String {
@@ -100,7 +103,7 @@ impl BatchJobArgs {
         let arn = self.create(tailor, segment).await?;
         let bar = spinner(format!("answering {} ...", self.input));
         let started = std::time::Instant::now();
-        let outcome = run_batch_job(&Runtime::new(tailor.clone()), &arn, 0).await;
+        let outcome = run_batch_job(&Runtime::new(tailor.clone()), &arn, self.threads).await;
         bar.finish_and_clear();
         let counts = outcome?;
         say(&format!(

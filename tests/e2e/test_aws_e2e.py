@@ -62,8 +62,11 @@ FUNCTIONS = {  # short name -> binary; each is deployed as `bootstrap`
     "rank": "tailor-rank",
     "events": "tailor-events",
     "control": "tailor-control",
+    "batch": "tailor-batch",
 }
-TIMEOUTS = {"import": 300, "train": 900, "recommend": 60, "rank": 60, "events": 60, "control": 60}
+TIMEOUTS = {"import": 300, "train": 900, "recommend": 60, "rank": 60, "events": 60, "control": 60,
+            "batch": 300}
+BATCH_ASL_PATH = ROOT / "infra" / "statemachine" / "batch.asl.json"
 ROUTES = {
     "POST /": "control",
     "POST /recommendations": "recommend",
@@ -269,7 +272,14 @@ class Stack:
         # The control function hands jobs to the import and train functions by name.
         return {**self.env(), "RUST_LOG": "info", "AWS_ENDPOINT_URL": ENDPOINT,
                 "TAILOR_IMPORT_FUNCTION": f"{self.prefix}-import",
-                "TAILOR_TRAIN_FUNCTION": f"{self.prefix}-train"}
+                "TAILOR_TRAIN_FUNCTION": f"{self.prefix}-train",
+                # Batch jobs: the state machine (its ARN is known before it exists), small
+                # shards so a few lines fan out, and one shard that fails once to be retried.
+                "TAILOR_BATCH_FUNCTION": f"{self.prefix}-batch",
+                "TAILOR_BATCH_STATE_MACHINE":
+                    f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.prefix}-batch",
+                "TAILOR_BATCH_SHARD_LINES": "10",
+                "TAILOR_BATCH_FAIL_ONCE": "1"}
 
 
 def missing_binaries() -> list[str]:
@@ -435,6 +445,17 @@ def deploy(s: Stack, workdir: Path, cleanup: list) -> None:
         roleArn=f"arn:aws:iam::{ACCOUNT}:role/{s.prefix}-states",
     )["stateMachineArn"]
     cleanup.append(("state machine", lambda: sfn.delete_state_machine(stateMachineArn=s.state_machine_arn)))
+
+    # Batch state machine
+    batch = BATCH_ASL_PATH.read_text()
+    s.batch_state_machine_arn = sfn.create_state_machine(
+        name=f"{s.prefix}-batch",
+        definition=batch.replace("${BatchFunctionArn}", s.function_arns["batch"])
+                        .replace("${Bucket}", s.bucket),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/{s.prefix}-states",
+    )["stateMachineArn"]
+    cleanup.append(("batch state machine",
+                    lambda: sfn.delete_state_machine(stateMachineArn=s.batch_state_machine_arn)))
 
 
 def save_logs(s: Stack) -> None:
@@ -962,3 +983,90 @@ def test_11_the_control_plane_through_the_http_api(stack):
     with pytest.raises(ClientError) as e:
         pz.describe_dataset_group(datasetGroupArn=group)
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_12_a_batch_inference_job_fans_out_on_a_distributed_map(stack):
+    """CreateBatchInferenceJob through the control function starts the batch state machine:
+    Plan cuts 26 lines into 3 shards, the Distributed Map runs them on the batch function (the
+    second fails once and is retried), Join writes users.json.out SSE-KMS in input order, and
+    each answer is the campaign's GetRecommendations answer for that user."""
+    pz, s3, sfn, rt = control_client(stack), client("s3"), client("stepfunctions"), runtime_client(stack)
+    run = uuid.uuid4().hex[:6]
+    version = pz.describe_campaign(campaignArn=CAMPAIGN)["campaign"]["solutionVersionArn"]
+    users = [str(u) for u in range(1, 26)]
+    body = "\n".join(json.dumps({"userId": u}) for u in users) + "\n{not json\n"
+    in_key = f"sources/batch-{run}/users.json"
+    s3.put_object(Bucket=stack.bucket, Key=in_key, Body=body.encode(),
+                  ServerSideEncryption="aws:kms", SSEKMSKeyId=stack.key_arn)
+    job = pz.create_batch_inference_job(
+        jobName=f"batch-{run}", solutionVersionArn=version, numResults=5,
+        jobInput={"s3DataSource": {"path": f"s3://{stack.bucket}/{in_key}"}},
+        jobOutput={"s3DataDestination": {"path": f"s3://{stack.bucket}/exports/batch-{run}/"}},
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/personalize")["batchInferenceJobArn"]
+
+    def describe():
+        return pz.describe_batch_inference_job(batchInferenceJobArn=job)["batchInferenceJob"]
+
+    wait_until("the batch job to finish",
+               lambda: describe()["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS"),
+               timeout=600, interval=1, detail=lambda: logs_of(stack, "batch"))
+    done = describe()
+    assert done["status"] == "ACTIVE", (done, logs_of(stack, "batch"))
+    # The counts are tailor's, not a field of botocore's model (boto3 drops them): read the
+    # record in the deployment's table.
+    record = next(r for r in meta_records(client("dynamodb"), stack.meta_table, "batch-inference-jobs")
+                  if r["batchInferenceJobArn"] == job)
+    assert record["recordCounts"] == {"inputRecords": 26, "failedRecords": 1}, record
+
+    out_key = f"exports/batch-{run}/users.json.out"
+    assert s3.head_object(Bucket=stack.bucket, Key=out_key)["ServerSideEncryption"] == "aws:kms"
+    lines = [json.loads(x) for x in
+             s3.get_object(Bucket=stack.bucket, Key=out_key)["Body"].read().decode().splitlines()]
+    assert [x["input"].get("userId") for x in lines[:25]] == users, "input order"
+    assert lines[25]["error"].startswith("line 26:"), lines[25]
+    for x in lines[:25:6]:
+        online = rt.get_recommendations(campaignArn=CAMPAIGN, userId=x["input"]["userId"], numResults=5)
+        assert x["output"]["recommendedItems"] == ids(online), (x, online)
+
+    # The fan-out: one execution, a Map Run of 3 shards that all succeeded, one retried.
+    executions = sfn.list_executions(stateMachineArn=stack.batch_state_machine_arn)["executions"]
+    assert len(executions) == 1 and executions[0]["status"] == "SUCCEEDED", executions
+    runs = sfn.list_map_runs(executionArn=executions[0]["executionArn"])["mapRuns"]
+    counts = sfn.describe_map_run(mapRunArn=runs[0]["mapRunArn"])["itemCounts"]
+    assert (counts["total"], counts["succeeded"]) == (3, 3), counts
+    marker = f"batch/batch-inference-job/batch-{run}/manifest.json.fault-1"
+    s3.head_object(Bucket=stack.bucket, Key=marker)  # shard 1 failed once, then answered
+    listed = pz.list_batch_inference_jobs(solutionVersionArn=version)["batchInferenceJobs"]
+    assert job in [j["batchInferenceJobArn"] for j in listed]
+
+
+def test_13_a_data_deletion_job_runs_in_the_batch_function(stack):
+    """CreateDataDeletionJob through the control function hands the job to the batch function:
+    the user who put an event in test_06 leaves the dataset and the events table (the log entry
+    redacted in place, the recent items gone), and the job completes with numDeleted 1."""
+    pz, s3, ddb = control_client(stack), client("s3"), client("dynamodb")
+    group = f"{PERSONALIZE}:dataset-group/{GROUP}"
+    key = f"sources/forget-{stack.run_id}/users.csv"
+    s3.put_object(Bucket=stack.bucket, Key=key, Body=f"USER_ID\n{USER}\n".encode(),
+                  ServerSideEncryption="aws:kms", SSEKMSKeyId=stack.key_arn)
+    job = pz.create_data_deletion_job(
+        jobName=f"forget-{stack.run_id}", datasetGroupArn=group,
+        dataSource={"dataLocation": f"s3://{stack.bucket}/{key}"},
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/personalize")["dataDeletionJobArn"]
+
+    def describe():
+        return pz.describe_data_deletion_job(dataDeletionJobArn=job)["dataDeletionJob"]
+
+    wait_until("the deletion job to finish",
+               lambda: describe()["status"] not in ("PENDING", "IN_PROGRESS"),
+               timeout=600, interval=1, detail=lambda: logs_of(stack, "batch"))
+    done = describe()
+    assert (done["status"], done.get("numDeleted")) == ("COMPLETED", 1), (done, logs_of(stack, "batch"))
+    assert [j["dataDeletionJobArn"] for j in
+            pz.list_data_deletion_jobs(datasetGroupArn=group)["dataDeletionJobs"]] == [job]
+
+    items = ddb.scan(TableName=stack.events_table)["Items"]
+    assert not [i for i in items if i["pk"]["S"].endswith(f"#{USER}") and i["pk"]["S"].startswith("recent#")]
+    logged = [json.loads(i["event"]["S"]) for i in items if i["pk"]["S"].startswith("log#")]
+    assert logged and not [e for e in logged if e.get("userId") == USER], logged
+    assert any(e["eventId"] == f"e2e-{stack.run_id}" and e["sessionId"] == "" for e in logged)

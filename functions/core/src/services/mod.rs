@@ -2,6 +2,7 @@
 //! storage ports only.
 
 pub mod batch_jobs;
+pub mod batch_shards;
 mod campaigns;
 mod catalog;
 mod compaction;

@@ -587,3 +587,163 @@ async fn segments_put_the_planted_audience_first() {
         assert!(e.to_string().contains("USER_SEGMENTATION"), "{e}");
     }
 }
+
+/// The state machine's path (plan, one function per shard, join) writes what one run in one
+/// process writes; a shard that never answered leaves an error on each of its lines, and the
+/// other lines stay answered.
+#[tokio::test]
+async fn shards_joined_equal_one_run_and_a_lost_shard_fails_only_its_lines() {
+    use tailor_core::services::batch_jobs::{run_batch_job, CreateBatchJob};
+    use tailor_core::services::batch_shards::{self, Shard};
+    let dir = tempfile::tempdir().unwrap();
+    let size = SampleSize {
+        items: 200,
+        users: 60,
+        sessions_per_user: 4,
+    };
+    let (t, g, data) = support::shop(dir.path(), 11, size).await;
+    support::import_sample(&t, &g, "", &data, &[DatasetType::Interactions]).await;
+    let version = support::train(&t, &g, "up", next_items::USER_PERSONALIZATION).await;
+    let input = dir.path().join("users.json");
+    let mut lines: Vec<String> = (1..=25)
+        .map(|u| format!("{{\"userId\":\"U{u:04}\"}}"))
+        .collect();
+    lines.insert(12, "{bad".into());
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let rt = Runtime::new(t.clone());
+    let job = |name: &str| CreateBatchJob {
+        job_name: name.into(),
+        solution_version_arn: version.clone(),
+        num_results: Some(5),
+        job_input: tailor_core::domain::BatchJobInput {
+            s3_data_source: tailor_core::domain::S3DataConfig {
+                path: input.to_str().unwrap().into(),
+                kms_key_arn: None,
+            },
+        },
+        job_output: tailor_core::domain::BatchJobOutput {
+            s3_data_destination: tailor_core::domain::S3DataConfig {
+                path: dir.path().join(name).to_str().unwrap().into(),
+                kms_key_arn: None,
+            },
+        },
+        ..Default::default()
+    };
+    let read =
+        |name: &str| std::fs::read_to_string(dir.path().join(name).join("users.json.out")).unwrap();
+
+    let whole = t
+        .create_batch_inference_job(job("whole"))
+        .await
+        .unwrap()
+        .batch_inference_job_arn;
+    run_batch_job(&rt, &whole, 0).await.unwrap();
+
+    let sharded = t
+        .create_batch_inference_job(job("sharded"))
+        .await
+        .unwrap()
+        .batch_inference_job_arn;
+    let plan = batch_shards::plan_batch_job(&t, &sharded, 10)
+        .await
+        .unwrap();
+    assert_eq!((plan.small, plan.shards), (false, 3));
+    let manifest: Vec<Shard> = serde_json::from_slice(
+        &t.stores
+            .blobs
+            .get(&plan.manifest_key)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest
+            .iter()
+            .map(|s| (s.first, s.lines))
+            .collect::<Vec<_>>(),
+        [(0, 10), (10, 10), (20, 6)]
+    );
+    assert_eq!(
+        t.describe_batch_inference_job(&sharded)
+            .await
+            .unwrap()
+            .status
+            .as_str(),
+        "CREATE IN_PROGRESS"
+    );
+    // Shards answer in any order, one thread each.
+    for shard in manifest.iter().rev() {
+        batch_shards::run_batch_shard(&rt, &sharded, shard)
+            .await
+            .unwrap();
+    }
+    let counts = batch_shards::join_batch_job(&t, &sharded).await.unwrap();
+    assert_eq!(
+        counts,
+        BatchCounts {
+            lines: 26,
+            failed: 1
+        }
+    );
+    assert_eq!(
+        read("sharded"),
+        read("whole"),
+        "joined shards are the one run's output"
+    );
+    let done = t.describe_batch_inference_job(&sharded).await.unwrap();
+    assert_eq!(done.status.as_str(), "ACTIVE");
+    assert_eq!(done.record_counts.unwrap().input_records, 26);
+
+    let lost = t
+        .create_batch_inference_job(job("lost"))
+        .await
+        .unwrap()
+        .batch_inference_job_arn;
+    let plan = batch_shards::plan_batch_job(&t, &lost, 10).await.unwrap();
+    let manifest: Vec<Shard> = serde_json::from_slice(
+        &t.stores
+            .blobs
+            .get(&plan.manifest_key)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    for shard in [&manifest[0], &manifest[2]] {
+        batch_shards::run_batch_shard(&rt, &lost, shard)
+            .await
+            .unwrap();
+    }
+    let counts = batch_shards::join_batch_job(&t, &lost).await.unwrap();
+    assert_eq!(
+        counts,
+        BatchCounts {
+            lines: 26,
+            failed: 10
+        }
+    );
+    let (got, want): (Vec<Value>, Vec<Value>) = (
+        read("lost")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+        read("whole")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    );
+    assert_eq!(got.len(), 26);
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        if (10..20).contains(&i) {
+            assert_eq!(g["input"], w["input"]);
+            let e = g["error"].as_str().unwrap();
+            assert!(
+                e.starts_with(&format!("line {}:", i + 1)) && e.contains("shard"),
+                "{e}"
+            );
+        } else {
+            assert_eq!(g, w, "line {}", i + 1);
+        }
+    }
+}
