@@ -358,10 +358,38 @@ impl Runtime {
                 ),
                 Err(e) => Err(e),
             };
-            lines.push(output_line(n_line, input.as_ref().map_err(|r| *r), answer));
+            lines.push(segment_line(n_line, input, answer, by_attributes));
         }
         Ok(write_lines(out, &lines))
     }
+}
+
+/// A segment output line in Personalize's shapes: `{"input": {"itemId"}, "output":
+/// {"recommendedUsers"}}` for item affinity, the input's own fields beside `output` for
+/// attribute affinity (`{"itemAttributes", "output"}`); `error` only on a line that has one.
+fn segment_line(
+    n: usize,
+    input: Result<Map<String, Value>, &str>,
+    answer: Result<Value>,
+    by_attributes: bool,
+) -> Value {
+    let (output, error) = match answer {
+        Ok(o) => (o, None),
+        Err(e) => (
+            Value::Null,
+            Some(format!("line {n}: {}", e.client_message())),
+        ),
+    };
+    let mut line = match input {
+        Ok(obj) if by_attributes => obj,
+        Ok(obj) => Map::from_iter([("input".to_string(), Value::Object(obj))]),
+        Err(raw) => Map::from_iter([("input".to_string(), Value::String(raw.to_string()))]),
+    };
+    line.insert("output".into(), output);
+    if let Some(e) = error {
+        line.insert("error".into(), Value::String(e));
+    }
+    Value::Object(line)
 }
 
 /// A segment line: its number, its input (or its raw text), its query (or its error).

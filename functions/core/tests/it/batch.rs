@@ -164,7 +164,8 @@ async fn related_items_and_ranking_lines_have_personalizes_shapes() {
 
     let ranking = support::train(&t, &g, "rank", next_items::PERSONALIZED_RANKING).await;
     let input = "{\"userId\":\"U0001\",\"itemList\":[\"P00003\",\"P00001\",\"P00002\"]}\n\
-                 {\"userId\":\"U0001\"}\n";
+                 {\"userId\":\"U0001\"}\n\
+                 {\"itemList\":[\"P00001\"]}\n";
     let mut out = Vec::new();
     let counts = rt
         .batch_inference(&ranking, &settings, input, &mut out)
@@ -173,8 +174,8 @@ async fn related_items_and_ranking_lines_have_personalizes_shapes() {
     assert_eq!(
         counts,
         BatchCounts {
-            lines: 2,
-            failed: 1
+            lines: 3,
+            failed: 2
         }
     );
     let lines: Vec<Value> = String::from_utf8(out)
@@ -196,6 +197,38 @@ async fn related_items_and_ranking_lines_have_personalizes_shapes() {
         "exactly the listed items"
     );
     assert!(lines[1]["error"].as_str().unwrap().contains("itemList"));
+    let no_user = lines[2]["error"].as_str().unwrap();
+    assert!(
+        no_user.starts_with("line 3:") && no_user.contains("userId"),
+        "{no_user}"
+    );
+
+    // POPULAR_ITEMS lines are `{"userId"}` answered without scores, as Personalize's example.
+    let popular = support::train(
+        &t,
+        &g,
+        "pop",
+        tailor_core::recipes::popularity::POPULARITY_COUNT,
+    )
+    .await;
+    let mut out = Vec::new();
+    rt.batch_inference(&popular, &settings, "{\"userId\":\"U0001\"}\n", &mut out)
+        .await
+        .unwrap();
+    let line: Value = serde_json::from_slice(&out).unwrap();
+    let mut keys: Vec<&str> = line["output"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["recommendedItems"], "{line}");
+    assert_eq!(
+        line["output"]["recommendedItems"].as_array().unwrap().len(),
+        5
+    );
+    assert!(line["error"].is_null());
 }
 
 /// Waits for a job started in the background to leave its pending states.
@@ -578,6 +611,21 @@ async fn segments_put_the_planted_audience_first() {
                 "{}",
                 lines[1]
             );
+            // Personalize's shapes: item affinity nests the input, attribute affinity keeps its
+            // fields beside the output; no error field on a line without one.
+            let mut keys: Vec<&str> = lines[0]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            keys.sort();
+            if recipe == next_items::ITEM_AFFINITY {
+                assert_eq!(keys, ["input", "output"]);
+                assert_eq!(lines[0]["input"], serde_json::json!({"itemId": "P0003"}));
+            } else {
+                assert_eq!(keys, ["itemAttributes", "output"]);
+            }
         }
         // No campaign, no item recommendations: a segmentation version serves segments only.
         let e = t
