@@ -165,17 +165,23 @@ async fn related_items_and_ranking_lines_have_personalizes_shapes() {
     let ranking = support::train(&t, &g, "rank", next_items::PERSONALIZED_RANKING).await;
     let input = "{\"userId\":\"U0001\",\"itemList\":[\"P00003\",\"P00001\",\"P00002\"]}\n\
                  {\"userId\":\"U0001\"}\n\
-                 {\"itemList\":[\"P00001\"]}\n";
+                 {\"itemList\":[\"P00001\"]}\n"
+        .to_string()
+        // Too many items: more than GetPersonalizedRanking's inputList takes.
+        + &format!(
+            "{{\"userId\":\"U0001\",\"itemList\":{}}}\n",
+            serde_json::to_string(&vec!["P00001"; 501]).unwrap()
+        );
     let mut out = Vec::new();
     let counts = rt
-        .batch_inference(&ranking, &settings, input, &mut out)
+        .batch_inference(&ranking, &settings, &input, &mut out)
         .await
         .unwrap();
     assert_eq!(
         counts,
         BatchCounts {
-            lines: 3,
-            failed: 2
+            lines: 4,
+            failed: 3
         }
     );
     let lines: Vec<Value> = String::from_utf8(out)
