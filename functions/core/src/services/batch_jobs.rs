@@ -135,6 +135,11 @@ fn local_path(raw: &str) -> &std::path::Path {
     std::path::Path::new(raw.strip_prefix("file://").unwrap_or(raw))
 }
 
+/// Whether a batch job ARN names a segment job (else an inference job).
+pub(crate) fn is_segment(arn: &str) -> bool {
+    arn_path(arn, ResourceType::BatchSegmentJob).is_some()
+}
+
 /// The output object for an input file: `<output path>/<input file name>.out`.
 pub fn output_name(file_name: &str) -> String {
     format!("{file_name}.out")
@@ -319,10 +324,25 @@ impl Tailor {
         Ok(true)
     }
 
+    /// Records a batch job ACTIVE with what it answered.
+    pub(crate) async fn finish_batch_job<J: BatchJob>(
+        &self,
+        arn: &str,
+        counts: BatchCounts,
+    ) -> Result<()> {
+        let record = BatchRecordCounts {
+            input_records: counts.lines,
+            failed_records: counts.failed,
+        };
+        self.set_batch_status::<J>(arn, Status::Active, None, Some(record))
+            .await?;
+        Ok(())
+    }
+
     /// Fails a batch job of either kind that has not finished, with `reason`.
     pub async fn fail_batch_job(&self, arn: &str, reason: &str) -> Result<()> {
         let reason = Some(reason.to_string());
-        if arn_path(arn, ResourceType::BatchSegmentJob).is_some() {
+        if is_segment(arn) {
             self.set_batch_status::<BatchSegmentJob>(arn, Status::CreateFailed, reason, None)
                 .await?;
         } else {
@@ -435,7 +455,7 @@ impl Tailor {
 /// `threads` (0 = all cores) and written to its `.out`. The job's record carries the outcome;
 /// the error is returned too.
 pub async fn run_batch_job(runtime: &Runtime, arn: &str, threads: usize) -> Result<BatchCounts> {
-    if arn_path(arn, ResourceType::BatchSegmentJob).is_some() {
+    if is_segment(arn) {
         run::<BatchSegmentJob>(runtime, arn, threads).await
     } else {
         run::<BatchInferenceJob>(runtime, arn, threads).await
@@ -452,13 +472,7 @@ async fn run<J: BatchJob>(runtime: &Runtime, arn: &str, threads: usize) -> Resul
     }
     match answer_all::<J>(runtime, arn, threads).await {
         Ok(counts) => {
-            let record = BatchRecordCounts {
-                input_records: counts.lines,
-                failed_records: counts.failed,
-            };
-            tailor
-                .set_batch_status::<J>(arn, Status::Active, None, Some(record))
-                .await?;
+            tailor.finish_batch_job::<J>(arn, counts).await?;
             Ok(counts)
         }
         Err(e) => {

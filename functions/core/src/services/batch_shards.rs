@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::batch_jobs::{run_batch_job, BatchJob};
+use super::batch_jobs::{is_segment, run_batch_job, BatchJob};
 use super::Tailor;
 use crate::crypto::{self, ObjectId};
 use crate::domain::*;
@@ -52,7 +52,7 @@ fn job_id(arn: &str) -> &str {
 }
 
 fn job_kind(arn: &str) -> &'static str {
-    if arn_path(arn, ResourceType::BatchSegmentJob).is_some() {
+    if is_segment(arn) {
         "batch-segment-job"
     } else {
         "batch-inference-job"
@@ -87,7 +87,7 @@ fn line_count(text: &str) -> usize {
 /// A job of one shard is `small`: the state machine runs it whole and the job stays pending
 /// for that; otherwise the job is IN_PROGRESS from here.
 pub async fn plan_batch_job(tailor: &Tailor, arn: &str, shard_lines: usize) -> Result<Plan> {
-    let segment = arn_path(arn, ResourceType::BatchSegmentJob).is_some();
+    let segment = is_segment(arn);
     let input = if segment {
         tailor.describe_batch_segment_job(arn).await?.job_input
     } else {
@@ -152,7 +152,7 @@ pub async fn run_small_batch_job(runtime: &Runtime, arn: &str) -> Result<BatchCo
 
 /// Answers one shard on one thread and stores its output lines sealed under the job's group.
 pub async fn run_batch_shard(runtime: &Runtime, arn: &str, shard: &Shard) -> Result<BatchCounts> {
-    if arn_path(arn, ResourceType::BatchSegmentJob).is_some() {
+    if is_segment(arn) {
         shard_of::<BatchSegmentJob>(runtime, arn, shard).await
     } else {
         shard_of::<BatchInferenceJob>(runtime, arn, shard).await
@@ -162,18 +162,7 @@ pub async fn run_batch_shard(runtime: &Runtime, arn: &str, shard: &Shard) -> Res
 async fn shard_of<J: BatchJob>(runtime: &Runtime, arn: &str, shard: &Shard) -> Result<BatchCounts> {
     let tailor = &runtime.tailor;
     let (job, group) = job_of::<J>(tailor, arn).await?;
-    let files = tailor
-        .read_batch_input(&S3DataConfig {
-            path: shard.location.clone(),
-            kms_key_arn: None,
-        })
-        .await?;
-    let (_, bytes) = files
-        .iter()
-        .find(|(name, _)| *name == shard.file)
-        .ok_or_else(|| Error::InvalidInput(format!("input file {} is gone", shard.location)))?;
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| Error::InvalidInput(format!("input file {} is not UTF-8: {e}", shard.file)))?;
+    let text = shard_file(tailor, shard).await?;
     let part: String = text
         .lines()
         .skip(shard.first)
@@ -210,7 +199,7 @@ async fn shard_of<J: BatchJob>(runtime: &Runtime, arn: &str, shard: &Shard) -> R
 /// Joins the shards' outputs into each file's `.out`, records the job ACTIVE with its counts,
 /// and deletes the shards' objects.
 pub async fn join_batch_job(tailor: &Tailor, arn: &str) -> Result<BatchCounts> {
-    if arn_path(arn, ResourceType::BatchSegmentJob).is_some() {
+    if is_segment(arn) {
         join::<BatchSegmentJob>(tailor, arn).await
     } else {
         join::<BatchInferenceJob>(tailor, arn).await
@@ -268,13 +257,7 @@ async fn join<J: BatchJob>(tailor: &Tailor, arn: &str) -> Result<BatchCounts> {
             .write_batch_output(job.output(), &name, bytes)
             .await?;
     }
-    let record = BatchRecordCounts {
-        input_records: counts.lines,
-        failed_records: counts.failed,
-    };
-    tailor
-        .set_batch_status::<J>(arn, Status::Active, None, Some(record))
-        .await?;
+    tailor.finish_batch_job::<J>(arn, counts).await?;
     for shard in &shards {
         let _ = tailor
             .stores
@@ -285,19 +268,25 @@ async fn join<J: BatchJob>(tailor: &Tailor, arn: &str) -> Result<BatchCounts> {
     Ok(counts)
 }
 
-/// The output lines of a shard that never answered: each of its lines with an error.
-async fn failed_shard_lines(tailor: &Tailor, shard: &Shard) -> Result<Vec<u8>> {
+/// The text of the input file a shard answers part of.
+async fn shard_file(tailor: &Tailor, shard: &Shard) -> Result<String> {
     let files = tailor
         .read_batch_input(&S3DataConfig {
             path: shard.location.clone(),
             kms_key_arn: None,
         })
         .await?;
-    let text = files
-        .iter()
+    let (_, bytes) = files
+        .into_iter()
         .find(|(name, _)| *name == shard.file)
-        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
+        .ok_or_else(|| Error::InvalidInput(format!("input file {} is gone", shard.location)))?;
+    String::from_utf8(bytes)
+        .map_err(|e| Error::InvalidInput(format!("input file {} is not UTF-8: {e}", shard.file)))
+}
+
+/// The output lines of a shard that never answered: each of its lines with an error.
+async fn failed_shard_lines(tailor: &Tailor, shard: &Shard) -> Result<Vec<u8>> {
+    let text = shard_file(tailor, shard).await?;
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate().skip(shard.first).take(shard.lines) {
         if raw.trim().is_empty() {

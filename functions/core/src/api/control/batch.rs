@@ -28,9 +28,10 @@ struct CreateBatchInferenceJob {
     tags: Option<Vec<Tag>>,
 }
 
-/// Starts a recorded job; if it cannot start, the job fails with the reason (the Create still
-/// answers with its ARN, as an import job's does).
-async fn start(tailor: &Tailor, arn: &str) -> Result<()> {
+/// Tags a recorded job and starts it; if it cannot start, the job fails with the reason (the
+/// Create still answers with its ARN, as an import job's does).
+async fn tag_and_start(tailor: &Tailor, arn: &str, tags: NewTags) -> Result<()> {
+    tags.apply(tailor, arn).await?;
     if let Err(e) = tailor.jobs.start_batch(tailor, arn).await {
         tailor
             .fail_batch_job(arn, &format!("the job could not start: {e}"))
@@ -56,8 +57,7 @@ pub(super) async fn create_batch_inference_job(tailor: &Tailor, body: &[u8]) -> 
         })
         .await?;
     let arn = job.batch_inference_job_arn;
-    tags.apply(tailor, &arn).await?;
-    start(tailor, &arn).await?;
+    tag_and_start(tailor, &arn, tags).await?;
     Ok(json!({ "batchInferenceJobArn": arn }))
 }
 
@@ -104,8 +104,7 @@ pub(super) async fn create_batch_segment_job(tailor: &Tailor, body: &[u8]) -> Re
         })
         .await?;
     let arn = job.batch_segment_job_arn;
-    tags.apply(tailor, &arn).await?;
-    start(tailor, &arn).await?;
+    tag_and_start(tailor, &arn, tags).await?;
     Ok(json!({ "batchSegmentJobArn": arn }))
 }
 
