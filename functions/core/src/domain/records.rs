@@ -406,6 +406,10 @@ pub struct BatchInferenceJob {
     pub last_updated_date_time: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_counts: Option<BatchRecordCounts>,
+    /// The process running the job while it is pending or running in one process, so a
+    /// reader can fail a job whose process died (tailor's bookkeeping, not Personalize's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerProcess>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -428,6 +432,10 @@ pub struct BatchSegmentJob {
     pub last_updated_date_time: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_counts: Option<BatchRecordCounts>,
+    /// The process running the job while it is pending or running in one process, so a
+    /// reader can fail a job whose process died (tailor's bookkeeping, not Personalize's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerProcess>,
 }
 
 /// A data deletion job's status: Personalize's own set for this resource, not [`Status`].

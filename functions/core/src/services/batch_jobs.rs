@@ -7,7 +7,7 @@
 //! directory. The answering itself is the runtime's ([`crate::serving::batch`]); on AWS the
 //! batch state machine runs it a shard at a time (see the batch function).
 
-use super::catalog::{tables, Resource};
+use super::catalog::Resource;
 use super::jobs::s3_location;
 use super::Tailor;
 use crate::domain::*;
@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::recipes::{Recipe, RecipeType};
 use crate::serving::batch::{BatchCounts, BatchSettings};
 use crate::serving::Runtime;
+use crate::store::StoreError;
 
 /// Personalize's limits on one job's input.
 pub const MAX_INPUT_FILES: usize = 1000;
@@ -46,6 +47,8 @@ pub(crate) trait BatchJob: Resource + Clone + Send + Sync {
     fn output(&self) -> &S3DataConfig;
     fn settings(&self) -> BatchSettings;
     fn set(&mut self, status: Status, reason: Option<String>, counts: Option<BatchRecordCounts>);
+    fn worker(&self) -> Option<&WorkerProcess>;
+    fn set_worker(&mut self, worker: Option<WorkerProcess>);
 }
 
 macro_rules! batch_job {
@@ -84,7 +87,16 @@ macro_rules! batch_job {
                 if counts.is_some() {
                     self.record_counts = counts;
                 }
+                if status.is_terminal() {
+                    self.worker = None;
+                }
                 self.last_updated_date_time = now_epoch();
+            }
+            fn worker(&self) -> Option<&WorkerProcess> {
+                self.worker.as_ref()
+            }
+            fn set_worker(&mut self, worker: Option<WorkerProcess>) {
+                self.worker = worker;
             }
         }
     };
@@ -133,6 +145,17 @@ pub(crate) fn check_path(tailor: &Tailor, field: &str, raw: &str, input: bool) -
 
 fn local_path(raw: &str) -> &std::path::Path {
     std::path::Path::new(raw.strip_prefix("file://").unwrap_or(raw))
+}
+
+/// A batch job's failureReason when the process running it is gone.
+pub const BATCH_WORKER_STOPPED: &str =
+    "the process running the batch job stopped before it finished; create the job again";
+
+fn worker_gone<J: BatchJob>(job: &J) -> bool {
+    matches!(
+        job.status(),
+        Status::CreatePending | Status::CreateInProgress
+    ) && job.worker().is_some_and(|w| w.is_gone())
 }
 
 /// Whether a batch job ARN names a segment job (else an inference job).
@@ -192,6 +215,8 @@ impl Tailor {
             creation_date_time: now,
             last_updated_date_time: now,
             record_counts: None,
+            // Recorded by the process that runs the job (`run`), not the one creating it.
+            worker: None,
         };
         self.insert_record(&job).await?;
         Ok(job)
@@ -225,6 +250,8 @@ impl Tailor {
             creation_date_time: now,
             last_updated_date_time: now,
             record_counts: None,
+            // Recorded by the process that runs the job (`run`), not the one creating it.
+            worker: None,
         };
         self.insert_record(&job).await?;
         Ok(job)
@@ -298,12 +325,66 @@ impl Tailor {
         Ok(())
     }
 
+    /// The job; one pending or running whose process is gone is failed first.
     pub async fn describe_batch_inference_job(&self, arn: &str) -> Result<BatchInferenceJob> {
-        Ok(self.require(tables::BATCH_INFERENCE_JOBS, arn).await?.0)
+        self.settled_batch_job(arn).await
     }
 
+    /// The job; one pending or running whose process is gone is failed first.
     pub async fn describe_batch_segment_job(&self, arn: &str) -> Result<BatchSegmentJob> {
-        Ok(self.require(tables::BATCH_SEGMENT_JOBS, arn).await?.0)
+        self.settled_batch_job(arn).await
+    }
+
+    async fn settled_batch_job<J: BatchJob>(&self, arn: &str) -> Result<J> {
+        let (job, version) = self.require::<J>(J::TABLE, arn).await?;
+        if !worker_gone(&job) {
+            return Ok(job);
+        }
+        let mut failed = job.clone();
+        failed.set(
+            Status::CreateFailed,
+            Some(BATCH_WORKER_STOPPED.into()),
+            None,
+        );
+        failed.set_worker(None);
+        match self.update_record(version, &failed).await {
+            Ok(_) => {
+                tracing::warn!(job = arn, "batch worker gone");
+                Ok(failed)
+            }
+            // The worker moved it on meanwhile: what it wrote stands.
+            Err(Error::Store(StoreError::ConditionFailed)) => {
+                Ok(self.require::<J>(J::TABLE, arn).await?.0)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Jobs as they stand: any whose process is gone is failed first.
+    pub(crate) async fn settle_batch_jobs<J: BatchJob>(&self, mut all: Vec<J>) -> Result<Vec<J>> {
+        for job in &mut all {
+            if worker_gone(job) {
+                *job = self.settled_batch_job(job.key()).await?;
+            }
+        }
+        Ok(all)
+    }
+
+    /// Moves a pending job to CREATE IN_PROGRESS, run by `worker` (None when no one process
+    /// runs it: the batch state machine does, and its Catch records a failure).
+    pub(crate) async fn claim_batch_job<J: BatchJob>(
+        &self,
+        arn: &str,
+        worker: Option<WorkerProcess>,
+    ) -> Result<bool> {
+        let (mut job, version) = self.require::<J>(J::TABLE, arn).await?;
+        if !job.status().can_become(Status::CreateInProgress) {
+            return Ok(false);
+        }
+        job.set(Status::CreateInProgress, None, None);
+        job.set_worker(worker);
+        self.update_record(version, &job).await?;
+        Ok(true)
     }
 
     /// Moves a batch job on (PENDING → IN_PROGRESS → ACTIVE | FAILED); a finished job is left
@@ -465,7 +546,7 @@ pub async fn run_batch_job(runtime: &Runtime, arn: &str, threads: usize) -> Resu
 async fn run<J: BatchJob>(runtime: &Runtime, arn: &str, threads: usize) -> Result<BatchCounts> {
     let tailor = &runtime.tailor;
     if !tailor
-        .set_batch_status::<J>(arn, Status::CreateInProgress, None, None)
+        .claim_batch_job::<J>(arn, WorkerProcess::of(std::process::id()))
         .await?
     {
         return Err(Error::InUse(format!("batch job {arn} is not pending")));

@@ -125,12 +125,10 @@ pub async fn plan_batch_job(tailor: &Tailor, arn: &str, shard_lines: usize) -> R
     let small = shards.len() <= 1;
     if !small {
         let started = if segment {
-            tailor
-                .set_batch_status::<BatchSegmentJob>(arn, Status::CreateInProgress, None, None)
-                .await?
+            tailor.claim_batch_job::<BatchSegmentJob>(arn, None).await?
         } else {
             tailor
-                .set_batch_status::<BatchInferenceJob>(arn, Status::CreateInProgress, None, None)
+                .claim_batch_job::<BatchInferenceJob>(arn, None)
                 .await?
         };
         if !started {

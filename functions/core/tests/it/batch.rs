@@ -801,3 +801,112 @@ async fn shards_joined_equal_one_run_and_a_lost_shard_fails_only_its_lines() {
         }
     }
 }
+
+/// A job whose process died while running it is failed by the next Describe or List, with a
+/// reason; one whose process lives, or that the state machine runs (no process), is not.
+#[tokio::test]
+async fn a_batch_job_whose_process_died_is_failed_by_the_next_reader() {
+    use tailor_core::services::batch_jobs::CreateBatchJob;
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let dead = tailor_core::domain::WorkerProcess::of(child.id());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let Some(dead) = dead else {
+        return; // no /proc here: nothing can tell a process is gone
+    };
+    let alive = tailor_core::domain::WorkerProcess::of(std::process::id()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let size = SampleSize {
+        items: 200,
+        users: 60,
+        sessions_per_user: 4,
+    };
+    let (t, g, data) = support::shop(dir.path(), 11, size).await;
+    support::import_sample(&t, &g, "", &data, &[DatasetType::Interactions]).await;
+    let version = support::train(&t, &g, "up", next_items::USER_PERSONALIZATION).await;
+    let input = dir.path().join("in.json");
+    std::fs::write(&input, "{\"userId\":\"U0001\"}\n").unwrap();
+    for (name, worker, gone) in [
+        ("dead", Some(dead), true),
+        ("alive", Some(alive), false),
+        ("mapped", None, false),
+    ] {
+        let job = t
+            .create_batch_inference_job(CreateBatchJob {
+                job_name: name.into(),
+                solution_version_arn: version.clone(),
+                job_input: tailor_core::domain::BatchJobInput {
+                    s3_data_source: tailor_core::domain::S3DataConfig {
+                        path: input.to_str().unwrap().into(),
+                        kms_key_arn: None,
+                    },
+                },
+                job_output: tailor_core::domain::BatchJobOutput {
+                    s3_data_destination: tailor_core::domain::S3DataConfig {
+                        path: dir.path().join("out").to_str().unwrap().into(),
+                        kms_key_arn: None,
+                    },
+                },
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let arn = job.batch_inference_job_arn.clone();
+        let running = tailor_core::domain::BatchInferenceJob {
+            status: tailor_core::domain::Status::CreateInProgress,
+            worker,
+            ..job
+        };
+        t.stores
+            .meta
+            .put(
+                "batch-inference-jobs",
+                &arn,
+                Some(&version),
+                serde_json::to_vec(&running).unwrap(),
+                tailor_core::store::Expect::Any,
+            )
+            .await
+            .unwrap();
+        let listed = control(
+            &t,
+            "ListBatchInferenceJobs",
+            serde_json::json!({"solutionVersionArn": version}),
+        )
+        .await
+        .unwrap();
+        let summary = listed["batchInferenceJobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["batchInferenceJobArn"] == arn.as_str())
+            .unwrap()
+            .clone();
+        let described = control(
+            &t,
+            "DescribeBatchInferenceJob",
+            serde_json::json!({"batchInferenceJobArn": arn}),
+        )
+        .await
+        .unwrap()["batchInferenceJob"]
+            .clone();
+        assert!(
+            described.get("worker").is_none(),
+            "bookkeeping stays inside: {described}"
+        );
+        for seen in [&summary, &described] {
+            if gone {
+                assert_eq!(seen["status"], "CREATE FAILED", "{seen}");
+                assert!(
+                    seen["failureReason"].as_str().unwrap().contains("stopped"),
+                    "{seen}"
+                );
+            } else {
+                assert_eq!(seen["status"], "CREATE IN_PROGRESS", "{name}: {seen}");
+            }
+        }
+    }
+}

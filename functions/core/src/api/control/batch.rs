@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{request, NewTags};
+use super::{request, shown, NewTags};
 use crate::domain::{BatchInferenceJobConfig, BatchJobInput, BatchJobOutput, DataSource, Tag};
 use crate::error::Result;
 use crate::services::batch_jobs::CreateBatchJob;
@@ -72,7 +72,7 @@ pub(super) async fn describe_batch_inference_job(tailor: &Tailor, body: &[u8]) -
     let job = tailor
         .describe_batch_inference_job(&req.batch_inference_job_arn)
         .await?;
-    Ok(json!({ "batchInferenceJob": job }))
+    Ok(json!({ "batchInferenceJob": shown(&job, &["worker"])? }))
 }
 
 #[derive(Deserialize)]
@@ -119,7 +119,7 @@ pub(super) async fn describe_batch_segment_job(tailor: &Tailor, body: &[u8]) -> 
     let job = tailor
         .describe_batch_segment_job(&req.batch_segment_job_arn)
         .await?;
-    Ok(json!({ "batchSegmentJob": job }))
+    Ok(json!({ "batchSegmentJob": shown(&job, &["worker"])? }))
 }
 
 #[derive(Deserialize)]

@@ -134,31 +134,43 @@ impl Listed for DatasetImportJob {
     }
 }
 
-listed!(
-    BatchInferenceJob,
-    "batchInferenceJobs",
-    Some(("solutionVersionArn", tables::SOLUTION_VERSIONS)),
-    [
+impl Listed for BatchInferenceJob {
+    const FIELD: &'static str = "batchInferenceJobs";
+    const SUMMARY: &'static [&'static str] = &[
         "batchInferenceJobArn",
         "jobName",
         "status",
         "failureReason",
         "solutionVersionArn",
-        "batchInferenceJobMode"
-    ]
-);
-listed!(
-    BatchSegmentJob,
-    "batchSegmentJobs",
-    Some(("solutionVersionArn", tables::SOLUTION_VERSIONS)),
-    [
+        "batchInferenceJobMode",
+        TIMES[0],
+        TIMES[1],
+    ];
+    const PARENT: Option<(&'static str, &'static str)> =
+        Some(("solutionVersionArn", tables::SOLUTION_VERSIONS));
+
+    async fn fresh(tailor: &Tailor, records: Vec<Self>) -> Result<Vec<Self>> {
+        tailor.settle_batch_jobs(records).await
+    }
+}
+impl Listed for BatchSegmentJob {
+    const FIELD: &'static str = "batchSegmentJobs";
+    const SUMMARY: &'static [&'static str] = &[
         "batchSegmentJobArn",
         "jobName",
         "status",
         "failureReason",
-        "solutionVersionArn"
-    ]
-);
+        "solutionVersionArn",
+        TIMES[0],
+        TIMES[1],
+    ];
+    const PARENT: Option<(&'static str, &'static str)> =
+        Some(("solutionVersionArn", tables::SOLUTION_VERSIONS));
+
+    async fn fresh(tailor: &Tailor, records: Vec<Self>) -> Result<Vec<Self>> {
+        tailor.settle_batch_jobs(records).await
+    }
+}
 listed!(
     DataDeletionJob,
     "dataDeletionJobs",
