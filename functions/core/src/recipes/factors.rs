@@ -441,6 +441,54 @@ impl ItemFactors {
         });
     }
 
+    /// [`ItemFactors::add_scores`] for several users at once: each tile of the factors is read
+    /// from memory once for all of them (a batch job scores many histories; one at a time, the
+    /// scan is bound by reading the whole factor matrix per user).
+    pub fn add_scores_many(&self, xs: &[&[f32]], weight: f32, outs: &mut [&mut [f32]]) {
+        struct Scan<'a, 'b> {
+            tiles: &'a [f32],
+            f: usize,
+            n: usize,
+            xs: &'a [&'a [f32]],
+            w: f32,
+            outs: &'a mut [&'b mut [f32]],
+        }
+        impl pulp::WithSimd for Scan<'_, '_> {
+            type Output = ();
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, _: S) {
+                let f = self.f;
+                for (t, tile) in self.tiles.chunks_exact(f * TILE).enumerate() {
+                    let start = t * TILE;
+                    if start >= self.n {
+                        break;
+                    }
+                    let end = (start + TILE).min(self.n);
+                    for (x, out) in self.xs.iter().zip(self.outs.iter_mut()) {
+                        let o = &mut out[start..end];
+                        for (d, &xd) in x.iter().enumerate() {
+                            axpy(o, self.w * xd, &tile[d * TILE..d * TILE + o.len()]);
+                        }
+                    }
+                }
+            }
+        }
+        let n = outs
+            .iter()
+            .map(|o| o.len())
+            .min()
+            .unwrap_or(0)
+            .min(self.n_items());
+        pulp::Arch::new().dispatch(Scan {
+            tiles: &self.tiles,
+            f: self.factors,
+            n,
+            xs,
+            w: weight,
+            outs,
+        });
+    }
+
     /// Items beyond the trained catalogue get zero factors.
     pub fn grow(&mut self, n_items: usize) {
         if n_items * self.factors > self.y.len() {

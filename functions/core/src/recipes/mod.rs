@@ -138,6 +138,14 @@ pub trait Learned: Send + Sync + fmt::Debug + Any {
     /// whose history (item codes, newest last) is given.
     fn score_history(&self, popularity: &[f32], history: &[u32], out: &mut Vec<f32>);
 
+    /// [`Learned::score_history`] for several users (`outs` empty on entry, one per history);
+    /// a model may score them together faster than one by one.
+    fn score_histories(&self, popularity: &[f32], histories: &[&[u32]], outs: &mut [Vec<f32>]) {
+        for (h, out) in histories.iter().zip(outs.iter_mut()) {
+            self.score_history(popularity, h, out);
+        }
+    }
+
     /// The catalogue grew to `n_items` (items put after training): they carry no learned
     /// signal yet.
     fn grow(&mut self, n_items: usize);

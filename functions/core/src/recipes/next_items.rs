@@ -112,6 +112,15 @@ macro_rules! next_items_learned {
                 self.0.score(popularity, history, out);
             }
 
+            fn score_histories(
+                &self,
+                popularity: &[f32],
+                histories: &[&[u32]],
+                outs: &mut [Vec<f32>],
+            ) {
+                self.0.score_many(popularity, histories, outs);
+            }
+
             fn grow(&mut self, n_items: usize) {
                 self.0.extend_catalogue(n_items);
             }
@@ -417,6 +426,32 @@ impl NextItems {
         out.extend(popularity.iter().map(|p| gamma * p));
         self.add_scores(history, out);
         self.add_factor_scores(history, out);
+    }
+
+    /// [`NextItems::score`] for several histories, the factor scan shared by all of them.
+    pub fn score_many(&self, popularity: &[f32], histories: &[&[u32]], outs: &mut [Vec<f32>]) {
+        let gamma = self.params.popularity_weight;
+        let mut xs: Vec<Vec<f32>> = Vec::new();
+        let mut with_x: Vec<usize> = Vec::new();
+        for (i, (history, out)) in histories.iter().zip(outs.iter_mut()).enumerate() {
+            out.extend(popularity.iter().map(|p| gamma * p));
+            self.add_scores(history, out);
+            if let Some((_, x)) = self.user_vector(history) {
+                xs.push(x);
+                with_x.push(i);
+            }
+        }
+        let Some(f) = self.factors.as_ref() else {
+            return;
+        };
+        let x_refs: Vec<&[f32]> = xs.iter().map(Vec::as_slice).collect();
+        let mut targets: Vec<&mut [f32]> = outs
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| with_x.contains(i))
+            .map(|(_, o)| o.as_mut_slice())
+            .collect();
+        f.add_scores_many(&x_refs, self.params.factor_weight, &mut targets);
     }
 
     /// Adds `factor_weight · y_i·x` for the user `x` folded in from the history.

@@ -25,6 +25,9 @@ use crate::recipes::RecipeType;
 /// Items (or users) per line when a job does not say (Personalize's default).
 pub const DEFAULT_NUM_RESULTS: usize = 25;
 
+/// Users scored together in a segment job (one pass over the model's factors per block).
+const SCORE_BLOCK: usize = 32;
+
 /// Item queries an `aws-item-affinity` job answers per file, and attribute queries an
 /// `aws-item-attribute-affinity` one does (Personalize's limits).
 pub const MAX_ITEM_QUERIES: usize = 500;
@@ -511,37 +514,41 @@ fn segment_scores(
     n: usize,
 ) -> Result<Vec<Top>> {
     let mut tops: Vec<Top> = queries.iter().map(|_| Top::new(n)).collect();
-    let mut scores = Vec::new();
-    for (user, history) in users {
-        let codes = c.model_codes(history);
-        if codes.is_empty() {
-            continue;
-        }
-        scores.clear();
+    // Users are scored a block at a time: the model reads its factors once per block.
+    for block in users.chunks(SCORE_BLOCK) {
+        let known: Vec<(&String, Vec<u32>)> = block
+            .iter()
+            .map(|(user, history)| (*user, c.model_codes(history)))
+            .filter(|(_, codes)| !codes.is_empty())
+            .collect();
+        let histories: Vec<&[u32]> = known.iter().map(|(_, codes)| codes.as_slice()).collect();
+        let mut scores: Vec<Vec<f32>> = vec![Vec::new(); known.len()];
         c.model
             .learned
-            .score_history(&c.model.popularity, &codes, &mut scores);
-        let mass: f32 = scores.iter().filter(|s| **s > 0.0).sum();
-        if mass <= 0.0 {
-            continue;
-        }
-        let attrs = g.user_attrs.get(*user);
-        for (q, top) in queries.iter().zip(&mut tops) {
-            let share: f32 = q
-                .items
-                .iter()
-                .map(|&i| scores.get(i as usize).copied().unwrap_or(0.0).max(0.0))
-                .sum::<f32>()
-                / mass;
-            if share <= 0.0 || !top.would_take(share) {
+            .score_histories(&c.model.popularity, &histories, &mut scores);
+        for ((user, _), scores) in known.iter().zip(&scores) {
+            let mass: f32 = scores.iter().filter(|s| **s > 0.0).sum();
+            if mass <= 0.0 {
                 continue;
             }
-            if let Some(f) = filter {
-                if !f.allows_user(&OneUser(attrs), &q.values)? {
+            let attrs = g.user_attrs.get(*user);
+            for (q, top) in queries.iter().zip(&mut tops) {
+                let share: f32 = q
+                    .items
+                    .iter()
+                    .map(|&i| scores.get(i as usize).copied().unwrap_or(0.0).max(0.0))
+                    .sum::<f32>()
+                    / mass;
+                if share <= 0.0 || !top.would_take(share) {
                     continue;
                 }
+                if let Some(f) = filter {
+                    if !f.allows_user(&OneUser(attrs), &q.values)? {
+                        continue;
+                    }
+                }
+                top.push(share, user);
             }
-            top.push(share, user);
         }
     }
     Ok(tops)

@@ -910,3 +910,43 @@ async fn a_batch_job_whose_process_died_is_failed_by_the_next_reader() {
         }
     }
 }
+
+/// Scoring histories together (what a segment job does) gives each user exactly the scores
+/// scoring it alone gives.
+#[tokio::test]
+async fn histories_scored_together_score_as_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = SampleSize {
+        items: 700,
+        users: 80,
+        sessions_per_user: 4,
+    };
+    let (t, g, data) = support::shop(dir.path(), 5, size).await;
+    support::import_sample(&t, &g, "", &data, &[DatasetType::Interactions]).await;
+    let version = support::train(&t, &g, "aff", next_items::ITEM_AFFINITY).await;
+    let model = t.load_model(&version).await.unwrap();
+    let hp = model.learned.hyperparameters();
+    assert!(
+        hp["factor_weight"].as_f64().unwrap_or(0.0) > 0.0,
+        "the factor scan is exercised: {hp}"
+    );
+    let n = model.items.len() as u32;
+    let histories: Vec<Vec<u32>> = (0..37u32)
+        .map(|u| (0..(u % 9)).map(|k| (u * 31 + k * 17) % n).collect())
+        .collect();
+    let refs: Vec<&[u32]> = histories.iter().map(Vec::as_slice).collect();
+    let mut together = vec![Vec::new(); refs.len()];
+    model
+        .learned
+        .score_histories(&model.popularity, &refs, &mut together);
+    let mut factors_seen = false;
+    for (h, got) in refs.iter().zip(&together) {
+        let mut alone = Vec::new();
+        model
+            .learned
+            .score_history(&model.popularity, h, &mut alone);
+        assert_eq!(got, &alone, "history {h:?}");
+        factors_seen |= !h.is_empty();
+    }
+    assert!(factors_seen);
+}
