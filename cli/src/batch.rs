@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tailor_core::domain::{BatchJobInput, BatchJobOutput, S3DataConfig};
 use tailor_core::services::batch_jobs::{run_batch_job, CreateBatchJob};
 use tailor_core::serving::Runtime;
 use tailor_core::{Error, Result, Tailor};
@@ -68,23 +67,14 @@ impl BatchJobArgs {
             }
         });
         let req = CreateBatchJob {
-            job_name: job_name(&self.job_name, if segment { "segment" } else { "batch" }),
-            solution_version_arn: version,
             filter_arn,
             num_results: Some(self.num_results),
-            job_input: BatchJobInput {
-                s3_data_source: S3DataConfig {
-                    path: self.input.clone(),
-                    kms_key_arn: None,
-                },
-            },
-            job_output: BatchJobOutput {
-                s3_data_destination: S3DataConfig {
-                    path: self.output.clone(),
-                    kms_key_arn: None,
-                },
-            },
-            ..Default::default()
+            ..CreateBatchJob::new(
+                job_name(&self.job_name, if segment { "segment" } else { "batch" }),
+                version,
+                &self.input,
+                &self.output,
+            )
         };
         Ok(if segment {
             tailor

@@ -38,6 +38,35 @@ pub struct CreateBatchJob {
     pub mode: Option<String>,
 }
 
+impl CreateBatchJob {
+    /// A job reading `input` and writing under `output` (paths with no key of their own), the
+    /// rest as Personalize's defaults.
+    pub fn new(
+        job_name: impl Into<String>,
+        solution_version_arn: impl Into<String>,
+        input: impl Into<String>,
+        output: impl Into<String>,
+    ) -> CreateBatchJob {
+        CreateBatchJob {
+            job_name: job_name.into(),
+            solution_version_arn: solution_version_arn.into(),
+            job_input: BatchJobInput {
+                s3_data_source: S3DataConfig {
+                    path: input.into(),
+                    kms_key_arn: None,
+                },
+            },
+            job_output: BatchJobOutput {
+                s3_data_destination: S3DataConfig {
+                    path: output.into(),
+                    kms_key_arn: None,
+                },
+            },
+            ..Default::default()
+        }
+    }
+}
+
 /// What both kinds of batch job share, so one runner serves them.
 pub(crate) trait BatchJob: Resource + Clone + Send + Sync {
     const SEGMENT: bool;
@@ -577,6 +606,8 @@ async fn answer_all<J: BatchJob>(
         threads,
         ..job.settings()
     };
+    // The model and the group's data load once for all the files.
+    let state = runtime.batch_state(job.version_arn(), &settings).await?;
     let mut total = BatchCounts::default();
     for (name, bytes) in files {
         let text = String::from_utf8(bytes)
@@ -584,11 +615,11 @@ async fn answer_all<J: BatchJob>(
         let mut out = Vec::new();
         total += if J::SEGMENT {
             runtime
-                .batch_segments(job.version_arn(), &settings, &text, &mut out)
+                .batch_segments_with(&state, &settings, &text, &mut out)
                 .await?
         } else {
             runtime
-                .batch_inference(job.version_arn(), &settings, &text, &mut out)
+                .batch_inference_with(&state, &settings, &text, &mut out)
                 .await?
         };
         tailor.write_batch_output(job.output(), &name, out).await?;

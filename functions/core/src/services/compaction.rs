@@ -151,30 +151,17 @@ impl Tailor {
                 events_key: Some(events_key.clone()),
                 events_through: last,
             };
-            let expect = current
-                .as_ref()
-                .map_or(Expect::Absent, |(_, v)| Expect::Version(*v));
-            let encoded =
-                serde_json::to_vec(&pointer).map_err(|e| Error::Internal(e.to_string()))?;
-            match self
-                .stores
-                .meta
-                .put(tables::DATASET_DATA, dataset_arn, None, encoded, expect)
-                .await
+            let at = current.as_ref().map(|(_, v)| *v);
+            if self
+                .swap_data_pointer(dataset_arn, at, &pointer, &written)
+                .await?
             {
-                Ok(_) => {
-                    report.events += new_rows.rows() as u64;
-                    report.events_left_out += left_out;
-                    let previous = current.and_then(|(p, _)| p.events_key);
-                    self.collect_garbage(&dataset, &events_key, previous.as_deref())
-                        .await;
-                    return Ok(());
-                }
-                Err(StoreError::ConditionFailed) => self.discard(&written).await,
-                Err(e) => {
-                    self.discard(&written).await;
-                    return Err(e.into());
-                }
+                report.events += new_rows.rows() as u64;
+                report.events_left_out += left_out;
+                let previous = current.and_then(|(p, _)| p.events_key);
+                self.collect_garbage(&dataset, &events_key, previous.as_deref())
+                    .await;
+                return Ok(());
             }
         }
         Err(Error::InUse(format!(
@@ -243,40 +230,28 @@ impl Tailor {
                 events_key: None,
                 events_through: 0,
             };
-            let expect = current
-                .as_ref()
-                .map_or(Expect::Absent, |(_, v)| Expect::Version(*v));
-            let encoded =
-                serde_json::to_vec(&pointer).map_err(|e| Error::Internal(e.to_string()))?;
-            match self
-                .stores
-                .meta
-                .put(tables::DATASET_DATA, dataset_arn, None, encoded, expect)
-                .await
+            let at = current.as_ref().map(|(_, v)| *v);
+            let written = [blob_key.clone()];
+            if self
+                .swap_data_pointer(dataset_arn, at, &pointer, &written)
+                .await?
             {
-                Ok(_) => {
-                    let previous = current.map(|(p, _)| p.blob_key);
-                    self.collect_garbage(&dataset, &blob_key, previous.as_deref())
-                        .await;
-                    // A record put again since it was read stays for the next compaction.
-                    for (key, version, ..) in records.iter().filter(|r| kept.contains(&r.0)) {
-                        match self
-                            .stores
-                            .meta
-                            .delete(&table_name, key, Expect::Version(*version))
-                            .await
-                        {
-                            Ok(()) | Err(StoreError::ConditionFailed) => {}
-                            Err(e) => return Err(e.into()),
-                        }
+                let previous = current.map(|(p, _)| p.blob_key);
+                self.collect_garbage(&dataset, &blob_key, previous.as_deref())
+                    .await;
+                // A record put again since it was read stays for the next compaction.
+                for (key, version, ..) in records.iter().filter(|r| kept.contains(&r.0)) {
+                    match self
+                        .stores
+                        .meta
+                        .delete(&table_name, key, Expect::Version(*version))
+                        .await
+                    {
+                        Ok(()) | Err(StoreError::ConditionFailed) => {}
+                        Err(e) => return Err(e.into()),
                     }
-                    return Ok(kept.len() as u64);
                 }
-                Err(StoreError::ConditionFailed) => self.discard(&[blob_key]).await,
-                Err(e) => {
-                    self.discard(&[blob_key]).await;
-                    return Err(e.into());
-                }
+                return Ok(kept.len() as u64);
             }
         }
         Err(Error::InUse(format!(

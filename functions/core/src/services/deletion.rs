@@ -266,34 +266,17 @@ impl Tailor {
                 events_key: events_key.clone(),
                 events_through: current.events_through,
             };
-            let encoded =
-                serde_json::to_vec(&pointer).map_err(|e| Error::Internal(e.to_string()))?;
-            match self
-                .stores
-                .meta
-                .put(
-                    tables::DATASET_DATA,
-                    &dataset.dataset_arn,
-                    None,
-                    encoded,
-                    Expect::Version(version),
-                )
-                .await
+            if self
+                .swap_data_pointer(&dataset.dataset_arn, Some(version), &pointer, &written)
+                .await?
             {
-                Ok(_) => {
-                    // Unlike an import, no earlier version is kept for readers in flight: the
-                    // point is that the deleted rows exist nowhere.
-                    self.collect_garbage(dataset, &blob_key, None).await;
-                    if let Some(key) = &events_key {
-                        self.collect_garbage(dataset, key, None).await;
-                    }
-                    return Ok(found);
+                // Unlike an import, no earlier version is kept for readers in flight: the
+                // point is that the deleted rows exist nowhere.
+                self.collect_garbage(dataset, &blob_key, None).await;
+                if let Some(key) = &events_key {
+                    self.collect_garbage(dataset, key, None).await;
                 }
-                Err(StoreError::ConditionFailed) => self.discard(&written).await,
-                Err(e) => {
-                    self.discard(&written).await;
-                    return Err(e.into());
-                }
+                return Ok(found);
             }
         }
         Err(Error::InUse(format!(

@@ -368,38 +368,17 @@ impl Tailor {
                 self.discard(&written).await;
                 return Err(e);
             }
-            let expect = current
-                .as_ref()
-                .map_or(Expect::Absent, |(_, v)| Expect::Version(*v));
-            let encoded =
-                serde_json::to_vec(&pointer).map_err(|e| Error::Internal(e.to_string()))?;
-            match self
-                .stores
-                .meta
-                .put(
-                    tables::DATASET_DATA,
-                    &dataset.dataset_arn,
-                    None,
-                    encoded,
-                    expect,
-                )
-                .await
+            let at = current.as_ref().map(|(_, v)| *v);
+            if self
+                .swap_data_pointer(&dataset.dataset_arn, at, &pointer, &written)
+                .await?
             {
-                Ok(_) => {
-                    let previous = current.map(|(p, _)| p.blob_key);
-                    self.collect_garbage(&dataset, &blob_key, previous.as_deref())
-                        .await;
-                    return Ok(pointer.rows);
-                }
-                Err(StoreError::ConditionFailed) => {
-                    // Another import won; ours never became visible. Merge onto theirs.
-                    self.discard(&written).await;
-                }
-                Err(e) => {
-                    self.discard(&written).await;
-                    return Err(Error::from(e).into());
-                }
+                let previous = current.map(|(p, _)| p.blob_key);
+                self.collect_garbage(&dataset, &blob_key, previous.as_deref())
+                    .await;
+                return Ok(pointer.rows);
             }
+            // Another import won; ours never became visible. Merge onto theirs.
         }
         Err(Error::InUse(format!(
             "dataset {} is being imported into by others; retry the job",
@@ -436,6 +415,34 @@ impl Tailor {
         let sealed = crypto::seal(self.stores.keys.as_ref(), &id, &snapshot.to_bytes()).await?;
         self.stores.blobs.put(&key, sealed).await?;
         Ok(Some(key))
+    }
+
+    /// Makes `pointer` the dataset's current data if its pointer is still the one stored at
+    /// `current` (None: no data yet): the conditional swap every new dataset version lands by.
+    /// `Ok(false)` when another writer moved it first. Unless it landed, the files `written`
+    /// for the version are deleted: nothing reads them.
+    pub(super) async fn swap_data_pointer(
+        &self,
+        dataset_arn: &str,
+        current: Option<u64>,
+        pointer: &DatasetData,
+        written: &[String],
+    ) -> Result<bool> {
+        let expect = current.map_or(Expect::Absent, Expect::Version);
+        let encoded = serde_json::to_vec(pointer).map_err(|e| Error::Internal(e.to_string()))?;
+        let put = self
+            .stores
+            .meta
+            .put(tables::DATASET_DATA, dataset_arn, None, encoded, expect)
+            .await;
+        if put.is_err() {
+            self.discard(written).await;
+        }
+        match put {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Deletes the files of a version that never became visible.

@@ -127,11 +127,23 @@ fn write_lines(out: &mut Vec<u8>, lines: &[Value]) -> BatchCounts {
 }
 
 impl Runtime {
+    /// A solution version as a batch job serves it (its exploration settings), loaded once for
+    /// all of a job's files.
+    pub async fn batch_state(
+        &self,
+        solution_version_arn: &str,
+        settings: &BatchSettings,
+    ) -> Result<std::sync::Arc<CampaignState>> {
+        let config = CampaignConfig {
+            item_exploration_config: settings.item_exploration_config.clone(),
+            ..Default::default()
+        };
+        self.solution_version_with(solution_version_arn, config)
+            .await
+    }
+
     /// Answers every non-blank line of `input` for `solution_version_arn`, appending the
     /// output lines to `out`. Fails only when the version itself cannot be served.
-    ///
-    /// With more than one thread, each answers a run of lines on a runtime of its own: call
-    /// this from a thread that may block (a job's), not from a server's worker.
     pub async fn batch_inference(
         &self,
         solution_version_arn: &str,
@@ -139,17 +151,25 @@ impl Runtime {
         input: &str,
         out: &mut Vec<u8>,
     ) -> Result<BatchCounts> {
-        let config = CampaignConfig {
-            item_exploration_config: settings.item_exploration_config.clone(),
-            ..Default::default()
-        };
-        let c = self
-            .solution_version_with(solution_version_arn, config)
-            .await?;
+        let c = self.batch_state(solution_version_arn, settings).await?;
+        self.batch_inference_with(&c, settings, input, out).await
+    }
+
+    /// [`Runtime::batch_inference`] on a loaded version ([`Runtime::batch_state`]).
+    ///
+    /// With more than one thread, each answers a run of lines on a runtime of its own: call
+    /// this from a thread that may block (a job's), not from a server's worker.
+    pub async fn batch_inference_with(
+        &self,
+        c: &CampaignState,
+        settings: &BatchSettings,
+        input: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<BatchCounts> {
         if c.recipe_type == RecipeType::UserSegmentation {
             return Err(Error::InvalidInput(format!(
-                "solution version {solution_version_arn} is USER_SEGMENTATION: it answers batch \
-                 segment jobs"
+                "solution version {} is USER_SEGMENTATION: it answers batch segment jobs",
+                c.campaign.solution_version_arn
             )));
         }
         // Loaded here, on the caller's runtime, so the threads below find them cached.
@@ -160,7 +180,7 @@ impl Runtime {
         let lines = numbered(input, settings.line_offset);
         let threads = settings.threads_for(lines.len());
         let answered: Vec<Value> = if threads == 1 {
-            self.answer_lines(&c, settings, &lines).await
+            self.answer_lines(c, settings, &lines).await
         } else {
             let chunk = lines.len().div_ceil(threads);
             let parts: Vec<Result<Vec<Value>>> = std::thread::scope(|s| {
@@ -266,11 +286,23 @@ impl Runtime {
         input: &str,
         out: &mut Vec<u8>,
     ) -> Result<BatchCounts> {
-        let c = self.solution_version(solution_version_arn).await?;
+        let c = self.batch_state(solution_version_arn, settings).await?;
+        self.batch_segments_with(&c, settings, input, out).await
+    }
+
+    /// [`Runtime::batch_segments`] on a loaded version ([`Runtime::batch_state`]).
+    pub async fn batch_segments_with(
+        &self,
+        c: &CampaignState,
+        settings: &BatchSettings,
+        input: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<BatchCounts> {
         if c.recipe_type != RecipeType::UserSegmentation {
             return Err(Error::InvalidInput(format!(
-                "solution version {solution_version_arn} is not USER_SEGMENTATION \
-                 (aws-item-affinity or aws-item-attribute-affinity)"
+                "solution version {} is not USER_SEGMENTATION \
+                 (aws-item-affinity or aws-item-attribute-affinity)",
+                c.campaign.solution_version_arn
             )));
         }
         self.catch_up(&c.group).await?;
@@ -301,7 +333,7 @@ impl Runtime {
             let parsed = parse_line(raw);
             let (input, query) = match parsed {
                 Ok(obj) => {
-                    let q = segment_query(&c, &g, &obj, by_attributes).and_then(|items| {
+                    let q = segment_query(c, &g, &obj, by_attributes).and_then(|items| {
                         accepted += 1;
                         if accepted > limit {
                             return Err(Error::InvalidInput(format!(

@@ -307,6 +307,12 @@ fn redact_records(
         let len = [bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]];
         let n = u32::from_le_bytes(len) as usize;
         let start = pos + RECORD_HEADER;
+        if start + n > bytes.len() {
+            // Only whole records are passed in (the log is cut at the index's offset).
+            return Err(StoreError::Corrupt(format!(
+                "a record at byte {pos} runs past the end of the log"
+            )));
+        }
         if let Some(event) = targets.get(&i) {
             let mut payload = serde_json::to_vec(event)
                 .map_err(|e| StoreError::Corrupt(format!("event to JSON: {e}")))?;

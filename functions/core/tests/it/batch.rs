@@ -666,22 +666,13 @@ async fn shards_joined_equal_one_run_and_a_lost_shard_fails_only_its_lines() {
     std::fs::write(&input, lines.join("\n")).unwrap();
     let rt = Runtime::new(t.clone());
     let job = |name: &str| CreateBatchJob {
-        job_name: name.into(),
-        solution_version_arn: version.clone(),
         num_results: Some(5),
-        job_input: tailor_core::domain::BatchJobInput {
-            s3_data_source: tailor_core::domain::S3DataConfig {
-                path: input.to_str().unwrap().into(),
-                kms_key_arn: None,
-            },
-        },
-        job_output: tailor_core::domain::BatchJobOutput {
-            s3_data_destination: tailor_core::domain::S3DataConfig {
-                path: dir.path().join(name).to_str().unwrap().into(),
-                kms_key_arn: None,
-            },
-        },
-        ..Default::default()
+        ..CreateBatchJob::new(
+            name,
+            &version,
+            input.to_str().unwrap(),
+            dir.path().join(name).to_str().unwrap(),
+        )
     };
     let read =
         |name: &str| std::fs::read_to_string(dir.path().join(name).join("users.json.out")).unwrap();
@@ -835,23 +826,12 @@ async fn a_batch_job_whose_process_died_is_failed_by_the_next_reader() {
         ("mapped", None, false),
     ] {
         let job = t
-            .create_batch_inference_job(CreateBatchJob {
-                job_name: name.into(),
-                solution_version_arn: version.clone(),
-                job_input: tailor_core::domain::BatchJobInput {
-                    s3_data_source: tailor_core::domain::S3DataConfig {
-                        path: input.to_str().unwrap().into(),
-                        kms_key_arn: None,
-                    },
-                },
-                job_output: tailor_core::domain::BatchJobOutput {
-                    s3_data_destination: tailor_core::domain::S3DataConfig {
-                        path: dir.path().join("out").to_str().unwrap().into(),
-                        kms_key_arn: None,
-                    },
-                },
-                ..Default::default()
-            })
+            .create_batch_inference_job(CreateBatchJob::new(
+                name,
+                &version,
+                input.to_str().unwrap(),
+                dir.path().join("out").to_str().unwrap(),
+            ))
             .await
             .unwrap();
         let arn = job.batch_inference_job_arn.clone();

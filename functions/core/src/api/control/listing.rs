@@ -41,6 +41,19 @@ macro_rules! listed {
             const PARENT: Option<(&'static str, &'static str)> = $parent;
         }
     };
+    // A job kind whose records a reader settles first (a dead worker's job is failed).
+    ($ty:ty, $field:expr, $parent:expr, [$($f:expr),* $(,)?], fresh: $settle:ident) => {
+        impl Listed for $ty {
+            const FIELD: &'static str = $field;
+            const SUMMARY: &'static [&'static str] =
+                &[$($f,)* TIMES[0], TIMES[1]];
+            const PARENT: Option<(&'static str, &'static str)> = $parent;
+
+            async fn fresh(tailor: &Tailor, records: Vec<Self>) -> Result<Vec<Self>> {
+                tailor.$settle(records).await
+            }
+        }
+    };
 }
 
 listed!(
@@ -73,23 +86,19 @@ listed!(
     Some(("datasetGroupArn", tables::DATASET_GROUPS)),
     ["name", "solutionArn", "status", "recipeArn"]
 );
-impl Listed for SolutionVersion {
-    const FIELD: &'static str = "solutionVersions";
-    const SUMMARY: &'static [&'static str] = &[
+listed!(
+    SolutionVersion,
+    "solutionVersions",
+    Some(("solutionArn", tables::SOLUTIONS)),
+    [
         "solutionVersionArn",
         "status",
         "trainingMode",
         "trainingType",
-        "failureReason",
-        TIMES[0],
-        TIMES[1],
-    ];
-    const PARENT: Option<(&'static str, &'static str)> = Some(("solutionArn", tables::SOLUTIONS));
-
-    async fn fresh(tailor: &Tailor, records: Vec<Self>) -> Result<Vec<Self>> {
-        tailor.settle_versions(records).await
-    }
-}
+        "failureReason"
+    ],
+    fresh: settle_versions
+);
 listed!(
     Campaign,
     "campaigns",
@@ -116,61 +125,47 @@ listed!(
     ]
 );
 
-impl Listed for DatasetImportJob {
-    const FIELD: &'static str = "datasetImportJobs";
-    const SUMMARY: &'static [&'static str] = &[
+listed!(
+    DatasetImportJob,
+    "datasetImportJobs",
+    Some(("datasetArn", tables::DATASETS)),
+    [
         "datasetImportJobArn",
         "jobName",
         "status",
         "failureReason",
-        "importMode",
-        TIMES[0],
-        TIMES[1],
-    ];
-    const PARENT: Option<(&'static str, &'static str)> = Some(("datasetArn", tables::DATASETS));
+        "importMode"
+    ],
+    fresh: settle_import_jobs
+);
 
-    async fn fresh(tailor: &Tailor, records: Vec<Self>) -> Result<Vec<Self>> {
-        tailor.settle_import_jobs(records).await
-    }
-}
-
-impl Listed for BatchInferenceJob {
-    const FIELD: &'static str = "batchInferenceJobs";
-    const SUMMARY: &'static [&'static str] = &[
+listed!(
+    BatchInferenceJob,
+    "batchInferenceJobs",
+    Some(("solutionVersionArn", tables::SOLUTION_VERSIONS)),
+    [
         "batchInferenceJobArn",
         "jobName",
         "status",
         "failureReason",
         "solutionVersionArn",
-        "batchInferenceJobMode",
-        TIMES[0],
-        TIMES[1],
-    ];
-    const PARENT: Option<(&'static str, &'static str)> =
-        Some(("solutionVersionArn", tables::SOLUTION_VERSIONS));
-
-    async fn fresh(tailor: &Tailor, records: Vec<Self>) -> Result<Vec<Self>> {
-        tailor.settle_batch_jobs(records).await
-    }
-}
-impl Listed for BatchSegmentJob {
-    const FIELD: &'static str = "batchSegmentJobs";
-    const SUMMARY: &'static [&'static str] = &[
+        "batchInferenceJobMode"
+    ],
+    fresh: settle_batch_jobs
+);
+listed!(
+    BatchSegmentJob,
+    "batchSegmentJobs",
+    Some(("solutionVersionArn", tables::SOLUTION_VERSIONS)),
+    [
         "batchSegmentJobArn",
         "jobName",
         "status",
         "failureReason",
-        "solutionVersionArn",
-        TIMES[0],
-        TIMES[1],
-    ];
-    const PARENT: Option<(&'static str, &'static str)> =
-        Some(("solutionVersionArn", tables::SOLUTION_VERSIONS));
-
-    async fn fresh(tailor: &Tailor, records: Vec<Self>) -> Result<Vec<Self>> {
-        tailor.settle_batch_jobs(records).await
-    }
-}
+        "solutionVersionArn"
+    ],
+    fresh: settle_batch_jobs
+);
 listed!(
     DataDeletionJob,
     "dataDeletionJobs",
