@@ -7,6 +7,8 @@ use rayon::prelude::*;
 use crate::engine::{self, ItemSet, Query};
 use crate::recipes::{Model, TrainingData};
 
+pub mod cold;
+
 /// Training data plus each held-out user's ground truth (item codes).
 #[derive(Debug, Clone)]
 pub struct Split {
@@ -203,6 +205,15 @@ pub fn read_csv(
     kind: crate::schema::DatasetType,
     bytes: &[u8],
 ) -> crate::Result<crate::data::Table> {
+    read_csv_with_text(kind, bytes, &[])
+}
+
+/// [`read_csv`], with the named columns read as `textual` (an inferred column is categorical).
+pub fn read_csv_with_text(
+    kind: crate::schema::DatasetType,
+    bytes: &[u8],
+    textual: &[&str],
+) -> crate::Result<crate::data::Table> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let first = body.split(|&b| b == b'\n').next().unwrap_or_default();
     let header = std::str::from_utf8(first)
@@ -212,7 +223,14 @@ pub fn read_csv(
         .split(',')
         .map(|s| s.trim().trim_matches('"'))
         .collect();
-    let schema = crate::schema::DatasetSchema::infer(kind, &names)?;
+    let schema = crate::schema::DatasetSchema::infer_with_text(kind, &names, textual)?;
+    crate::data::csv::parse(std::sync::Arc::new(schema), bytes, &mut |_| {})
+        .map_err(|e| crate::Error::InvalidInput(e.to_string()))
+}
+
+/// A Personalize CSV read with a schema given as JSON.
+pub fn read_csv_with_schema(schema_json: &str, bytes: &[u8]) -> crate::Result<crate::data::Table> {
+    let schema = crate::schema::DatasetSchema::parse(schema_json)?;
     crate::data::csv::parse(std::sync::Arc::new(schema), bytes, &mut |_| {})
         .map_err(|e| crate::Error::InvalidInput(e.to_string()))
 }

@@ -15,6 +15,9 @@ pub mod schemas {
     pub const MOVIELENS_INTERACTIONS: &str =
         include_str!("../../../schemas/movielens-interactions.json");
     pub const MOVIELENS_ITEMS: &str = include_str!("../../../schemas/movielens-items.json");
+    /// MovieLens items with their users' tags as text (the cold-item evaluation's catalogue).
+    pub const MOVIELENS_ITEMS_TAGGED: &str =
+        include_str!("../../../schemas/movielens-items-tagged.json");
 }
 
 /// A dataset group's worth of Personalize CSV files.
@@ -489,6 +492,37 @@ pub fn movielens_movies(movies_csv: &[u8]) -> Result<Vec<u8>> {
             &rec[2]
         };
         write_row(&mut out, [&rec[0], title, genres, year]);
+    }
+    Ok(out)
+}
+
+/// [`movielens_movies`] with a TAGS column: every tag `tags.csv` (userId,movieId,tag,timestamp)
+/// gives a movie, joined by spaces, for [`schemas::MOVIELENS_ITEMS_TAGGED`].
+pub fn movielens_items_tagged(movies_csv: &[u8], tags_csv: &[u8]) -> Result<Vec<u8>> {
+    let mut tags: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut reader = csv::Reader::from_reader(tags_csv);
+    for rec in reader.records() {
+        let rec = rec.map_err(|e| Error::InvalidInput(format!("tags.csv: {e}")))?;
+        if rec.len() < 3 {
+            let line = rec.position().map_or(0, |p| p.line());
+            return Err(Error::InvalidInput(format!(
+                "tags.csv line {line}: expected userId,movieId,tag,timestamp"
+            )));
+        }
+        let t = tags.entry(rec[1].to_string()).or_default();
+        if !t.is_empty() {
+            t.push(' ');
+        }
+        t.push_str(rec[2].trim());
+    }
+    let items = movielens_movies(movies_csv)?;
+    let mut reader = csv::Reader::from_reader(items.as_slice());
+    let mut out = Vec::with_capacity(items.len() * 2);
+    write_row(&mut out, ["ITEM_ID", "TITLE", "GENRES", "YEAR", "TAGS"]);
+    for rec in reader.records() {
+        let rec = rec.map_err(|e| Error::InvalidInput(format!("movies.csv: {e}")))?;
+        let t = tags.get(&rec[0]).map_or("", String::as_str);
+        write_row(&mut out, [&rec[0], &rec[1], &rec[2], &rec[3], t]);
     }
     Ok(out)
 }

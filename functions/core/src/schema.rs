@@ -572,6 +572,15 @@ impl DatasetSchema {
     /// A schema for a CSV header, for files evaluated outside a dataset group: reserved fields
     /// get their prescribed types, any other column is a nullable categorical string.
     pub fn infer(kind: DatasetType, header: &[&str]) -> Result<DatasetSchema, SchemaError> {
+        Self::infer_with_text(kind, header, &[])
+    }
+
+    /// [`Self::infer`], with the named columns `textual` rather than categorical.
+    pub fn infer_with_text(
+        kind: DatasetType,
+        header: &[&str],
+        textual: &[&str],
+    ) -> Result<DatasetSchema, SchemaError> {
         let fields: Vec<serde_json::Value> = header
             .iter()
             .map(|name| {
@@ -580,6 +589,7 @@ impl DatasetSchema {
                 match reserved_fields(kind).iter().find(|r| r.name == upper) {
                     Some(r) if r.may_be_null => serde_json::json!({"name": r.name, "type": ["null", r.ty.as_str()]}),
                     Some(r) => serde_json::json!({"name": r.name, "type": r.ty.as_str()}),
+                    None if textual.iter().any(|t| t.eq_ignore_ascii_case(name)) => serde_json::json!({"name": name, "type": ["null", "string"], "textual": true}),
                     None => serde_json::json!({"name": name, "type": ["null", "string"], "categorical": true}),
                 }
             })

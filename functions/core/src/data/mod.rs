@@ -4,6 +4,7 @@
 //! `avro` persists a table as an Avro object container file written with the dataset's schema;
 //! `summary` describes a table for `tailor describe`.
 
+pub mod attrs;
 pub mod avro;
 pub mod csv;
 mod ids;

@@ -308,7 +308,7 @@ fn with_factors(
     } else {
         m.params.factors = 0;
     }
-    m.index_catalogue(data, popularity);
+    m.finish_catalogue(data, popularity);
     m
 }
 

@@ -2,6 +2,10 @@
 //! configuration gives them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::content::ItemAttributes;
+use crate::data::attrs::row_attrs;
 
 use crate::data::{IdDict, Table, Values};
 use crate::error::{Error, Result};
@@ -60,6 +64,9 @@ pub struct TrainingData {
     pub items: IdDict,
     /// Indexed by user code; sorted by timestamp, ties in input order.
     pub histories: Vec<Vec<Event>>,
+    /// The Items dataset's attributes by item code, when its schema has fields the content
+    /// model reads: what gives items with no interactions their scores.
+    pub content: Option<Arc<ItemAttributes>>,
 }
 
 impl TrainingData {
@@ -89,6 +96,7 @@ impl TrainingData {
             users: user_dict.clone(),
             items: item_dict.clone(),
             histories: vec![Vec::new(); user_dict.len()],
+            content: None,
         };
         for row in 0..interactions.rows() {
             let event_type = types.map(|(d, c)| d.name(c[row]));
@@ -105,12 +113,29 @@ impl TrainingData {
         for h in &mut data.histories {
             h.sort_by_key(|e| e.ts); // stable: ties keep input order
         }
-        if let Some((dict, _)) = items.and_then(|t| t.codes("ITEM_ID")) {
-            for id in dict.iter() {
-                data.items.intern(id);
-            }
+        if let Some(table) = items {
+            data.content = data.intern_items(table);
         }
         Ok(data)
+    }
+
+    /// Adds an items table's items to the catalogue; their attributes, when its schema has
+    /// fields the content model reads.
+    fn intern_items(&mut self, table: &Table) -> Option<Arc<ItemAttributes>> {
+        let (dict, codes) = table.codes("ITEM_ID")?;
+        let code_of: Vec<u32> = dict.iter().map(|id| self.items.intern(id)).collect();
+        let mut attrs = ItemAttributes {
+            schema: table.schema.clone(),
+            rows: vec![None; self.items.len()],
+        };
+        if !attrs.has_features() {
+            return None;
+        }
+        // The last row of an id is its record, as the runtime reads the dataset.
+        for (row, &c) in codes.iter().enumerate() {
+            attrs.rows[code_of[c as usize] as usize] = Some(row_attrs(table, row, "ITEM_ID"));
+        }
+        Some(Arc::new(attrs))
     }
 
     pub fn n_items(&self) -> usize {

@@ -361,6 +361,20 @@ impl ItemFactors {
         m
     }
 
+    /// Sets the factors of the given items (grown already) and rebuilds the scan copy.
+    pub fn set_rows(&mut self, rows: &[(u32, Vec<f32>)]) {
+        if rows.is_empty() {
+            return;
+        }
+        let f = self.factors;
+        for (i, v) in rows {
+            if let Some(dst) = self.y.get_mut(*i as usize * f..(*i as usize + 1) * f) {
+                dst.copy_from_slice(&v[..f]);
+            }
+        }
+        self.derive();
+    }
+
     /// Rebuilds the scan copy of `y`.
     fn derive(&mut self) {
         self.tiles = tiles_of(&self.y, self.factors);

@@ -9,6 +9,7 @@
 pub mod als_shards;
 mod artifact;
 pub mod chain;
+pub mod content;
 mod data;
 pub mod factors;
 pub mod ivf;
@@ -28,6 +29,7 @@ pub use artifact::{ArtifactError, ArtifactReader, ArtifactWriter};
 pub use data::{Event, EventConfig, TrainingData};
 pub use params::Hyperparameters;
 
+use crate::data::attrs::Attrs;
 use crate::data::IdDict;
 use crate::error::{Error, Result};
 
@@ -149,6 +151,12 @@ pub trait Learned: Send + Sync + fmt::Debug + Any {
     /// The catalogue grew to `n_items` (items put after training): they carry no learned
     /// signal yet.
     fn grow(&mut self, n_items: usize);
+
+    /// Items from code `first` on have these attributes (PutItems after training): a model
+    /// that maps content into its space scores them from it.
+    fn describe(&mut self, first: usize, attrs: &[Option<&Attrs>]) {
+        let _ = (first, attrs);
+    }
 
     /// Writes the recipe's own artifact sections.
     fn write(&self, w: &mut ArtifactWriter);
@@ -275,6 +283,16 @@ impl Model {
             users: data.users.clone(),
             items: items.clone(),
             histories: data.histories.clone(),
+            content: data.content.as_ref().map(|c| {
+                let mut rows = vec![None; items.len()];
+                for (code, row) in remap.iter().zip(&c.rows) {
+                    rows[*code as usize] = row.clone();
+                }
+                std::sync::Arc::new(content::ItemAttributes {
+                    schema: c.schema.clone(),
+                    rows,
+                })
+            }),
         };
         for h in &mut remapped.histories {
             for e in h {
@@ -290,16 +308,20 @@ impl Model {
         })
     }
 
-    /// The same model over a catalogue grown by `ids` (items put after training): they have no
-    /// learned signal and no popularity yet, so they surface through exploration and filters.
-    pub fn with_new_items(&self, ids: &[&str]) -> Model {
+    /// The same model over a catalogue grown by `ids` (items put after training), with their
+    /// attributes where known: they have no interactions and no popularity yet, so they are
+    /// scored from their content where the model maps it, and surface through exploration and
+    /// filters.
+    pub fn with_new_items(&self, ids: &[&str], attrs: &[Option<&Attrs>]) -> Model {
         let mut m = self.clone();
+        let first = m.items.len();
         for id in ids {
             m.items.intern(id);
         }
         let n = m.items.len();
         m.popularity.resize(n, 0.0);
         m.learned.grow(n);
+        m.learned.describe(first, attrs);
         m
     }
 

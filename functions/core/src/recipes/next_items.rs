@@ -20,6 +20,7 @@ use faer::linalg::solvers::Solve;
 use faer::{Mat, Side};
 use rayon::prelude::*;
 
+use super::content::ContentMap;
 use super::factors::{self, AlsParams, ItemFactors};
 use super::ivf::Ivf;
 use super::retrieval::Index;
@@ -27,6 +28,7 @@ use super::{
     ArtifactError, ArtifactReader, ArtifactWriter, Hyperparameters, Learned, Recipe, RecipeDef,
     RecipeType, RelatedItems, Retrieval, TrainingData, Updatable,
 };
+use crate::data::attrs::Attrs;
 use crate::error::{Error, Result};
 
 pub const USER_PERSONALIZATION: Recipe = Recipe::new(&RecipeDef {
@@ -133,6 +135,13 @@ macro_rules! next_items_learned {
                 if let Some(ix) = &self.0.index {
                     w.f32s(b"FIVC", &ix.ivf.centroids).u32s(b"FIVA", &ix.ivf.assign);
                 }
+                if let Some(c) = &self.0.content {
+                    c.write(w);
+                }
+            }
+
+            fn describe(&mut self, first: usize, attrs: &[Option<&Attrs>]) {
+                self.0.describe_items(first, attrs);
             }
 
             fn box_clone(&self) -> Box<dyn Learned> {
@@ -166,7 +175,12 @@ next_items_learned!(Segmentation);
 impl Updatable for UserPersonalization {
     fn update(&self, data: &TrainingData, popularity: &[f32]) -> Box<dyn Learned> {
         let mut m = self.clone();
+        let first = m.0.column_of.len();
         m.0.extend_catalogue(data.n_items());
+        if let Some(c) = &data.content {
+            let new: Vec<Option<&Attrs>> = c.rows.iter().skip(first).map(Option::as_ref).collect();
+            m.0.describe_items(first, &new);
+        }
         if let Some(mut ix) = m.0.index.take() {
             ix.rebias(&m.0, popularity);
             m.0.index = Some(ix);
@@ -224,6 +238,10 @@ fn read(
         None
     };
     let age_weights = params.age_weights();
+    let content = match &factors {
+        Some(f) => ContentMap::read(r, f.factors)?,
+        None => None,
+    };
     let mut m = NextItems {
         params,
         columns,
@@ -232,6 +250,7 @@ fn read(
         age_weights,
         factors,
         index: None,
+        content,
     };
     if let (Some(f), Ok(centroids), Ok(assign)) = (&m.factors, r.f32s(b"FIVC"), r.u32s(b"FIVA")) {
         let k = centroids.len() / f.factors;
@@ -271,6 +290,7 @@ const KNOWN: &[&str] = &[
     "als_reg",
     "als_iterations",
     "als_cg_steps",
+    "content_reg",
 ];
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -321,7 +341,18 @@ pub struct NextItemsParams {
     /// The retrieval index's probe (chosen in training; 0 without an index).
     #[serde(default)]
     pub retrieval_probe: f32,
+    /// The ridge penalty of the map from item content to factors.
+    #[serde(default = "content_reg")]
+    pub content_reg: f64,
 }
+
+fn content_reg() -> f64 {
+    CONTENT_REG
+}
+
+/// Validation recall@10 of held-out items among themselves (`tailor evaluate --cold-items
+/// --validation` on MovieLens): see the README's cold-start section.
+const CONTENT_REG: f64 = 1.0;
 
 impl NextItemsParams {
     pub fn from_hp(hp: &Hyperparameters) -> Result<NextItemsParams> {
@@ -376,6 +407,7 @@ impl NextItemsParams {
             als_iterations: hp.number("als_iterations", 15, 1, 100)?,
             als_cg_steps: hp.number("als_cg_steps", 2, 1, 64)?,
             retrieval_probe: 0.0,
+            content_reg: hp.number("content_reg", CONTENT_REG, 1e-6, 1e6)?,
         };
         if p.min_user_history_length_percentile > p.max_user_history_length_percentile {
             return Err(Error::InvalidInput(
@@ -413,6 +445,8 @@ pub struct NextItems {
     pub factors: Option<ItemFactors>,
     /// The retrieval index over the factors, for a catalogue too large to score whole.
     pub index: Option<Index>,
+    /// The map from item attributes to factors, when the training data had them.
+    pub content: Option<ContentMap>,
 }
 
 impl NextItems {
@@ -553,11 +587,59 @@ pub fn fit_indexed(
     progress: &mut dyn FnMut(f64),
 ) -> Result<NextItems> {
     let mut m = fit(data, params, &mut |f| progress(0.95 * f))?;
-    m.index_catalogue(data, popularity);
+    m.finish_catalogue(data, popularity);
     Ok(m)
 }
 
 impl NextItems {
+    /// Gives the items without interactions factors from their content, then indexes the
+    /// catalogue: what every fit ends with.
+    pub fn finish_catalogue(&mut self, data: &TrainingData, popularity: &[f32]) {
+        self.learn_content(data);
+        self.index_catalogue(data, popularity);
+    }
+
+    /// Fits the map from item attributes to factors on the items with interactions, and gives
+    /// those without any their mapped factors; nothing without factors or attributes.
+    pub fn learn_content(&mut self, data: &TrainingData) {
+        self.content = None;
+        let (Some(attrs), Some(f)) = (data.content.as_deref(), self.factors.as_mut()) else {
+            return;
+        };
+        let warm: Vec<bool> = data.item_users().iter().map(|&u| u > 0).collect();
+        let Some(map) = ContentMap::fit(
+            attrs,
+            &warm,
+            &f.y,
+            f.factors,
+            self.params.content_reg as f32,
+        ) else {
+            return;
+        };
+        let cold: Vec<(u32, Vec<f32>)> = attrs
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| !warm.get(i).copied().unwrap_or(true))
+            .filter_map(|(i, r)| Some((i as u32, map.vector(r.as_ref()?)?)))
+            .collect();
+        f.set_rows(&cold);
+        self.content = Some(map);
+    }
+
+    /// Items from `first` on (put after training) get factors from their attributes.
+    pub fn describe_items(&mut self, first: usize, attrs: &[Option<&Attrs>]) {
+        let (Some(map), Some(f)) = (&self.content, self.factors.as_mut()) else {
+            return;
+        };
+        let rows: Vec<(u32, Vec<f32>)> = attrs
+            .iter()
+            .enumerate()
+            .filter_map(|(k, a)| Some(((first + k) as u32, map.vector((*a)?)?)))
+            .collect();
+        f.set_rows(&rows);
+    }
+
     /// Builds the retrieval index over the factors when the catalogue is too large to score
     /// whole per request, with the probe chosen on `data`'s users.
     pub fn index_catalogue(&mut self, data: &TrainingData, popularity: &[f32]) {
@@ -861,6 +943,7 @@ fn fit_with(
         age_weights,
         factors,
         index: None,
+        content: None,
     })
 }
 

@@ -253,12 +253,17 @@ impl Runtime {
             total_ms = started.elapsed().as_secs_f64() * 1000.0,
             "campaign loaded"
         );
-        let to_model = {
+        let (model, to_model) = {
             let data = group.data.read().map_err(poisoned)?;
-            data.items
+            // Items put since the training (PutItems) join the catalogue, as they join a
+            // campaign already loaded.
+            let model = with_group_items(&model, &data).map_or(model, Arc::new);
+            let to_model = data
+                .items
                 .iter()
                 .map(|id| model.items.get(id).unwrap_or(u32::MAX))
-                .collect()
+                .collect();
+            (model, to_model)
         };
         let config = &campaign.campaign_config.item_exploration_config;
         let num = |k: &str, d: f64| {
@@ -291,15 +296,10 @@ impl Runtime {
             if state.group.arn != group.arn {
                 continue;
             }
-            let new: Vec<&str> = data
-                .items
-                .iter()
-                .filter(|id| state.model.items.get(id).is_none())
-                .collect();
-            if new.is_empty() {
+            let Some(model) = with_group_items(&state.model, &data) else {
                 continue;
-            }
-            let model = Arc::new(state.model.with_new_items(&new));
+            };
+            let model = Arc::new(model);
             let to_model = data
                 .items
                 .iter()
@@ -566,4 +566,17 @@ impl Runtime {
             .insert(tracking_id.to_string(), tracker.clone());
         Ok(tracker)
     }
+}
+
+/// The model over the group's catalogue, when the group knows items the model does not (put
+/// after training): they join with their attributes, which a content map scores.
+fn with_group_items(model: &Model, data: &group::GroupData) -> Option<Model> {
+    let (new, attrs): (Vec<&str>, Vec<_>) = data
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| model.items.get(id).is_none())
+        .map(|(code, id)| (id, data.item_attrs.get(code).and_then(Option::as_ref)))
+        .unzip();
+    (!new.is_empty()).then(|| model.with_new_items(&new, &attrs))
 }

@@ -3,6 +3,7 @@
 
 mod batch;
 mod compaction;
+mod content;
 mod csv_prop;
 mod csv_rules;
 mod data_dir;

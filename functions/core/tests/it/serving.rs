@@ -694,3 +694,91 @@ async fn shared_runtimes_see_items_put_elsewhere_after_a_refresh() {
         "a new item joins the catalogue: {ids:?}"
     );
 }
+
+/// An item put between trainings is scored from its attributes (the model's content map): for
+/// a user, a new item like the ones they buy ranks above a new item from what they do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_put_after_training_is_ranked_by_its_content() {
+    use std::collections::HashMap;
+    use tailor_core::api::runtime::GetPersonalizedRankingRequest;
+    let e = env().await;
+    let data = tailor_core::sample::generate(
+        5,
+        SampleSize {
+            items: 300,
+            users: 200,
+            sessions_per_user: 6,
+        },
+    );
+    let mut items = csv::Reader::from_reader(data.items.as_deref().unwrap());
+    let rows: HashMap<String, csv::StringRecord> = items
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r)
+        })
+        .collect();
+    let mut bought: HashMap<String, HashMap<String, usize>> = HashMap::new();
+    for r in csv::Reader::from_reader(data.interactions.as_slice()).records() {
+        let r = r.unwrap();
+        *bought
+            .entry(r[0].to_string())
+            .or_default()
+            .entry(rows[&r[1]][2].to_string())
+            .or_default() += 1;
+    }
+    let rt = Runtime::new(open(e.dir.path()));
+    let like = |id: &str, r: &csv::StringRecord| Item {
+        item_id: id.into(),
+        properties: Some(
+            serde_json::json!({
+                "title": &r[1], "categoryL1": &r[2], "categoryL2": &r[3],
+                "description": &r[4], "price": r[5].parse::<f64>().unwrap(),
+            })
+            .to_string(),
+        ),
+    };
+    let mut users: Vec<&String> = bought.keys().collect();
+    users.sort();
+    for user in users.into_iter().take(20) {
+        let counts = &bought[user];
+        let most = counts.iter().max_by_key(|(c, n)| (**n, *c)).unwrap().0;
+        let other = rows
+            .values()
+            .map(|r| r[2].to_string())
+            .filter(|c| !counts.contains_key(c))
+            .min();
+        let Some(other) = other else { continue };
+        let pick = |cat: &str| {
+            let mut ids: Vec<&String> = rows.keys().filter(|id| &rows[*id][2] == cat).collect();
+            ids.sort();
+            rows[ids[0]].clone()
+        };
+        let (mine, theirs) = (format!("N{user}-mine"), format!("N{user}-other"));
+        rt.put_items(&PutItemsRequest {
+            dataset_arn: "arn:aws:personalize:us-east-1:000000000000:dataset/shop/ITEMS".into(),
+            items: vec![like(&mine, &pick(most)), like(&theirs, &pick(&other))],
+        })
+        .await
+        .unwrap();
+        let ranked = rt
+            .get_personalized_ranking(&GetPersonalizedRankingRequest {
+                campaign_arn: e.campaign.clone(),
+                user_id: user.clone(),
+                input_list: vec![theirs.clone(), mine.clone()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let order: Vec<&str> = ranked
+            .personalized_ranking
+            .iter()
+            .map(|i| i.item_id.as_str())
+            .collect();
+        assert_eq!(
+            order,
+            [mine.as_str(), theirs.as_str()],
+            "{user} buys {most} most, never {other}"
+        );
+    }
+}
