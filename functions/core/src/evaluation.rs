@@ -234,3 +234,65 @@ pub fn read_csv_with_schema(schema_json: &str, bytes: &[u8]) -> crate::Result<cr
     crate::data::csv::parse(std::sync::Arc::new(schema), bytes, &mut |_| {})
         .map_err(|e| crate::Error::InvalidInput(e.to_string()))
 }
+
+/// Related-items figures by how much the query item was seen: for each held-out user, the
+/// related items of their newest training item (their training items excluded, through the
+/// engine's RELATED_ITEMS path) against their held-out items, grouped by the query item's
+/// training users: `(label, users, recall@10, NDCG@10)` per group.
+pub fn related_by_evidence(model: &Model, split: &Split) -> Vec<(String, usize, f64, f64)> {
+    const GROUPS: [(&str, u32, u32); 3] = [
+        ("query item with 1-4 users", 1, 4),
+        ("query item with 5-19 users", 5, 19),
+        ("query item with 20+ users", 20, u32::MAX),
+    ];
+    let users = split.train.item_users();
+    let per_user: Vec<(u32, f64, f64)> = split
+        .truth
+        .par_iter()
+        .filter_map(|(u, truth)| {
+            let history: Vec<u32> = split.train.histories[*u as usize]
+                .iter()
+                .map(|e| e.item)
+                .collect();
+            let &q = history.last()?;
+            let mut seen = ItemSet::new(model.items.len());
+            history.iter().for_each(|&i| seen.insert(i));
+            let exclude: Vec<u32> = history.clone();
+            let query = Query {
+                scoring: engine::Scoring::Related(Some(q)),
+                candidates: engine::Candidates::All { exclude: &exclude },
+                ..Query::for_history(&history, 10)
+            };
+            let top: Vec<u32> = engine::recommend(model, &query)
+                .iter()
+                .filter_map(|p| p.item)
+                .collect();
+            let mut distinct = truth.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let hits: Vec<bool> = top
+                .iter()
+                .map(|i| distinct.binary_search(i).is_ok())
+                .collect();
+            let ideal = distinct.len().min(10);
+            let recall = hits.iter().filter(|&&h| h).count() as f64 / ideal.max(1) as f64;
+            Some((users[q as usize], recall, ndcg(&hits, ideal)))
+        })
+        .collect();
+    GROUPS
+        .iter()
+        .map(|&(label, lo, hi)| {
+            let rows: Vec<&(u32, f64, f64)> = per_user
+                .iter()
+                .filter(|r| (lo..=hi).contains(&r.0))
+                .collect();
+            let n = rows.len().max(1) as f64;
+            (
+                label.to_string(),
+                rows.len(),
+                rows.iter().fold(0.0, |s, r| s + r.1) / n,
+                rows.iter().fold(0.0, |s, r| s + r.2) / n,
+            )
+        })
+        .collect()
+}

@@ -144,17 +144,22 @@ impl ColdScorer for GenreBaseline {
     }
 }
 
-/// The best 10 of `scores` among `allowed`, ties to the lower code.
+/// The best 10 of `scores` among `allowed`. Ties go by a hash of the code, not the code: item
+/// codes follow first appearance in the data, which is popularity by another name, and would
+/// rank tied items (a scorer with nothing to say) by it.
 fn top10(scores: &[f32], allowed: impl Fn(u32) -> bool) -> Vec<u32> {
-    let mut top: Vec<(f32, u32)> = Vec::with_capacity(11);
+    let key = |s: f32, i: u32| (s, SplitMix::new(i as u64).next_u64());
+    let mut top: Vec<((f32, u64), u32)> = Vec::with_capacity(11);
     for (i, &s) in scores.iter().enumerate() {
         let i = i as u32;
         if s.is_nan() || !allowed(i) {
             continue;
         }
-        if top.len() < 10 || s > top[top.len() - 1].0 {
-            let at = top.partition_point(|&(t, _)| t >= s);
-            top.insert(at, (s, i));
+        let k = key(s, i);
+        let better = |t: &(f32, u64)| t.0 > k.0 || (t.0 == k.0 && t.1 >= k.1);
+        if top.len() < 10 || !better(&top[top.len() - 1].0) {
+            let at = top.partition_point(|(t, _)| better(t));
+            top.insert(at, (k, i));
             top.truncate(10);
         }
     }

@@ -17,6 +17,7 @@ pub mod next_items;
 mod params;
 pub mod popularity;
 pub mod retrieval;
+pub mod similar_items;
 pub mod sims;
 pub mod trending;
 
@@ -87,6 +88,7 @@ impl Recipe {
         next_items::USER_PERSONALIZATION,
         next_items::PERSONALIZED_RANKING,
         sims::SIMS,
+        similar_items::SIMILAR_ITEMS,
         popularity::POPULARITY_COUNT,
         trending::TRENDING_NOW,
         next_items::ITEM_AFFINITY,

@@ -84,7 +84,7 @@ fn planted() -> TrainingData {
     for u in 0..240 {
         let c = u % CLUSTERS;
         for k in 0..20 {
-            let i = (rng.unit().powi(2) * ITEMS_PER_CLUSTER as f64) as usize;
+            let i = (rng.unit().powi(4) * ITEMS_PER_CLUSTER as f64) as usize;
             events.push_str(&format!("u{u},i{c}_{i},{}\n", 1_000 + u * 100 + k));
         }
     }
@@ -177,4 +177,76 @@ fn an_item_put_after_training_is_scored_from_its_text_and_survives_a_reload() {
 fn grown_user(data: &TrainingData, cluster: usize) -> Vec<u32> {
     let u = data.users.get(&format!("u{cluster}")).unwrap();
     data.histories[u as usize].iter().map(|e| e.item).collect()
+}
+
+/// The related items of an item, best first (its own code left out).
+fn related(model: &Model, item: u32, k: usize) -> Vec<u32> {
+    use tailor_core::engine::{self, Candidates, Query, Scoring};
+    let query = Query {
+        scoring: Scoring::Related(Some(item)),
+        candidates: Candidates::All { exclude: &[] },
+        ..Query::for_history(&[], k)
+    };
+    engine::recommend(model, &query)
+        .iter()
+        .filter_map(|p| p.item)
+        .collect()
+}
+
+fn cluster(model: &Model, item: u32) -> usize {
+    let id = model.items.name(item);
+    (id.as_bytes()[1] - b'0') as usize
+}
+
+#[test]
+fn similar_items_relates_items_with_many_few_and_no_interactions_within_their_cluster() {
+    use tailor_core::recipes::similar_items::SIMILAR_ITEMS;
+    let data = planted();
+    let split = cold::cold_item_split(&data, 0.1, 3);
+    let model = Model::fit(
+        SIMILAR_ITEMS,
+        &split.train,
+        &Hyperparameters::new(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let users = split.train.item_users();
+    // Per group (no, 1-4, 5+ users): items checked, and related items in the item's cluster.
+    let mut checked = [0usize; 3];
+    let mut inside = [0usize; 3];
+    for item in 0..model.items.len() as u32 {
+        let group = match users[item as usize] {
+            0 => 0,
+            1..=4 => 1,
+            _ => 2,
+        };
+        let top = related(&model, item, 5);
+        assert_eq!(top.len(), 5);
+        let c = cluster(&model, item);
+        inside[group] += top.iter().filter(|&&j| cluster(&model, j) == c).count();
+        checked[group] += 1;
+    }
+    for g in 0..3 {
+        assert!(checked[g] > 0, "items per group: {checked:?}");
+        // A random answer has a quarter in the cluster.
+        let share = inside[g] as f64 / (5 * checked[g]) as f64;
+        assert!(
+            share >= 0.9,
+            "group {g}: {share} of related items in the cluster"
+        );
+    }
+    // An item put after training is related to its own cluster, after a reload too.
+    let reloaded = Model::from_bytes(&model.to_bytes()).unwrap();
+    assert!(reloaded == model);
+    let mut rng = SplitMix::new(5);
+    let text = description(&mut rng, 3);
+    let a = attrs(&text);
+    let grown = reloaded.with_new_items(&["fresh"], &[Some(&a)]);
+    let fresh = grown.items.get("fresh").unwrap();
+    let top = related(&grown, fresh, 5);
+    assert!(
+        top.iter().all(|&j| cluster(&grown, j) == 3),
+        "{text}: {:?}",
+        top.iter().map(|&j| grown.items.name(j)).collect::<Vec<_>>()
+    );
 }
