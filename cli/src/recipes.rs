@@ -93,6 +93,11 @@ pub struct Evaluate {
     /// item against their held-out items, grouped by how many users that item had.
     #[arg(long)]
     related_items: bool,
+    /// A numeric Items field: train user-personalization with solutionConfig's
+    /// optimizationObjective on it at each objectiveSensitivity and report NDCG@10 and the
+    /// field's mean over the top 10s.
+    #[arg(long)]
+    objective: Option<String>,
     /// The categorical Items field the cold-item baseline profiles users by.
     #[arg(long, default_value = "GENRES")]
     genre_field: String,
@@ -116,7 +121,7 @@ impl Evaluate {
             )?));
         }
         match &self.movielens {
-            Some(dir) if self.cold_items || self.related_items => {
+            Some(dir) if self.cold_items || self.related_items || self.objective.is_some() => {
                 let csv = sample::movielens_items_tagged(
                     &read(&dir.join("movies.csv"))?,
                     &read(&dir.join("tags.csv"))?,
@@ -189,6 +194,9 @@ impl Evaluate {
         }
         if self.related_items {
             return self.run_related();
+        }
+        if let Some(attribute) = &self.objective {
+            return self.run_objective(attribute);
         }
         let recipes = self.recipes()?;
         let hp = parse_hp(&self.hp)?;
@@ -417,6 +425,40 @@ impl Evaluate {
                     ndcg
                 );
             }
+        }
+        say(&o);
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl Evaluate {
+    /// `--objective FIELD`: relevance and the field's mean in the top 10 at each sensitivity.
+    fn run_objective(&self, attribute: &str) -> Result<ExitCode> {
+        use std::fmt::Write;
+        let mut split = self.split()?;
+        split.train.content = self.data()?.content;
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "{:<12} {:>8} {:>8} {:>14}",
+            "sensitivity",
+            "ndcg@10",
+            "rec@10",
+            &format!("mean {attribute}")
+        );
+        for level in ["OFF", "LOW", "MEDIUM", "HIGH"] {
+            let mut hp = parse_hp(&self.hp)?;
+            hp.0.insert("objective_attribute".into(), attribute.to_string());
+            hp.0.insert("objective_sensitivity".into(), level.into());
+            let recipe = tailor_core::recipes::next_items::USER_PERSONALIZATION;
+            let model = tailor_core::recipes::Model::fit(recipe, &split.train, &hp, &mut |_| {})?;
+            let m = evaluation::evaluate(&model, &split);
+            let mean = evaluation::mean_attribute_at_10(&model, &split, attribute);
+            let _ = writeln!(
+                o,
+                "{:<12} {:>8.4} {:>8.4} {:>14.2}",
+                level, m["normalized_discounted_cumulative_gain_at_10"], m["recall_at_10"], mean
+            );
         }
         say(&o);
         Ok(ExitCode::SUCCESS)

@@ -296,3 +296,37 @@ pub fn related_by_evidence(model: &Model, split: &Split) -> Vec<(String, usize, 
         })
         .collect()
 }
+
+/// The mean of a numeric item attribute over every held-out user's top 10 (their training
+/// items excluded, as [`evaluate`] asks): what an optimisation objective moves.
+pub fn mean_attribute_at_10(model: &Model, split: &Split, attribute: &str) -> f64 {
+    use crate::data::attrs::{lookup, Attr};
+    let value = |item: u32| -> Option<f64> {
+        let id = model.items.name(item);
+        let code = split.train.items.get(id)?;
+        let rows = &split.train.content.as_ref()?.rows;
+        match lookup(rows.get(code as usize)?.as_ref()?, attribute)? {
+            Attr::Number(x) => Some(*x),
+            _ => None,
+        }
+    };
+    let (sum, n) = split
+        .truth
+        .par_iter()
+        .map(|(u, _)| {
+            let history: Vec<u32> = split.train.histories[*u as usize]
+                .iter()
+                .map(|e| e.item)
+                .collect();
+            let query = Query {
+                exclude_history: true,
+                ..Query::for_history(&history, 10)
+            };
+            engine::recommend(model, &query)
+                .iter()
+                .filter_map(|p| value(p.item?))
+                .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1))
+        })
+        .reduce(|| (0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    sum / n.max(1) as f64
+}

@@ -239,7 +239,7 @@ pub fn finish(
             }
             Ok(wrap(
                 recipe,
-                with_factors(m, weight, y_evaluation, &split.train, pop),
+                with_factors(m, weight, y_evaluation, &split.train, pop)?,
             ))
         },
     )?;
@@ -251,7 +251,7 @@ pub fn finish(
         let mut m = unfactored(data, &served, p)?;
         m.params = settled(served.clone());
         let weight = m.params.factor_weight;
-        Ok(wrap(recipe, with_factors(m, weight, y_final, data, pop)))
+        Ok(wrap(recipe, with_factors(m, weight, y_final, data, pop)?))
     })?;
     Ok(Trained { evaluation, model })
 }
@@ -302,14 +302,14 @@ fn with_factors(
     y: ItemFactors,
     data: &TrainingData,
     popularity: &[f32],
-) -> next_items::NextItems {
+) -> Result<next_items::NextItems> {
     if weight > 0.0 {
         m.factors = Some(y);
     } else {
         m.params.factors = 0;
     }
-    m.finish_catalogue(data, popularity);
-    m
+    m.finish_catalogue(data, popularity)?;
+    Ok(m)
 }
 
 fn wrap(recipe: Recipe, m: next_items::NextItems) -> Box<dyn Learned> {

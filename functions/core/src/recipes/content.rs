@@ -401,6 +401,19 @@ impl ContentMap {
         Some(out)
     }
 
+    /// The item's features, each scaled by how far the map moves it (its row's length): a
+    /// feature that says nothing about what users choose (a random price band) fades, so a
+    /// content similarity built on them measures what matters.
+    pub fn weighted_features(&self, attrs: &Attrs) -> Vec<(u32, f32)> {
+        let f = self.factors;
+        let mut x = self.featurizer.features(attrs);
+        for (j, w) in &mut x {
+            let row = &self.w[*j as usize * f..(*j as usize + 1) * f];
+            *w *= row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        }
+        x
+    }
+
     pub fn write(&self, w: &mut ArtifactWriter) {
         self.featurizer.write(w);
         w.f32s(b"CMAP", &self.w);

@@ -14,6 +14,7 @@ mod data;
 pub mod factors;
 pub mod ivf;
 pub mod next_items;
+pub mod objective;
 mod params;
 pub mod popularity;
 pub mod retrieval;

@@ -23,6 +23,7 @@ use rayon::prelude::*;
 use super::content::ContentMap;
 use super::factors::{self, AlsParams, ItemFactors};
 use super::ivf::Ivf;
+use super::objective::Objective;
 use super::retrieval::Index;
 use super::{
     ArtifactError, ArtifactReader, ArtifactWriter, Hyperparameters, Learned, Recipe, RecipeDef,
@@ -138,6 +139,9 @@ macro_rules! next_items_learned {
                 if let Some(c) = &self.0.content {
                     c.write(w);
                 }
+                if let Some(o) = &self.0.objective {
+                    o.write(w);
+                }
             }
 
             fn describe(&mut self, first: usize, attrs: &[Option<&Attrs>]) {
@@ -242,6 +246,15 @@ fn read(
         Some(f) => ContentMap::read(r, f.factors)?,
         None => None,
     };
+    let objective = match &params.objective_attribute {
+        Some(_) => {
+            let weight = params
+                .objective_weight()
+                .map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
+            Some(Objective::read(r, weight, n_items)?)
+        }
+        None => None,
+    };
     let mut m = NextItems {
         params,
         columns,
@@ -251,6 +264,7 @@ fn read(
         factors,
         index: None,
         content,
+        objective,
     };
     if let (Some(f), Ok(centroids), Ok(assign)) = (&m.factors, r.f32s(b"FIVC"), r.u32s(b"FIVA")) {
         let k = centroids.len() / f.factors;
@@ -291,6 +305,9 @@ const KNOWN: &[&str] = &[
     "als_iterations",
     "als_cg_steps",
     "content_reg",
+    // solutionConfig.optimizationObjective, as the service passes it
+    "objective_attribute",
+    "objective_sensitivity",
 ];
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -344,6 +361,11 @@ pub struct NextItemsParams {
     /// The ridge penalty of the map from item content to factors.
     #[serde(default = "content_reg")]
     pub content_reg: f64,
+    /// `optimizationObjective.itemAttribute` and `objectiveSensitivity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective_attribute: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective_sensitivity: Option<String>,
 }
 
 fn content_reg() -> f64 {
@@ -408,13 +430,26 @@ impl NextItemsParams {
             als_cg_steps: hp.number("als_cg_steps", 2, 1, 64)?,
             retrieval_probe: 0.0,
             content_reg: hp.number("content_reg", CONTENT_REG, 1e-6, 1e6)?,
+            objective_attribute: hp.text("objective_attribute").map(str::to_string),
+            objective_sensitivity: hp.text("objective_sensitivity").map(str::to_string),
         };
+        p.objective_weight()?;
         if p.min_user_history_length_percentile > p.max_user_history_length_percentile {
             return Err(Error::InvalidInput(
                 "min_user_history_length_percentile must not exceed max_user_history_length_percentile".into(),
             ));
         }
         Ok(p)
+    }
+
+    /// The optimisation objective's weight (0 without one; MEDIUM when only the attribute is
+    /// given, as Personalize defaults it).
+    pub fn objective_weight(&self) -> Result<f32> {
+        match (&self.objective_attribute, &self.objective_sensitivity) {
+            (None, _) => Ok(0.0),
+            (Some(_), None) => super::objective::sensitivity_weight("MEDIUM"),
+            (Some(_), Some(level)) => super::objective::sensitivity_weight(level),
+        }
     }
 
     /// The weight of the event `k` places back from the newest.
@@ -447,6 +482,8 @@ pub struct NextItems {
     pub index: Option<Index>,
     /// The map from item attributes to factors, when the training data had them.
     pub content: Option<ContentMap>,
+    /// The optimisation objective, when the solution has one.
+    pub objective: Option<Objective>,
 }
 
 impl NextItems {
@@ -460,6 +497,9 @@ impl NextItems {
         out.extend(popularity.iter().map(|p| gamma * p));
         self.add_scores(history, out);
         self.add_factor_scores(history, out);
+        if let Some(o) = &self.objective {
+            o.apply(out);
+        }
     }
 
     /// [`NextItems::score`] for several histories, the factor scan shared by all of them.
@@ -486,6 +526,9 @@ impl NextItems {
             .map(|(_, o)| o.as_mut_slice())
             .collect();
         f.add_scores_many(&x_refs, self.params.factor_weight, &mut targets);
+        if let Some(o) = &self.objective {
+            outs.iter_mut().for_each(|out| o.apply(out));
+        }
     }
 
     /// Adds `factor_weight · y_i·x` for the user `x` folded in from the history.
@@ -550,6 +593,9 @@ impl NextItems {
     /// Extends `column_of` to a catalogue that grew (UPDATE training).
     pub fn extend_catalogue(&mut self, n_items: usize) {
         self.column_of.resize(n_items, u32::MAX);
+        if let Some(o) = &mut self.objective {
+            o.grow(n_items);
+        }
         if let Some(f) = &mut self.factors {
             f.grow(n_items);
         }
@@ -587,16 +633,35 @@ pub fn fit_indexed(
     progress: &mut dyn FnMut(f64),
 ) -> Result<NextItems> {
     let mut m = fit(data, params, &mut |f| progress(0.95 * f))?;
-    m.finish_catalogue(data, popularity);
+    m.finish_catalogue(data, popularity)?;
     Ok(m)
 }
 
 impl NextItems {
     /// Gives the items without interactions factors from their content, then indexes the
     /// catalogue: what every fit ends with.
-    pub fn finish_catalogue(&mut self, data: &TrainingData, popularity: &[f32]) {
+    pub fn finish_catalogue(&mut self, data: &TrainingData, popularity: &[f32]) -> Result<()> {
         self.learn_content(data);
+        self.learn_objective(data)?;
         self.index_catalogue(data, popularity);
+        Ok(())
+    }
+
+    /// The optimisation objective's percentiles over the catalogue.
+    fn learn_objective(&mut self, data: &TrainingData) -> Result<()> {
+        self.objective = None;
+        let Some(attribute) = &self.params.objective_attribute else {
+            return Ok(());
+        };
+        let rows = data.content.as_ref().map_or(&[][..], |c| &c.rows[..]);
+        let o = Objective::fit(
+            rows,
+            data.n_items(),
+            attribute,
+            self.params.objective_weight()?,
+        )?;
+        self.objective = Some(o);
+        Ok(())
     }
 
     /// Fits the map from item attributes to factors on the items with interactions, and gives
@@ -629,6 +694,9 @@ impl NextItems {
 
     /// Items from `first` on (put after training) get factors from their attributes.
     pub fn describe_items(&mut self, first: usize, attrs: &[Option<&Attrs>]) {
+        if let (Some(o), Some(a)) = (&mut self.objective, &self.params.objective_attribute) {
+            o.describe(first, attrs, a);
+        }
         let (Some(map), Some(f)) = (&self.content, self.factors.as_mut()) else {
             return;
         };
@@ -944,6 +1012,7 @@ fn fit_with(
         factors,
         index: None,
         content: None,
+        objective: None,
     })
 }
 

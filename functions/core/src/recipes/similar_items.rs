@@ -4,8 +4,9 @@
 //! - `y`, `item_id_hidden_dim` implicit-feedback ALS factors: items the same users chose lie
 //!   together (co-occurrence); an item with no interactions gets its factors from the content map
 //!   ([`super::content`]), at training and through PutItems;
-//! - `m`, the item's metadata and text features projected to `item_metadata_hidden_dim`
-//!   dimensions by a fixed random sign projection (cosines kept in expectation).
+//! - `m`, the item's metadata and text features, each weighted by what the content map makes of
+//!   it, projected to `item_metadata_hidden_dim` dimensions by a fixed random sign projection
+//!   (cosines kept in expectation).
 //!
 //! ```text
 //! related(i → j) = a · y_i·y_j + (1 − a) · content_weight · cos(m_i, m_j)
@@ -18,7 +19,7 @@
 
 use rayon::prelude::*;
 
-use super::content::{ContentMap, Featurizer, ItemAttributes};
+use super::content::{ContentMap, ItemAttributes};
 use super::factors::{self, AlsParams};
 use super::{
     ArtifactError, ArtifactReader, ArtifactWriter, Hyperparameters, Learned, Recipe, RecipeDef,
@@ -206,7 +207,7 @@ fn fit_learned(
                     Some((i, v.into_iter().map(|x| c * x / mean).collect::<Vec<f32>>()))
                 })
                 .collect::<Vec<_>>();
-            m = content_rows(&map.featurizer, attrs, n, params.item_metadata_hidden_dim);
+            m = content_rows(&map, attrs, n, params.item_metadata_hidden_dim);
             content = Some(map);
         }
     }
@@ -225,12 +226,13 @@ fn fit_learned(
     }))
 }
 
-/// Each item's projected, unit-length content (zero without attributes).
-fn content_rows(feat: &Featurizer, attrs: &ItemAttributes, n: usize, d: usize) -> Vec<f32> {
+/// Each item's projected, unit-length content (zero without attributes): its features weighted
+/// by what the content map makes of them.
+fn content_rows(map: &ContentMap, attrs: &ItemAttributes, n: usize, d: usize) -> Vec<f32> {
     let mut m = vec![0f32; n * d];
     m.par_chunks_mut(d).enumerate().for_each(|(i, row)| {
         if let Some(Some(r)) = attrs.rows.get(i) {
-            project(&feat.features(r), d, row);
+            project(&map.weighted_features(r), d, row);
         }
     });
     normalise(&mut m, d);
@@ -367,7 +369,7 @@ impl Learned for SimilarItems {
             }
             if !self.m.is_empty() {
                 let row = &mut self.m[i * d..(i + 1) * d];
-                project(&map.featurizer.features(a), d, row);
+                project(&map.weighted_features(a), d, row);
                 normalise(row, d);
             }
         }

