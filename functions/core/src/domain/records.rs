@@ -222,6 +222,8 @@ pub struct SolutionVersion {
     pub event_type: Option<String>,
     #[serde(default)]
     pub solution_config: SolutionConfig,
+    #[serde(rename = "performHPO", default)]
+    pub perform_hpo: bool,
     pub training_mode: TrainingMode,
     /// MANUAL or AUTOMATIC.
     pub training_type: String,

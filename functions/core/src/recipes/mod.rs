@@ -12,6 +12,7 @@ pub mod chain;
 pub mod content;
 mod data;
 pub mod factors;
+pub mod hpo;
 pub mod ivf;
 pub mod next_items;
 pub mod objective;

@@ -9,6 +9,7 @@ use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::evaluation;
 use crate::recipes::chain::{self, ChainFactors};
+use crate::recipes::hpo::{self, HpoConfig};
 use crate::recipes::{EventConfig, Hyperparameters, Model, Recipe, TrainingData};
 use crate::schema::DatasetType;
 
@@ -167,10 +168,13 @@ impl Tailor {
         training_shards(&req.solution_config)?;
         event_config(req.event_type.as_deref(), &req.solution_config)?;
         if req.perform_hpo {
-            return Err(Error::InvalidInput(
-                "performHPO is not supported; defaults are tuned offline (see tailor evaluate)"
-                    .into(),
-            ));
+            let cfg = HpoConfig::parse(recipe, req.solution_config.other.get("hpoConfig"))?;
+            // Every value a trial can draw must train: the ranges' corners over the rest.
+            for corner in [cfg.corner(false), cfg.corner(true)] {
+                let mut hp = hyperparameters(&req.solution_config);
+                hp.0.extend(corner.0);
+                check_hyperparameters(recipe, &hp)?;
+            }
         }
         self.check_solution_quota(&req.dataset_group_arn).await?;
         let now = now_epoch();
@@ -181,7 +185,7 @@ impl Tailor {
             recipe_arn: recipe.arn(),
             event_type: req.event_type,
             solution_config: req.solution_config,
-            perform_hpo: false,
+            perform_hpo: req.perform_hpo,
             perform_auto_ml: false,
             perform_auto_training: false,
             status: Status::Active,
@@ -240,6 +244,7 @@ impl Tailor {
             dataset_group_arn: solution.dataset_group_arn.clone(),
             event_type: solution.event_type.clone(),
             solution_config: solution.solution_config.clone(),
+            perform_hpo: solution.perform_hpo,
             training_mode,
             training_type: "MANUAL".into(),
             training_hours: None,
@@ -581,6 +586,21 @@ impl Tailor {
                     progress("training", f)
                 })?;
                 (trained, split)
+            }
+            None if version.perform_hpo => {
+                let cfg = HpoConfig::parse(recipe, version.solution_config.other.get("hpoConfig"))?;
+                let started = std::time::Instant::now();
+                let (tuned, trials) = hpo::tune(recipe, &data, &hp, &cfg, &mut |f| {
+                    progress("tuning hyperparameters", f)
+                })?;
+                tracing::info!(
+                    version = %version.solution_version_arn,
+                    trials = trials.len(),
+                    seconds = started.elapsed().as_secs_f64(),
+                    chosen = ?tuned.0,
+                    "HPO finished"
+                );
+                chain::train(recipe, &data, &tuned, progress)?
             }
             None => chain::train(recipe, &data, &hp, progress)?,
         };
