@@ -103,6 +103,11 @@ pub struct Evaluate {
     /// hyperparameters on the test part, with the tuning's wall time.
     #[arg(long)]
     hpo: Option<PathBuf>,
+    /// Hold 10% of the users out of training entirely, give each their first 1 and first 3
+    /// events, and measure the rest against popularity and item-kNN (aws-sims) from the same
+    /// events.
+    #[arg(long)]
+    new_users: bool,
     /// The categorical Items field the cold-item baseline profiles users by.
     #[arg(long, default_value = "GENRES")]
     genre_field: String,
@@ -205,6 +210,9 @@ impl Evaluate {
         }
         if let Some(path) = &self.hpo {
             return self.run_hpo(path);
+        }
+        if self.new_users {
+            return self.run_new_users();
         }
         let recipes = self.recipes()?;
         let hp = parse_hp(&self.hp)?;
@@ -515,6 +523,63 @@ impl Evaluate {
         reports[0].recipe = format!("{} (defaults)", recipe.name());
         reports[1].recipe = format!("{} (tuned)", recipe.name());
         o.push_str(&table(&reports));
+        say(&o);
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl Evaluate {
+    /// `--new-users`: each recipe and the two baselines from a new user's first events.
+    fn run_new_users(&self) -> Result<ExitCode> {
+        use std::fmt::Write;
+        use tailor_core::evaluation::new_users;
+        use tailor_core::recipes::{popularity, sims};
+        let data = self.data()?;
+        let mut split = new_users::new_user_split(&data, 0.1, COLD_SEED);
+        if self.validation {
+            split = new_users::new_user_split(&split.train, 0.1, COLD_SEED + 1);
+        }
+        let hp = parse_hp(&self.hp)?;
+        let mut recipes = self.recipes()?;
+        for baseline in [popularity::POPULARITY_COUNT, sims::SIMS] {
+            if !recipes.contains(&baseline) {
+                recipes.push(baseline);
+            }
+        }
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "{} users held out\n{:<26} {:>7} {:>6} {:>9} {:>8}",
+            split.held_out.len(),
+            "method",
+            "events",
+            "users",
+            "recall@10",
+            "ndcg@10"
+        );
+        for recipe in recipes {
+            let known = recipe.hyperparameters();
+            let own = Hyperparameters(
+                hp.0.iter()
+                    .filter(|(k, _)| known.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            );
+            let model = tailor_core::recipes::Model::fit(recipe, &split.train, &own, &mut |_| {})?;
+            for k in [1, 3] {
+                let (users, recall, ndcg) = new_users::evaluate_first_k(&model, &split, k);
+                let name = match recipe.name() {
+                    "aws-popularity-count" => "baseline: popularity",
+                    "aws-sims" => "baseline: item-kNN (sims)",
+                    n => n,
+                };
+                let _ = writeln!(
+                    o,
+                    "{:<26} {:>7} {:>6} {:>9.4} {:>8.4}",
+                    name, k, users, recall, ndcg
+                );
+            }
+        }
         say(&o);
         Ok(ExitCode::SUCCESS)
     }

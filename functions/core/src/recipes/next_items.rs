@@ -305,6 +305,7 @@ const KNOWN: &[&str] = &[
     "als_iterations",
     "als_cg_steps",
     "content_reg",
+    "short_history_popularity",
     // solutionConfig.optimizationObjective, as the service passes it
     "objective_attribute",
     "objective_sensitivity",
@@ -361,6 +362,9 @@ pub struct NextItemsParams {
     /// The ridge penalty of the map from item content to factors.
     #[serde(default = "content_reg")]
     pub content_reg: f64,
+    /// Popularity's extra weight for a history of one event, fading as `1 / (1 + events)`.
+    #[serde(default = "short_history_popularity")]
+    pub short_history_popularity: f32,
     /// `optimizationObjective.itemAttribute` and `objectiveSensitivity`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objective_attribute: Option<String>,
@@ -371,6 +375,15 @@ pub struct NextItemsParams {
 fn content_reg() -> f64 {
     CONTENT_REG
 }
+
+fn short_history_popularity() -> f32 {
+    SHORT_HISTORY_POPULARITY
+}
+
+/// Validation (`tailor evaluate --new-users --validation`, MovieLens): new users' NDCG@10 from
+/// their first event 0.392 at 0, 0.446 at 0.03, 0.495 at 0.1, 0.471 at 0.3; the usual split's
+/// NDCG@10 0.1922, 0.1922, 0.1919, 0.1904.
+const SHORT_HISTORY_POPULARITY: f32 = 0.1;
 
 /// Validation recall@10 of held-out items among themselves (`tailor evaluate --cold-items
 /// --validation` on MovieLens): see the README's cold-start section.
@@ -430,6 +443,12 @@ impl NextItemsParams {
             als_cg_steps: hp.number("als_cg_steps", 2, 1, 64)?,
             retrieval_probe: 0.0,
             content_reg: hp.number("content_reg", CONTENT_REG, 1e-6, 1e6)?,
+            short_history_popularity: hp.number(
+                "short_history_popularity",
+                SHORT_HISTORY_POPULARITY,
+                0.0,
+                1e6,
+            )?,
             objective_attribute: hp.text("objective_attribute").map(str::to_string),
             objective_sensitivity: hp.text("objective_sensitivity").map(str::to_string),
         };
@@ -493,7 +512,7 @@ impl NextItems {
 
     /// Scores for a history into an empty `out`: popularity, weighted, plus the matrix's.
     pub fn score(&self, popularity: &[f32], history: &[u32], out: &mut Vec<f32>) {
-        let gamma = self.params.popularity_weight;
+        let gamma = self.popularity_weight_for(history.len());
         out.extend(popularity.iter().map(|p| gamma * p));
         self.add_scores(history, out);
         self.add_factor_scores(history, out);
@@ -504,10 +523,10 @@ impl NextItems {
 
     /// [`NextItems::score`] for several histories, the factor scan shared by all of them.
     pub fn score_many(&self, popularity: &[f32], histories: &[&[u32]], outs: &mut [Vec<f32>]) {
-        let gamma = self.params.popularity_weight;
         let mut xs: Vec<Vec<f32>> = Vec::new();
         let mut with_x: Vec<usize> = Vec::new();
         for (i, (history, out)) in histories.iter().zip(outs.iter_mut()).enumerate() {
+            let gamma = self.popularity_weight_for(history.len());
             out.extend(popularity.iter().map(|p| gamma * p));
             self.add_scores(history, out);
             if let Some((_, x)) = self.user_vector(history) {
@@ -529,6 +548,12 @@ impl NextItems {
         if let Some(o) = &self.objective {
             outs.iter_mut().for_each(|out| o.apply(out));
         }
+    }
+
+    /// The popularity weight for a history of `len` events: the trained weight, plus a share
+    /// that fades as events arrive — a user seen once says little yet about their taste.
+    pub fn popularity_weight_for(&self, len: usize) -> f32 {
+        self.params.popularity_weight + self.params.short_history_popularity / (1.0 + len as f32)
     }
 
     /// Adds `factor_weight · y_i·x` for the user `x` folded in from the history.
