@@ -551,8 +551,13 @@ impl NextItems {
     }
 
     /// The popularity weight for a history of `len` events: the trained weight, plus a share
-    /// that fades as events arrive — a user seen once says little yet about their taste.
+    /// that fades as events arrive — a user seen once says little yet about their taste. A
+    /// catalogue answered through the retrieval index keeps the trained weight, which the
+    /// index's precomputed bounds hold.
     pub fn popularity_weight_for(&self, len: usize) -> f32 {
+        if self.index.is_some() {
+            return self.params.popularity_weight;
+        }
         self.params.popularity_weight + self.params.short_history_popularity / (1.0 + len as f32)
     }
 
