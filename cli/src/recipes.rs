@@ -11,6 +11,17 @@ use tailor_core::{sample, Error, Result};
 
 use crate::commands::say;
 
+/// The hyperparameters of `hp` that `recipe` knows: each recipe takes its own.
+fn own_hyperparameters(recipe: Recipe, hp: &Hyperparameters) -> Hyperparameters {
+    let known = recipe.hyperparameters();
+    Hyperparameters(
+        hp.0.iter()
+            .filter(|(k, _)| known.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
 /// `key=value`, as a hyperparameter on the command line.
 pub fn parse_hp(pairs: &[String]) -> Result<Hyperparameters> {
     let mut hp = Hyperparameters::new();
@@ -223,14 +234,7 @@ impl Evaluate {
         }
         let mut reports = Vec::new();
         for recipe in recipes {
-            // Each recipe takes the hyperparameters it knows.
-            let known = recipe.hyperparameters();
-            let own = Hyperparameters(
-                hp.0.iter()
-                    .filter(|(k, _)| known.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            );
+            let own = own_hyperparameters(recipe, &hp);
             let bar = crate::progress::fraction(&format!("training {}", recipe.name()));
             let report = evaluation::run(recipe, &own, &split, &mut |f| {
                 bar.set_position((f * 100.0) as u64)
@@ -315,13 +319,7 @@ impl Evaluate {
         let mut figures = Vec::new();
         let mut mixed_figures = Vec::new();
         for recipe in self.recipes()? {
-            let known = recipe.hyperparameters();
-            let own = Hyperparameters(
-                hp.0.iter()
-                    .filter(|(k, _)| known.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            );
+            let own = own_hyperparameters(recipe, &hp);
             let bar = crate::progress::fraction(&format!("training {}", recipe.name()));
             let model = tailor_core::recipes::Model::fit(recipe, &split.train, &own, &mut |f| {
                 bar.set_position((f * 100.0) as u64)
@@ -422,13 +420,7 @@ impl Evaluate {
             if recipe.recipe_type() != RecipeType::RelatedItems {
                 continue;
             }
-            let known = recipe.hyperparameters();
-            let own = Hyperparameters(
-                hp.0.iter()
-                    .filter(|(k, _)| known.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            );
+            let own = own_hyperparameters(recipe, &hp);
             let model = tailor_core::recipes::Model::fit(recipe, &split.train, &own, &mut |_| {})?;
             for (label, users, recall, ndcg) in evaluation::related_by_evidence(&model, &split) {
                 let _ = writeln!(
@@ -558,13 +550,7 @@ impl Evaluate {
             "ndcg@10"
         );
         for recipe in recipes {
-            let known = recipe.hyperparameters();
-            let own = Hyperparameters(
-                hp.0.iter()
-                    .filter(|(k, _)| known.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            );
+            let own = own_hyperparameters(recipe, &hp);
             let model = tailor_core::recipes::Model::fit(recipe, &split.train, &own, &mut |_| {})?;
             for k in [1, 3] {
                 let (users, recall, ndcg) = new_users::evaluate_first_k(&model, &split, k);
