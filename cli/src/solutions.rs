@@ -41,6 +41,16 @@ pub struct CreateSolutionArgs {
     /// Train only on this event type.
     #[arg(long)]
     event_type: Option<String>,
+    /// A JSON file holding solutionConfig's hpoConfig: every training of the solution tunes
+    /// the ranges it gives (performHPO).
+    #[arg(long)]
+    hpo_config: Option<std::path::PathBuf>,
+    /// solutionConfig.optimizationObjective: a numeric Items column to favour...
+    #[arg(long)]
+    objective_attribute: Option<String>,
+    /// ...at this objectiveSensitivity (OFF, LOW, MEDIUM, HIGH).
+    #[arg(long, requires = "objective_attribute")]
+    objective_sensitivity: Option<String>,
 }
 
 impl CreateSolutionArgs {
@@ -55,16 +65,33 @@ impl CreateSolutionArgs {
 
     fn request(&self, tailor: &Tailor) -> Result<CreateSolution> {
         let hp = parse_hp(&self.hp)?;
+        let mut solution_config = SolutionConfig {
+            algorithm_hyper_parameters: hp.0,
+            ..Default::default()
+        };
+        if let Some(path) = &self.hpo_config {
+            let bytes = std::fs::read(path)
+                .map_err(|e| Error::InvalidInput(format!("cannot read {}: {e}", path.display())))?;
+            let config: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::InvalidInput(format!("{}: not JSON: {e}", path.display())))?;
+            solution_config.other.insert("hpoConfig".into(), config);
+        }
+        if let Some(attribute) = &self.objective_attribute {
+            let mut o = serde_json::json!({ "itemAttribute": attribute });
+            if let Some(level) = &self.objective_sensitivity {
+                o["objectiveSensitivity"] = serde_json::json!(level);
+            }
+            solution_config
+                .other
+                .insert("optimizationObjective".into(), o);
+        }
         Ok(CreateSolution {
             name: self.name.clone(),
             dataset_group_arn: group_arn(tailor, &self.dataset_group),
             recipe_arn: self.recipe.clone(),
             event_type: self.event_type.clone(),
-            solution_config: SolutionConfig {
-                algorithm_hyper_parameters: hp.0,
-                ..Default::default()
-            },
-            perform_hpo: false,
+            solution_config,
+            perform_hpo: self.hpo_config.is_some(),
         })
     }
 }

@@ -458,6 +458,43 @@ fn train_recommend_similar_rank_and_metrics() {
         text(&similar.stdout)
     );
 
+    // performHPO and optimizationObjective from the command line.
+    let hpo = data.join("hpo.json");
+    std::fs::write(
+        &hpo,
+        r#"{"hpoResourceConfig": {"maxNumberOfTrainingJobs": "3"},
+            "algorithmHyperParameterRanges": {
+              "integerHyperParameterRanges": [{"name": "bptt", "minValue": 10, "maxValue": 60}]}}"#,
+    )
+    .unwrap();
+    ok(&tailor(
+        &data,
+        &[
+            "create-solution",
+            "--name",
+            "tuned",
+            "--dataset-group",
+            "shop",
+            "--recipe",
+            "aws-user-personalization",
+            "--hpo-config",
+            hpo.to_str().unwrap(),
+            "--objective-attribute",
+            "PRICE",
+            "--objective-sensitivity",
+            "LOW",
+        ],
+    ));
+    ok(&tailor(&data, &["train", "--solution", "tuned"]));
+    let described = tailor(&data, &["describe-solution", "tuned", "--json"]);
+    ok(&described);
+    let described: serde_json::Value = serde_json::from_slice(&described.stdout).unwrap();
+    assert_eq!(described["performHPO"], true, "{described}");
+    assert_eq!(
+        described["solutionConfig"]["optimizationObjective"]["objectiveSensitivity"],
+        "LOW"
+    );
+
     let ranked = tailor(
         &data,
         &[
