@@ -406,9 +406,8 @@ impl Evaluate {
     fn run_related(&self) -> Result<ExitCode> {
         use std::fmt::Write;
         use tailor_core::recipes::RecipeType;
-        let mut split = self.split()?;
-        // The evaluation split keeps the items' attributes: related items may use them.
-        split.train.content = self.data()?.content;
+        // The split carries the items' attributes (--items, or MovieLens' titles and tags).
+        let split = self.split()?;
         let hp = parse_hp(&self.hp)?;
         let mut o = String::new();
         let _ = writeln!(
@@ -443,8 +442,8 @@ impl Evaluate {
     /// `--objective FIELD`: relevance and the field's mean in the top 10 at each sensitivity.
     fn run_objective(&self, attribute: &str) -> Result<ExitCode> {
         use std::fmt::Write;
-        let mut split = self.split()?;
-        split.train.content = self.data()?.content;
+        // The split carries the items' attributes (--items, or MovieLens' titles and tags).
+        let split = self.split()?;
         let mut o = String::new();
         let _ = writeln!(
             o,

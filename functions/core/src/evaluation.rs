@@ -36,6 +36,26 @@ pub fn temporal_split(data: &TrainingData, min_events: usize, fraction: f64) -> 
     Split { train, truth }
 }
 
+/// A user's training history as item codes, oldest first.
+pub fn history(train: &TrainingData, user: u32) -> Vec<u32> {
+    train.histories[user as usize]
+        .iter()
+        .map(|e| e.item)
+        .collect()
+}
+
+/// Recall@10 and NDCG@10 of a top 10 against the relevant items (`truth` sorted, distinct).
+pub fn recall_ndcg_at_10(top: &[u32], truth: &[u32]) -> (f64, f64) {
+    let hits: Vec<bool> = top
+        .iter()
+        .take(10)
+        .map(|i| truth.binary_search(i).is_ok())
+        .collect();
+    let ideal = truth.len().min(10);
+    let recall = hits.iter().filter(|&&h| h).count() as f64 / ideal.max(1) as f64;
+    (recall, ndcg(&hits, ideal))
+}
+
 /// NDCG of a ranked list's hits (gain 1/log2(rank+1)) against the best possible with
 /// `ideal_hits` relevant items.
 pub fn ndcg(hits: &[bool], ideal_hits: usize) -> f64 {
@@ -74,10 +94,7 @@ pub fn evaluate(model: &Model, split: &Split) -> Metrics {
         .truth
         .par_iter()
         .map(|(u, truth)| {
-            let history: Vec<u32> = split.train.histories[*u as usize]
-                .iter()
-                .map(|e| e.item)
-                .collect();
+            let history = history(&split.train, *u);
             let query = Query {
                 exclude_history: true,
                 ..Query::for_history(&history, 25)
@@ -251,17 +268,11 @@ pub fn related_by_evidence(model: &Model, split: &Split) -> Vec<(String, usize, 
         .truth
         .par_iter()
         .filter_map(|(u, truth)| {
-            let history: Vec<u32> = split.train.histories[*u as usize]
-                .iter()
-                .map(|e| e.item)
-                .collect();
+            let history = history(&split.train, *u);
             let &q = history.last()?;
-            let mut seen = ItemSet::new(model.items.len());
-            history.iter().for_each(|&i| seen.insert(i));
-            let exclude: Vec<u32> = history.clone();
             let query = Query {
                 scoring: engine::Scoring::Related(Some(q)),
-                candidates: engine::Candidates::All { exclude: &exclude },
+                candidates: engine::Candidates::All { exclude: &history },
                 ..Query::for_history(&history, 10)
             };
             let top: Vec<u32> = engine::recommend(model, &query)
@@ -271,13 +282,8 @@ pub fn related_by_evidence(model: &Model, split: &Split) -> Vec<(String, usize, 
             let mut distinct = truth.clone();
             distinct.sort_unstable();
             distinct.dedup();
-            let hits: Vec<bool> = top
-                .iter()
-                .map(|i| distinct.binary_search(i).is_ok())
-                .collect();
-            let ideal = distinct.len().min(10);
-            let recall = hits.iter().filter(|&&h| h).count() as f64 / ideal.max(1) as f64;
-            Some((users[q as usize], recall, ndcg(&hits, ideal)))
+            let (recall, ndcg) = recall_ndcg_at_10(&top, &distinct);
+            Some((users[q as usize], recall, ndcg))
         })
         .collect();
     GROUPS
@@ -315,10 +321,7 @@ pub fn mean_attribute_at_10(model: &Model, split: &Split, attribute: &str) -> f6
         .truth
         .par_iter()
         .map(|(u, _)| {
-            let history: Vec<u32> = split.train.histories[*u as usize]
-                .iter()
-                .map(|e| e.item)
-                .collect();
+            let history = history(&split.train, *u);
             let query = Query {
                 exclude_history: true,
                 ..Query::for_history(&history, 10)

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::ndcg;
+use super::{history, recall_ndcg_at_10};
 use crate::data::attrs::Attr;
 use crate::engine::{self, Exploration, ItemSet, Query};
 use crate::recipes::{Model, TrainingData};
@@ -176,20 +176,6 @@ fn figure(method: &str, candidates: &str, per_user: &[(f64, f64)]) -> ColdFigure
     }
 }
 
-fn hits(top: &[u32], truth: &[u32]) -> (f64, f64) {
-    let hit: Vec<bool> = top.iter().map(|i| truth.binary_search(i).is_ok()).collect();
-    let ideal = truth.len().min(10);
-    let recall = hit.iter().filter(|&&h| h).count() as f64 / ideal.max(1) as f64;
-    (recall, ndcg(&hit, ideal))
-}
-
-fn history(split: &ColdSplit, u: u32) -> Vec<u32> {
-    split.train.histories[u as usize]
-        .iter()
-        .map(|e| e.item)
-        .collect()
-}
-
 /// `scorer`'s figures with the cold items as the only candidates, and with the whole
 /// catalogue (the user's training items excluded) as candidates.
 pub fn evaluate_scorer(
@@ -204,13 +190,16 @@ pub fn evaluate_scorer(
         .truth
         .par_iter()
         .map_init(Vec::new, |scores, (u, truth)| {
-            let h = history(split, *u);
+            let h = history(&split.train, *u);
             scorer.scores(&h, scores);
             let mut seen = ItemSet::new(n);
             h.iter().for_each(|&i| seen.insert(i));
             let cold_top = top10(scores, |i| is_cold.contains(i));
             let all_top = top10(scores, |i| !seen.contains(i));
-            (hits(&cold_top, truth), hits(&all_top, truth))
+            (
+                recall_ndcg_at_10(&cold_top, truth),
+                recall_ndcg_at_10(&all_top, truth),
+            )
         })
         .collect();
     let cold: Vec<(f64, f64)> = per_user.iter().map(|r| r.0).collect();
@@ -232,7 +221,7 @@ pub fn evaluate_explored(model: &Model, split: &ColdSplit, weight: f32) -> ColdF
         .truth
         .par_iter()
         .map(|(u, truth)| {
-            let h = history(split, *u);
+            let h = history(&split.train, *u);
             let query = Query {
                 exclude_history: true,
                 exploration: Some(&exploration),
@@ -242,7 +231,7 @@ pub fn evaluate_explored(model: &Model, split: &ColdSplit, weight: f32) -> ColdF
                 .iter()
                 .filter_map(|p| p.item)
                 .collect();
-            hits(&top, truth)
+            recall_ndcg_at_10(&top, truth)
         })
         .collect();
     figure(

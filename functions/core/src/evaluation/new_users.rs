@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use super::ndcg;
+use super::recall_ndcg_at_10;
 use crate::engine::{self, Query};
 use crate::recipes::{Model, TrainingData};
 use crate::sample::SplitMix;
@@ -75,10 +75,7 @@ pub fn evaluate_first_k(model: &Model, split: &NewUserSplit, k: usize) -> (usize
                 .iter()
                 .filter_map(|p| p.item)
                 .collect();
-            let hits: Vec<bool> = top.iter().map(|i| truth.binary_search(i).is_ok()).collect();
-            let ideal = truth.len().min(10);
-            let recall = hits.iter().filter(|&&x| x).count() as f64 / ideal.max(1) as f64;
-            (recall, ndcg(&hits, ideal))
+            recall_ndcg_at_10(&top, &truth)
         })
         .collect();
     let n = per_user.len().max(1) as f64;

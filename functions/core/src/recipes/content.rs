@@ -265,16 +265,9 @@ impl Featurizer {
         }
         let scale = 1.0 / (blocks.max(1) as f32).sqrt();
         out.iter_mut().for_each(|(_, w)| *w *= scale);
+        // No two fields share a feature: each is prefixed by its field's name, and Avro names
+        // cannot hold the separators (`=`, `:`, `#`).
         out.sort_unstable_by_key(|&(i, _)| i);
-        out.dedup_by(|a, b| {
-            // Two fields cannot share a feature (the field name prefixes it); kept for safety.
-            if a.0 == b.0 {
-                b.1 += a.1;
-                true
-            } else {
-                false
-            }
-        });
         out
     }
 
@@ -502,7 +495,6 @@ fn block_cg(apply: &dyn Fn(&[f32], &mut [f32]), b: &[f32], f: usize) -> Vec<f32>
         }
         rs = next;
     }
-    let _ = n;
     x
 }
 
