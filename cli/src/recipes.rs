@@ -119,6 +119,14 @@ pub struct Evaluate {
     /// events.
     #[arg(long)]
     new_users: bool,
+    /// The context stage on the generated shop, with its planted DEVICE and MEMBERSHIP
+    /// effects and without them: NDCG@10 of each held-out user's events grouped by DEVICE,
+    /// asked with and without the context, for known users and for new users with no events.
+    #[arg(long)]
+    context: bool,
+    /// The generated shop's seed (--context).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
     /// The categorical Items field the cold-item baseline profiles users by.
     #[arg(long, default_value = "GENRES")]
     genre_field: String,
@@ -224,6 +232,9 @@ impl Evaluate {
         }
         if self.new_users {
             return self.run_new_users();
+        }
+        if self.context {
+            return self.run_context();
         }
         let recipes = self.recipes()?;
         let hp = parse_hp(&self.hp)?;
@@ -562,6 +573,65 @@ impl Evaluate {
                     o,
                     "{:<26} {:>7} {:>6} {:>9.4} {:>8.4}",
                     name, k, users, recall, ndcg
+                );
+            }
+        }
+        say(&o);
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// `--context`: the context stage where the sample plants an effect and where it does not.
+    fn run_context(&self) -> Result<ExitCode> {
+        use std::fmt::Write;
+        use tailor_core::evaluation::context as ctx;
+        let recipe = *self
+            .recipes()?
+            .first()
+            .ok_or_else(|| Error::InvalidInput("give a --recipe".into()))?;
+        let hp = own_hyperparameters(recipe, &parse_hp(&self.hp)?);
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "{:<12} {:<12} {:>6} {:>15} {:>12} {:>9}  stage weights",
+            "sample", "users", "groups", "ndcg@10 without", "ndcg@10 with", "change"
+        );
+        for (name, planted) in [
+            ("planted", sample::Planted::default()),
+            ("no effect", sample::Planted::NONE),
+        ] {
+            let bar = crate::progress::fraction(&format!("generating and training ({name})"));
+            let data = ctx::sample_data(&sample::generate_with(
+                self.seed,
+                sample::SampleSize::default(),
+                planted,
+            ))?;
+            let known = ctx::evaluate_known_users(recipe, &hp, &data)?;
+            let new = ctx::evaluate_new_users(recipe, &hp, &data, 0.1, COLD_SEED)?;
+            bar.finish_and_clear();
+            for (users, f, weights) in [
+                ("known", &known, &known.warm),
+                ("new (0 ev.)", &new, &new.cold),
+            ] {
+                let named: Vec<String> = f
+                    .fields
+                    .iter()
+                    .zip(weights)
+                    .map(|(n, w)| format!("{n} {w:.2}"))
+                    .collect();
+                let _ = writeln!(
+                    o,
+                    "{:<12} {:<12} {:>6} {:>15.4} {:>12.4} {:>+8.1}%  {}",
+                    name,
+                    users,
+                    f.groups,
+                    f.ndcg_without,
+                    f.ndcg_with,
+                    100.0 * (f.ndcg_with / f.ndcg_without.max(1e-12) - 1.0),
+                    if named.is_empty() {
+                        "(none kept)".to_string()
+                    } else {
+                        named.join(", ")
+                    }
                 );
             }
         }

@@ -45,6 +45,7 @@ fn data(users: usize, items: usize, per_user: usize, seed: u64) -> TrainingData 
                         item: ((r * r * items as f64) as u32).min(items as u32 - 1),
                         ts: k as i64,
                         weight: 1.0,
+                        ctx: 0,
                     }
                 })
                 .collect(),

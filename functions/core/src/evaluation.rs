@@ -8,6 +8,7 @@ use crate::engine::{self, ItemSet, Query};
 use crate::recipes::{Model, TrainingData};
 
 pub mod cold;
+pub mod context;
 pub mod new_users;
 
 /// Training data plus each held-out user's ground truth (item codes).

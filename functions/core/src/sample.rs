@@ -249,8 +249,50 @@ struct Item {
     created: i64,
 }
 
-/// Generates the e-commerce sample (interactions, items, users) for `seed`.
+/// Effects planted in the sample, for the context stage to find.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Planted {
+    /// Each item suits one device (hidden from the items' metadata); in a session on that
+    /// device its pull is multiplied by e^this.
+    pub device: f64,
+    /// Plus and premium members lean to a category of their own by this much taste (a
+    /// favourite category adds 1).
+    pub membership: f64,
+}
+
+impl Planted {
+    /// No effect: DEVICE and MEMBERSHIP carry nothing.
+    pub const NONE: Planted = Planted {
+        device: 0.0,
+        membership: 0.0,
+    };
+}
+
+impl Default for Planted {
+    fn default() -> Self {
+        Planted {
+            device: 1.0,
+            membership: 0.6,
+        }
+    }
+}
+
+const DEVICES: [&str; 3] = ["mobile", "desktop", "tablet"];
+
+/// The device an item suits: by its rank within its category, so every device has popular
+/// items of every category.
+fn suited_device(item: usize) -> &'static str {
+    DEVICES[(item / CATEGORIES.len()) % DEVICES.len()]
+}
+
+/// Generates the e-commerce sample (interactions, items, users) for `seed`, with the default
+/// planted effects.
 pub fn generate(seed: u64, size: SampleSize) -> SampleData {
+    generate_with(seed, size, Planted::default())
+}
+
+/// Generates the sample with the given planted effects.
+pub fn generate_with(seed: u64, size: SampleSize, planted: Planted) -> SampleData {
     let mut rng = SplitMix::new(seed);
     let mut items = Vec::with_capacity(size.items);
     let mut items_csv = Vec::new();
@@ -345,6 +387,11 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
     for u in 0..size.users {
         let user = format!("U{:04}", u + 1);
         let membership = *rng.pick(&["free", "free", "plus", "premium"]);
+        let leaning = match membership {
+            "plus" => Some(3),
+            "premium" => Some(6),
+            _ => None,
+        };
         let age = if rng.unit() < 0.2 {
             String::new()
         } else {
@@ -358,9 +405,19 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
         for k in 0..n_fav {
             tastes[rng.below(CATEGORIES.len())] += 1.0 / (k as f64 + 1.0);
         }
+        if let Some(c) = leaning {
+            tastes[c] += planted.membership;
+        }
         let sessions = 1 + rng.below(size.sessions_per_user * 2);
         for _ in 0..sessions {
             let device = *rng.pick(&["mobile", "mobile", "desktop", "tablet"]);
+            let suits = |i: usize| {
+                if suited_device(i) == device {
+                    planted.device.exp()
+                } else {
+                    1.0
+                }
+            };
             let mut t = SAMPLE_START + (rng.unit() * 90.0 * DAY as f64) as i64;
             let category = rng.weighted(&tastes);
             let pool = &by_category[category];
@@ -370,7 +427,7 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
                     if items[i].created > t {
                         0.0
                     } else {
-                        items[i].popularity
+                        items[i].popularity * suits(i)
                     }
                 })
                 .collect();
@@ -405,7 +462,10 @@ pub fn generate(seed: u64, size: SampleSize) -> SampleData {
                     })
                     .collect();
                 current = if !siblings.is_empty() && rng.unit() < 0.6 {
-                    let w: Vec<f64> = siblings.iter().map(|&i| items[i].popularity).collect();
+                    let w: Vec<f64> = siblings
+                        .iter()
+                        .map(|&i| items[i].popularity * suits(i))
+                        .collect();
                     siblings[rng.weighted(&w)]
                 } else {
                     pool[rng.weighted(&weights)]

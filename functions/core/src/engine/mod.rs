@@ -4,7 +4,7 @@
 //! group's history and the compiled filters, then calls [`recommend_batch`].
 //!
 //! A query runs through small named stages ([`stages`]), each observable on its own:
-//! score → exclude → filter → explore → promote → pick → backfill → softmax → reasons.
+//! score → exclude → filter → context → explore → promote → pick → backfill → softmax → reasons.
 
 mod itemset;
 pub mod ranker;
@@ -68,8 +68,10 @@ pub struct Query<'a> {
     pub filter: Option<&'a ItemSet>,
     pub promotion: Option<PromotionQuery<'a>>,
     pub exploration: Option<&'a Exploration>,
-    /// Request context (Personalize's `context`); no recipe reads it yet, the stages pass it on.
+    /// Request context (Personalize's `context`): what the model's context stage reads.
     pub context: Option<&'a std::collections::BTreeMap<String, String>>,
+    /// The user's record in the Users dataset (the context stage reads its metadata).
+    pub user_attrs: Option<&'a crate::data::attrs::Attrs>,
     pub num_results: usize,
     /// Leave out the history's items: the offline protocol does; serving does not (Personalize
     /// leaves that to an Interactions filter).
@@ -89,6 +91,7 @@ impl<'a> Query<'a> {
             promotion: None,
             exploration: None,
             context: None,
+            user_attrs: None,
             num_results,
             exclude_history: false,
             seed: 0,

@@ -3,6 +3,7 @@
 
 use super::ranker::{Dense, Ranker};
 use super::{top_k, Candidates, Exploration, ItemSet, Pick, PromotionQuery, Query, Reason, Scored};
+use crate::recipes::context::{ContextModel, CANDIDATES};
 use crate::recipes::Model;
 
 /// Stage 1: what ranks the catalogue for the query: the recipe's retrieval index where it has
@@ -66,7 +67,34 @@ pub fn filter(n_items: usize, allowed: Option<&ItemSet>, skip: &ItemSet) -> Item
     passes
 }
 
-/// Stage 4: new items get a bonus of `weight` × the best score, shrinking with their
+/// Stage 4: the model's context stage re-ranks the best candidates that pass by what the
+/// request's context and the user's metadata predict (a user with no history is a cold one).
+pub fn contextualise(
+    stage: &ContextModel,
+    ranker: &mut dyn Ranker,
+    q: &Query<'_>,
+    passes: &ItemSet,
+) {
+    let values = stage.resolve(q.context, q.user_attrs);
+    if values.iter().all(Option::is_none) {
+        return;
+    }
+    let candidates: Vec<(u32, f32)> = ranker
+        .top(CANDIDATES, passes, false)
+        .into_iter()
+        .map(|s| (s.item, s.score))
+        .collect();
+    if let Some(scores) = stage.rerank(&values, !q.history.is_empty(), &candidates) {
+        let boosts: Vec<Scored> = candidates
+            .iter()
+            .zip(scores)
+            .map(|(&(item, _), score)| Scored { item, score })
+            .collect();
+        ranker.boost(&boosts);
+    }
+}
+
+/// Stage 5: new items get a bonus of `weight` × the best score, shrinking with their
 /// interactions. Returns the items that got one.
 pub fn explore(ranker: &mut dyn Ranker, n_items: usize, exploration: &Exploration) -> ItemSet {
     let mut explored = ItemSet::new(n_items);
@@ -89,7 +117,7 @@ pub fn explore(ranker: &mut dyn Ranker, n_items: usize, exploration: &Exploratio
     explored
 }
 
-/// Stage 5: the promotion's items, best first: its share of `k` (rounded up) among items it
+/// Stage 6: the promotion's items, best first: its share of `k` (rounded up) among items it
 /// allows and `skip` does not hold (the main filter does not apply to them, as in Personalize).
 pub fn promote(
     ranker: &mut dyn Ranker,
@@ -109,7 +137,7 @@ pub fn promote(
     ranker.top(n, &allowed, false)
 }
 
-/// Stage 6: the best `n` of what passes and is not taken; related items need a positive score.
+/// Stage 7: the best `n` of what passes and is not taken; related items need a positive score.
 pub fn pick(
     ranker: &mut dyn Ranker,
     related: bool,
@@ -126,12 +154,12 @@ pub fn pick(
     ranker.top(n, &allowed, signal_only)
 }
 
-/// Stage 7: the popular items that pass, for the slots still empty (`n`).
+/// Stage 8: the popular items that pass, for the slots still empty (`n`).
 pub fn backfill(popularity: &[f32], n: usize, passes: &ItemSet, taken: &ItemSet) -> Vec<Scored> {
     top_k(popularity, n, |i| passes.contains(i) && !taken.contains(i))
 }
 
-/// Stage 8: Personalize's scores: a softmax of the model's scores over a set of items (the
+/// Stage 9: Personalize's scores: a softmax of the model's scores over a set of items (the
 /// catalogue for GetRecommendations, the input list for GetPersonalizedRanking), so they lie in
 /// [0, 1] and sum to 1 over that set. The temperature puts the best item 4 units above the
 /// mean, which keeps the order and gives a peaked but not degenerate distribution for any
@@ -300,6 +328,9 @@ fn answer_catalogue(model: &Model, q: &Query<'_>) -> Vec<Pick> {
     let mut ranker = score(model, q);
     let skip = exclude(n_items, q);
     let passes = filter(n_items, q.filter, &skip);
+    if let (false, Some(stage)) = (related, &model.context) {
+        contextualise(stage, ranker.as_mut(), q, &passes);
+    }
     let explored = match q.exploration {
         Some(e) if e.weight > 0.0 => explore(ranker.as_mut(), n_items, e),
         _ => ItemSet::new(n_items),
@@ -363,7 +394,12 @@ fn answer_catalogue(model: &Model, q: &Query<'_>) -> Vec<Pick> {
 /// GetPersonalizedRanking: the listed items the filter allows, by score (ties in input order),
 /// then the unknown ones in input order; the softmax runs over the ranked known items.
 fn answer_list(model: &Model, q: &Query<'_>, list: &[Option<u32>]) -> Vec<Pick> {
-    let ranker = score(model, q);
+    let mut ranker = score(model, q);
+    if let Some(stage) = &model.context {
+        let mut listed = ItemSet::new(model.items.len());
+        list.iter().flatten().for_each(|&i| listed.insert(i));
+        contextualise(stage, ranker.as_mut(), q, &listed);
+    }
     let mut known: Vec<(usize, u32, f32)> = list
         .iter()
         .enumerate()

@@ -532,6 +532,7 @@ mod tests {
                         item: ((r * r * items as f64) as u32).min(items as u32 - 1),
                         ts: k as i64,
                         weight: 1.0,
+                        ctx: 0,
                     }
                 })
                 .collect();
@@ -559,6 +560,7 @@ mod tests {
                         item: (c * per + ((r * r * per as f64) as usize).min(per - 1)) as u32,
                         ts: t as i64,
                         weight: 1.0,
+                        ctx: 0,
                     }
                 })
                 .collect();

@@ -394,6 +394,7 @@ mod tests {
                         item: (c * per + ((r * r * per as f64) as usize).min(per - 1)) as u32,
                         ts: t as i64,
                         weight: 1.0,
+                        ctx: 0,
                     }
                 })
                 .collect();

@@ -17,6 +17,8 @@ pub struct Event {
     pub ts: i64,
     /// From the event type's weight in `eventsConfig` (1 when unset).
     pub weight: f32,
+    /// The event's context values: an index into [`Situations::tuples`] (0: none).
+    pub ctx: u32,
 }
 
 /// Which events count and how much (CreateSolution's `eventType`, `eventValueThreshold` and
@@ -67,6 +69,54 @@ pub struct TrainingData {
     /// The Items dataset's attributes by item code, when its schema has fields the content
     /// model reads: what gives items with no interactions their scores.
     pub content: Option<Arc<ItemAttributes>>,
+    /// The events' context columns and the users' categorical metadata, when the schemas
+    /// have any: what the context stage learns from.
+    pub situations: Option<Arc<Situations>>,
+}
+
+/// A value code of a [`Situations`] field that is missing (null, or a user without a record).
+pub const NO_VALUE: u32 = u32::MAX;
+
+/// Categorical columns beside the events: the Interactions fields a request's `context`
+/// carries (e.g. DEVICE) and the Users dataset's categorical fields (e.g. MEMBERSHIP).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Situations {
+    /// Interactions context fields and each one's values.
+    pub event_fields: Vec<(String, IdDict)>,
+    /// Distinct value tuples of the event fields ([`NO_VALUE`] where null); [`Event::ctx`]
+    /// indexes it, and tuple 0 holds no values.
+    pub tuples: Vec<Vec<u32>>,
+    /// Users' categorical fields and each one's values.
+    pub user_fields: Vec<(String, IdDict)>,
+    /// Per user code, per user field, the value code ([`NO_VALUE`] where unknown).
+    pub users: Vec<Vec<u32>>,
+}
+
+impl Situations {
+    /// The Interactions fields that carry context: strings that are not Personalize's reserved
+    /// fields and not free text.
+    fn event_columns(table: &Table) -> Vec<usize> {
+        let kind = crate::schema::DatasetType::Interactions;
+        table
+            .schema
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                f.ty == crate::schema::FieldType::String && !f.textual && f.reserved(kind).is_none()
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// A string column's value at `row`, if not null.
+    fn text(col: &Values, row: usize) -> Option<&str> {
+        match col {
+            Values::Codes { dict, codes } => Some(dict.name(codes[row])),
+            Values::Str(v) => v[row].as_deref(),
+            _ => None,
+        }
+    }
 }
 
 impl TrainingData {
@@ -97,18 +147,49 @@ impl TrainingData {
             items: item_dict.clone(),
             histories: vec![Vec::new(); user_dict.len()],
             content: None,
+            situations: None,
         };
+        let context_columns = Situations::event_columns(interactions);
+        let mut situations = Situations {
+            event_fields: context_columns
+                .iter()
+                .map(|&c| (interactions.schema.fields[c].name.clone(), IdDict::new()))
+                .collect(),
+            tuples: vec![vec![NO_VALUE; context_columns.len()]],
+            ..Situations::default()
+        };
+        let mut tuple_codes: HashMap<Vec<u32>, u32> = HashMap::new();
+        tuple_codes.insert(situations.tuples[0].clone(), 0);
+        let mut tuple = Vec::with_capacity(context_columns.len());
         for row in 0..interactions.rows() {
             let event_type = types.map(|(d, c)| d.name(c[row]));
             let value = values.and_then(|(d, v)| (v.is_empty() || v[row]).then_some(d[row]));
             let Some(weight) = config.weigh(event_type, value) else {
                 continue;
             };
+            tuple.clear();
+            for (f, &c) in context_columns.iter().enumerate() {
+                let value = Situations::text(&interactions.columns[c], row);
+                tuple.push(value.map_or(NO_VALUE, |v| situations.event_fields[f].1.intern(v)));
+            }
+            let ctx = match tuple_codes.get(&tuple) {
+                Some(&t) => t,
+                None => {
+                    let t = situations.tuples.len() as u32;
+                    situations.tuples.push(tuple.clone());
+                    tuple_codes.insert(tuple.clone(), t);
+                    t
+                }
+            };
             data.histories[user_codes[row] as usize].push(Event {
                 item: item_codes[row],
                 ts: ts[row],
                 weight,
+                ctx,
             });
+        }
+        if !context_columns.is_empty() {
+            data.situations = Some(Arc::new(situations));
         }
         for h in &mut data.histories {
             h.sort_by_key(|e| e.ts); // stable: ties keep input order
@@ -117,6 +198,45 @@ impl TrainingData {
             data.content = data.intern_items(table);
         }
         Ok(data)
+    }
+
+    /// Reads the Users dataset's categorical fields for the users in the data (what the context
+    /// stage learns user metadata from).
+    pub fn read_users(&mut self, table: &Table) {
+        let Some((dict, codes)) = table.codes("USER_ID") else {
+            return;
+        };
+        let kind = crate::schema::DatasetType::Users;
+        let columns: Vec<usize> = table
+            .schema
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                f.ty == crate::schema::FieldType::String && !f.textual && f.reserved(kind).is_none()
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if columns.is_empty() {
+            return;
+        }
+        let mut s = self.situations.as_deref().cloned().unwrap_or_default();
+        s.user_fields = columns
+            .iter()
+            .map(|&c| (table.schema.fields[c].name.clone(), IdDict::new()))
+            .collect();
+        s.users = vec![vec![NO_VALUE; columns.len()]; self.users.len()];
+        // The last row of an id is its record.
+        for (row, &c) in codes.iter().enumerate() {
+            let Some(u) = self.users.get(dict.name(c)) else {
+                continue;
+            };
+            for (f, &col) in columns.iter().enumerate() {
+                s.users[u as usize][f] = Situations::text(&table.columns[col], row)
+                    .map_or(NO_VALUE, |v| s.user_fields[f].1.intern(v));
+            }
+        }
+        self.situations = Some(Arc::new(s));
     }
 
     /// Adds an items table's items to the catalogue; their attributes, when its schema has

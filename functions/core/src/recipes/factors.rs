@@ -532,6 +532,7 @@ mod tests {
                     item: base + rng.below(20) as u32,
                     ts: k,
                     weight: 1.0,
+                    ctx: 0,
                 })
                 .collect();
             d.histories.push(h);

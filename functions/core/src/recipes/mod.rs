@@ -10,6 +10,7 @@ pub mod als_shards;
 mod artifact;
 pub mod chain;
 pub mod content;
+pub mod context;
 mod data;
 pub mod factors;
 pub mod hpo;
@@ -29,7 +30,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use artifact::{ArtifactError, ArtifactReader, ArtifactWriter};
-pub use data::{Event, EventConfig, TrainingData};
+pub use data::{Event, EventConfig, Situations, TrainingData, NO_VALUE};
 pub use params::Hyperparameters;
 
 use crate::data::attrs::Attrs;
@@ -218,6 +219,8 @@ pub struct Model {
     /// Distinct users per item, most popular = 1.
     pub popularity: Vec<f32>,
     pub learned: Box<dyn Learned>,
+    /// The context stage, when training found context or user metadata that helps.
+    pub context: Option<std::sync::Arc<context::ContextModel>>,
 }
 
 impl Clone for Model {
@@ -227,6 +230,7 @@ impl Clone for Model {
             items: self.items.clone(),
             popularity: self.popularity.clone(),
             learned: self.learned.box_clone(),
+            context: self.context.clone(),
         }
     }
 }
@@ -268,6 +272,7 @@ impl Model {
             items: data.items.clone(),
             popularity,
             learned,
+            context: None,
         })
     }
 
@@ -297,6 +302,7 @@ impl Model {
                     rows,
                 })
             }),
+            situations: data.situations.clone(),
         };
         for h in &mut remapped.histories {
             for e in h {
@@ -304,11 +310,17 @@ impl Model {
             }
         }
         let popularity = popularity::popularity(&remapped);
+        let context = self.context.as_ref().map(|c| {
+            let mut c = c.as_ref().clone();
+            c.grow(items.len());
+            std::sync::Arc::new(c)
+        });
         Ok(Model {
             recipe: self.recipe,
             learned: updatable.update(&remapped, &popularity),
             items,
             popularity,
+            context,
         })
     }
 
@@ -326,6 +338,9 @@ impl Model {
         m.popularity.resize(n, 0.0);
         m.learned.grow(n);
         m.learned.describe(first, attrs);
+        if let Some(c) = &mut m.context {
+            std::sync::Arc::make_mut(c).grow(n);
+        }
         m
     }
 
@@ -350,6 +365,9 @@ impl Model {
         w.strings(b"ITEM", &self.items)
             .f32s(b"POPL", &self.popularity);
         self.learned.write(&mut w);
+        if let Some(c) = &self.context {
+            c.write(&mut w);
+        }
         w.finish()
     }
 
@@ -366,11 +384,13 @@ impl Model {
             return Err(corrupt("popularity length"));
         }
         let learned = (recipe.0.read)(&r, &r.header["hyperparameters"], items.len())?;
+        let context = context::ContextModel::read(&r, items.len())?.map(std::sync::Arc::new);
         Ok(Model {
             recipe,
             items,
             popularity,
             learned,
+            context,
         })
     }
 }

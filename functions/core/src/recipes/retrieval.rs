@@ -383,8 +383,17 @@ impl Ranker for IvfRanker<'_> {
     }
 
     fn boost(&mut self, boosts: &[Scored]) {
-        self.boosts.extend_from_slice(boosts);
-        boosts.iter().for_each(|b| self.boosted.insert(b.item));
+        // An item boosted twice (the context stage, then exploration) keeps its newest score.
+        for b in boosts {
+            if self.boosted.contains(b.item) {
+                if let Some(old) = self.boosts.iter_mut().find(|o| o.item == b.item) {
+                    old.score = b.score;
+                }
+            } else {
+                self.boosts.push(*b);
+                self.boosted.insert(b.item);
+            }
+        }
     }
 
     fn softmax(&self) -> Softmax {

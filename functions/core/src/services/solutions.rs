@@ -1,6 +1,7 @@
 //! Solutions (a recipe plus configuration) and solution versions (trained models with metrics).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::catalog::tables;
 use super::Tailor;
@@ -10,7 +11,9 @@ use crate::error::{Error, Result};
 use crate::evaluation;
 use crate::recipes::chain::{self, ChainFactors};
 use crate::recipes::hpo::{self, HpoConfig};
-use crate::recipes::{EventConfig, Hyperparameters, Model, Recipe, TrainingData};
+use crate::recipes::{
+    context, EventConfig, Hyperparameters, Model, Recipe, RecipeType, TrainingData,
+};
 use crate::schema::DatasetType;
 
 /// The failureReason of a version whose training process stopped before it finished.
@@ -155,6 +158,7 @@ fn check_hyperparameters(recipe: Recipe, hp: &Hyperparameters) -> Result<()> {
         item: 0,
         ts: 0,
         weight: 1.0,
+        ctx: 0,
     }]);
     Model::fit(recipe, &data, hp, &mut |_| {}).map(|_| ())
 }
@@ -537,8 +541,17 @@ impl Tailor {
             .await
             .ok()
             .flatten();
+        let users = self
+            .load_dataset(&self.arns.dataset_arn(&group.name, DatasetType::Users))
+            .await
+            .ok()
+            .flatten();
         let config = event_config(version.event_type.as_deref(), &version.solution_config)?;
-        TrainingData::from_tables(&interactions, items.as_ref(), &config)
+        let mut data = TrainingData::from_tables(&interactions, items.as_ref(), &config)?;
+        if let Some(users) = &users {
+            data.read_users(users);
+        }
+        Ok(data)
     }
 
     async fn train(
@@ -606,7 +619,12 @@ impl Tailor {
         };
         progress("evaluating", 0.0);
         let metrics = evaluation::evaluate(&trained.evaluation, &split);
-        Ok((trained.model, metrics))
+        let mut model = trained.model;
+        if recipe.recipe_type() != RecipeType::RelatedItems {
+            progress("learning the context stage", 0.0);
+            model.context = context::learn(&trained.evaluation, &split.train, &data).map(Arc::new);
+        }
+        Ok((model, metrics))
     }
 
     pub async fn get_solution_metrics(

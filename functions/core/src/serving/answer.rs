@@ -255,6 +255,7 @@ impl Runtime {
             }),
             exploration: exploration.as_deref(),
             context: Some(&req.context),
+            user_attrs: req.user_id.as_ref().and_then(|u| g.user_attrs.get(u)),
             num_results: k,
             exclude_history: false,
             seed: engine::stages::seed(&recommendation_id),
@@ -359,6 +360,7 @@ impl Runtime {
             candidates: Candidates::Only(&list),
             filter: allowed.as_ref(),
             context: Some(&req.context),
+            user_attrs: g.user_attrs.get(&req.user_id),
             ..Query::for_history(&history, list.len())
         };
         let personalized_ranking = engine::recommend(&c.model, &query)

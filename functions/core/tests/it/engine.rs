@@ -22,6 +22,7 @@ fn ladder() -> Model {
                     item: k,
                     ts: 1_000 + k as i64,
                     weight: 1.0,
+                    ctx: 0,
                 });
             }
         }
@@ -144,6 +145,7 @@ fn backfill_fills_only_what_is_missing() {
                 item,
                 ts: 1_000 + t as i64,
                 weight: 1.0,
+                ctx: 0,
             });
         }
     }

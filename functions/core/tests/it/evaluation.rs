@@ -16,6 +16,7 @@ fn data(histories: &[&[&str]]) -> TrainingData {
                 item: d.items.intern(id),
                 ts: t as i64,
                 weight: 1.0,
+                ctx: 0,
             })
             .collect();
         d.histories.push(events);
@@ -68,6 +69,7 @@ fn timestamp_ties_keep_file_order() {
                 item,
                 ts: 7,
                 weight: 1.0,
+                ctx: 0,
             })
             .collect(),
     );

@@ -4,6 +4,7 @@
 mod batch;
 mod compaction;
 mod content;
+mod context;
 mod csv_prop;
 mod csv_rules;
 mod data_dir;

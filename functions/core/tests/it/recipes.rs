@@ -25,6 +25,7 @@ fn two_groups(users_per_group: usize, events_per_user: usize, seed: u64) -> Trai
                     item,
                     ts: 1_000 + (u * 100 + k) as i64,
                     weight: 1.0,
+                    ctx: 0,
                 });
             }
         }
@@ -185,6 +186,7 @@ fn popularity_counts_distinct_users() {
                     item: y,
                     ts: t,
                     weight: 1.0,
+                    ctx: 0,
                 })
                 .collect()
         } else if u < 4 {
@@ -192,6 +194,7 @@ fn popularity_counts_distinct_users() {
                 item: x,
                 ts: u as i64,
                 weight: 1.0,
+                ctx: 0,
             }]
         } else {
             vec![]
@@ -217,12 +220,14 @@ fn trending_finds_the_item_that_surged_in_the_latest_window() {
             item: steady,
             ts: (u % 10) * hour,
             weight: 1.0,
+            ctx: 0,
         });
         if u < 8 {
             h.push(Event {
                 item: surge,
                 ts: 9 * hour + u,
                 weight: 1.0,
+                ctx: 0,
             });
         }
         data.histories.push(h);
@@ -305,6 +310,7 @@ fn update_takes_in_a_new_item_without_refitting() {
             item: fresh,
             ts: 99_999,
             weight: 1.0,
+            ctx: 0,
         });
     }
     let updated = full.update(&newer).unwrap();
