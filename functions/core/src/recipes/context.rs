@@ -406,6 +406,7 @@ struct Example {
 /// context or metadata fields, or when they do not beat the recipe alone.
 pub fn learn(base: &Model, train: &TrainingData, full: &TrainingData) -> Option<ContextModel> {
     let s = full.situations.as_deref()?;
+    let started = std::time::Instant::now();
     let counted = ContextModel::count(train)?;
     let mut users: Vec<usize> = (0..full.histories.len().min(train.histories.len()))
         .filter(|&u| full.histories[u].len() > train.histories[u].len())
@@ -466,7 +467,12 @@ pub fn learn(base: &Model, train: &TrainingData, full: &TrainingData) -> Option<
     let [warm, cold] = weights;
     m.warm = if warm.len() == n { warm } else { vec![0.0; n] };
     m.cold = if cold.len() == n { cold } else { vec![0.0; n] };
-    tracing::info!(warm = ?m.warm, cold = ?m.cold, "context stage learned");
+    tracing::info!(
+        warm = ?m.warm,
+        cold = ?m.cold,
+        seconds = started.elapsed().as_secs_f64(),
+        "context stage learned"
+    );
     m.is_on().then_some(m)
 }
 

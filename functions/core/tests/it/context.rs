@@ -99,3 +99,111 @@ fn the_stage_round_trips_and_reacts_to_the_request() {
     // A third of the catalogue suits each device; with the stage most of the top 10 does.
     assert!(share.values().all(|&n| n >= 6), "{share:?}");
 }
+
+/// Through the services and the runtime: training reads DEVICE and the Users dataset, the
+/// campaign's answer follows the request's `context`, and a user with no events gets one that
+/// follows their MEMBERSHIP.
+#[tokio::test]
+async fn a_campaign_answers_by_the_requests_context() {
+    use tailor_core::api::runtime::GetRecommendationsRequest;
+    use tailor_core::domain::CampaignConfig;
+    use tailor_core::schema::DatasetType;
+    use tailor_core::serving::Runtime;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (t, g, data) = crate::support::shop(dir.path(), 7, size()).await;
+    let kinds = [
+        DatasetType::Interactions,
+        DatasetType::Items,
+        DatasetType::Users,
+    ];
+    crate::support::import_sample(&t, &g, "", &data, &kinds).await;
+    let version = crate::support::train(&t, &g, "up", USER_PERSONALIZATION).await;
+    let model = t.load_model(&version).await.unwrap();
+    let stage = model.context.as_deref().expect("the shop's context stage");
+    assert!(stage.warm.iter().any(|&w| w > 0.0), "{:?}", stage.warm);
+    let config = CampaignConfig {
+        item_exploration_config: [("explorationWeight".to_string(), "0".to_string())].into(),
+        ..Default::default()
+    };
+    let campaign = t
+        .create_campaign("c", &version, None, config)
+        .await
+        .unwrap()
+        .campaign_arn;
+    let rt = Runtime::new(tailor_core::Tailor::new(
+        tailor_core::Stores::embedded(dir.path()).unwrap(),
+        tailor_core::domain::ArnBuilder::default(),
+    ));
+    let ask = |user: &str, device: Option<&str>| GetRecommendationsRequest {
+        campaign_arn: Some(campaign.clone()),
+        user_id: Some(user.into()),
+        num_results: Some(10),
+        context: device
+            .map(|d| BTreeMap::from([("DEVICE".to_string(), d.to_string())]))
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    let suits = |id: &str, device: &str| {
+        let n: usize = id[1..].parse().unwrap();
+        ["mobile", "desktop", "tablet"][((n - 1) / 10) % 3] == device
+    };
+    let (mut with, mut without) = (0, 0);
+    for user in ["U0001", "U0002", "U0003", "U0004", "U0005"] {
+        for device in ["mobile", "desktop", "tablet"] {
+            let count = |r: &tailor_core::api::runtime::GetRecommendationsResponse| {
+                r.item_list
+                    .iter()
+                    .filter(|p| suits(&p.item_id, device))
+                    .count()
+            };
+            with += count(
+                &rt.get_recommendations(&ask(user, Some(device)))
+                    .await
+                    .unwrap(),
+            );
+            without += count(&rt.get_recommendations(&ask(user, None)).await.unwrap());
+        }
+    }
+    // 15 answers of 10: a third of them suit the device by chance.
+    assert!(with >= 90 && with > without + 30, "{with} vs {without}");
+
+    // New users with no events, put with PutUsers: premium members lean to category 6.
+    assert!(stage.cold.iter().any(|&w| w > 0.0), "{:?}", stage.cold);
+    let users = t
+        .list_datasets(Some(&g))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.dataset_type == DatasetType::Users)
+        .unwrap()
+        .dataset_arn;
+    let put = |id: &str, membership: &str| tailor_core::api::events::User {
+        user_id: id.into(),
+        properties: Some(format!(r#"{{"membership": "{membership}"}}"#)),
+    };
+    rt.put_users(&tailor_core::api::events::PutUsersRequest {
+        dataset_arn: users,
+        users: vec![put("new-premium", "premium"), put("new-free", "free")],
+    })
+    .await
+    .unwrap();
+    let category_6 = |user: &str| {
+        let rt = &rt;
+        let req = ask(user, None);
+        async move {
+            rt.get_recommendations(&req)
+                .await
+                .unwrap()
+                .item_list
+                .iter()
+                .filter(|p| (p.item_id[1..].parse::<usize>().unwrap() - 1) % 10 == 6)
+                .count()
+        }
+    };
+    let (premium, free) = (
+        category_6("new-premium").await,
+        category_6("new-free").await,
+    );
+    assert!(premium >= free + 3, "premium {premium} vs free {free}");
+}
