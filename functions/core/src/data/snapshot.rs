@@ -4,15 +4,16 @@
 //! Avro file row by row. Written beside the Avro file by every import; the Avro file stays the
 //! dataset of record.
 //!
-//! Layout (version 1): `"TLSI" | version u16 | rows u64 | users dict | items dict | has types u8
+//! Layout (version 2): `"TLSI" | version u16 | rows u64 | users dict | items dict | has types u8
 //! | [types dict] | user codes u32×rows | item codes u32×rows | [type codes u32×rows] |
-//! timestamps i64×rows | crc32 of everything before`, where a dict is `count u32 | (len u32 |
-//! UTF-8 bytes)*`.
+//! timestamps i64×rows | impressed items dict | impressions u32×its count | crc32 of everything
+//! before`, where a dict is `count u32 | (len u32 | UTF-8 bytes)*`. Version 1 (no impressions)
+//! still reads.
 
 use super::{IdDict, Table};
 
 const MAGIC: &[u8; 4] = b"TLSI";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 
 /// The serving columns of an interactions table.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -23,6 +24,8 @@ pub struct InteractionsSnapshot {
     pub item_codes: Vec<u32>,
     pub types: Option<(IdDict, Vec<u32>)>,
     pub timestamps: Vec<i64>,
+    /// The IMPRESSION column summed: each item shown, and how many times.
+    pub impressions: (IdDict, Vec<u32>),
 }
 
 impl InteractionsSnapshot {
@@ -40,6 +43,7 @@ impl InteractionsSnapshot {
                 .codes("EVENT_TYPE")
                 .map(|(d, c)| (d.clone(), c.to_vec())),
             timestamps: timestamps.to_vec(),
+            impressions: impressions(table),
         })
     }
 
@@ -71,6 +75,10 @@ impl InteractionsSnapshot {
         for t in &self.timestamps {
             out.extend_from_slice(&t.to_le_bytes());
         }
+        put_dict(&mut out, &self.impressions.0);
+        for c in &self.impressions.1 {
+            out.extend_from_slice(&c.to_le_bytes());
+        }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
@@ -91,7 +99,7 @@ impl InteractionsSnapshot {
             return Err("not a serving snapshot".into());
         }
         let version = u16::from_le_bytes(r.array()?);
-        if version != VERSION {
+        if version != VERSION && version != 1 {
             return Err(format!(
                 "serving snapshot format {version} is not supported (this build reads {VERSION}): re-import the dataset"
             ));
@@ -116,6 +124,20 @@ impl InteractionsSnapshot {
             .chunks_exact(8)
             .map(|c| i64::from_le_bytes(c.try_into().unwrap_or_default()))
             .collect();
+        let mut impressions = (IdDict::new(), Vec::new());
+        if version >= 2 {
+            let dict = r.dict()?;
+            let counts = r
+                .take(
+                    dict.len()
+                        .checked_mul(4)
+                        .ok_or("serving snapshot overflows")?,
+                )?
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default()))
+                .collect();
+            impressions = (dict, counts);
+        }
         if r.at != body.len() {
             return Err("serving snapshot has trailing bytes".into());
         }
@@ -126,8 +148,29 @@ impl InteractionsSnapshot {
             item_codes,
             types,
             timestamps,
+            impressions,
         })
     }
+}
+
+/// The IMPRESSION column (`|`-joined item ids per row) summed per item.
+fn impressions(table: &Table) -> (IdDict, Vec<u32>) {
+    let (mut dict, mut counts) = (IdDict::new(), Vec::new());
+    let mut add = |ids: &str| {
+        for id in ids.split('|').map(str::trim).filter(|s| !s.is_empty()) {
+            let code = dict.intern(id) as usize;
+            if counts.len() <= code {
+                counts.resize(code + 1, 0);
+            }
+            counts[code] += 1;
+        }
+    };
+    match table.column("IMPRESSION") {
+        Some(super::Values::Str(rows)) => rows.iter().flatten().for_each(|r| add(r)),
+        Some(super::Values::Codes { dict: d, codes }) => codes.iter().for_each(|&c| add(d.name(c))),
+        _ => {}
+    }
+    (dict, counts)
 }
 
 fn put_dict(out: &mut Vec<u8>, dict: &IdDict) {
@@ -228,6 +271,28 @@ mod tests {
                 .0
                 .name(t.codes("USER_ID").unwrap().1[7])
         );
+    }
+
+    #[test]
+    fn sums_the_impression_column() {
+        let schema = r#"{"type": "record", "name": "Interactions",
+            "namespace": "com.amazonaws.personalize.schema", "version": "1.0", "fields": [
+            {"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
+            {"name": "TIMESTAMP", "type": "long"},
+            {"name": "IMPRESSION", "type": ["null", "string"]}]}"#;
+        let csv = b"USER_ID,ITEM_ID,TIMESTAMP,IMPRESSION\nu1,a,1,a|b|c\nu2,b,2,b|c\nu3,c,3,\n";
+        let t = crate::evaluation::read_csv_with_schema(schema, csv).unwrap();
+        let snap = InteractionsSnapshot::from_table(&t).unwrap();
+        let count = |id: &str| {
+            let (dict, counts) = &snap.impressions;
+            dict.get(id).map(|c| counts[c as usize])
+        };
+        assert_eq!(
+            (count("a"), count("b"), count("c"), count("d")),
+            (Some(1), Some(2), Some(2), None)
+        );
+        let back = InteractionsSnapshot::from_bytes(&snap.to_bytes()).unwrap();
+        assert_eq!(back, snap);
     }
 
     #[test]

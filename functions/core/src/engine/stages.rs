@@ -67,20 +67,18 @@ pub fn filter(n_items: usize, allowed: Option<&ItemSet>, skip: &ItemSet) -> Item
     passes
 }
 
-/// Stage 4: the model's context stage re-ranks the best candidates that pass by what the
+/// Stage 4: the model's context stage re-ranks the catalogue's best candidates by what the
 /// request's context and the user's metadata predict (a user with no history is a cold one).
-pub fn contextualise(
-    stage: &ContextModel,
-    ranker: &mut dyn Ranker,
-    q: &Query<'_>,
-    passes: &ItemSet,
-) {
+/// The candidates are the catalogue's, not what the filter or the request lets through, so an
+/// item's new score is the same whatever else the request asks: a filter only removes items,
+/// and GetPersonalizedRanking orders as GetRecommendations does.
+pub fn contextualise(stage: &ContextModel, ranker: &mut dyn Ranker, q: &Query<'_>, n_items: usize) {
     let values = stage.resolve(q.context, q.user_attrs);
     if values.iter().all(Option::is_none) {
         return;
     }
     let candidates: Vec<(u32, f32)> = ranker
-        .top(CANDIDATES, passes, false)
+        .top(CANDIDATES, &ItemSet::full(n_items), false)
         .into_iter()
         .map(|s| (s.item, s.score))
         .collect();
@@ -329,7 +327,7 @@ fn answer_catalogue(model: &Model, q: &Query<'_>) -> Vec<Pick> {
     let skip = exclude(n_items, q);
     let passes = filter(n_items, q.filter, &skip);
     if let (false, Some(stage)) = (related, &model.context) {
-        contextualise(stage, ranker.as_mut(), q, &passes);
+        contextualise(stage, ranker.as_mut(), q, n_items);
     }
     let explored = match q.exploration {
         Some(e) if e.weight > 0.0 => explore(ranker.as_mut(), n_items, e),
@@ -396,9 +394,7 @@ fn answer_catalogue(model: &Model, q: &Query<'_>) -> Vec<Pick> {
 fn answer_list(model: &Model, q: &Query<'_>, list: &[Option<u32>]) -> Vec<Pick> {
     let mut ranker = score(model, q);
     if let Some(stage) = &model.context {
-        let mut listed = ItemSet::new(model.items.len());
-        list.iter().flatten().for_each(|&i| listed.insert(i));
-        contextualise(stage, ranker.as_mut(), q, &listed);
+        contextualise(stage, ranker.as_mut(), q, model.items.len());
     }
     let mut known: Vec<(usize, u32, f32)> = list
         .iter()

@@ -430,12 +430,11 @@ pub fn learn(base: &Model, train: &TrainingData, full: &TrainingData) -> Option<
             if scores.len() != base.items.len() {
                 continue;
             }
-            let seen: std::collections::HashSet<u32> = history.iter().copied().collect();
-            let candidates: Vec<(u32, f32)> =
-                top_k(&scores, CANDIDATES, |i| !warm || !seen.contains(&i))
-                    .into_iter()
-                    .map(|c| (c.item, c.score))
-                    .collect();
+            // The catalogue's best, as serving takes them (history included).
+            let candidates: Vec<(u32, f32)> = top_k(&scores, CANDIDATES, |_| true)
+                .into_iter()
+                .map(|c| (c.item, c.score))
+                .collect();
             let (mean, std) = mean_std(candidates.iter().map(|c| c.1));
             let held = &full.histories[u][train.histories[u].len()..];
             // The user's own events say what they like whatever the field: counted in, a

@@ -620,7 +620,11 @@ impl Tailor {
         progress("evaluating", 0.0);
         let metrics = evaluation::evaluate(&trained.evaluation, &split);
         let mut model = trained.model;
-        if recipe.recipe_type() != RecipeType::RelatedItems {
+        // Personalize's recipes that read context and user metadata.
+        if matches!(
+            recipe.recipe_type(),
+            RecipeType::UserPersonalization | RecipeType::PersonalizedRanking
+        ) {
             progress("learning the context stage", 0.0);
             model.context = context::learn(&trained.evaluation, &split.train, &data).map(Arc::new);
         }

@@ -262,7 +262,13 @@ impl Runtime {
         };
         let with_score = c.recipe_type == RecipeType::UserPersonalization;
         let promotion_name = promoted.as_ref().and_then(|(_, p)| p.name.clone());
-        let item_list = engine::recommend(&c.model, &query)
+        let picks = engine::recommend(&c.model, &query);
+        // What this answer shows, for the events that will name its recommendation id.
+        let shown: Vec<u32> = picks
+            .iter()
+            .filter_map(|p| g.items.get(c.model.items.name(p.item?)))
+            .collect();
+        let item_list = picks
             .into_iter()
             .filter_map(|pick| {
                 let item = pick.item?;
@@ -278,6 +284,15 @@ impl Runtime {
                 })
             })
             .collect();
+        drop(g);
+        if c.recipe_type == RecipeType::UserPersonalization {
+            c.group
+                .data
+                .write()
+                .map_err(super::poisoned)?
+                .shown
+                .insert(recommendation_id.clone(), shown);
+        }
         Ok(GetRecommendationsResponse {
             item_list,
             recommendation_id,
@@ -411,8 +426,14 @@ fn exploration(c: &CampaignState, g: &GroupData) -> Result<Arc<Exploration>> {
     Ok(e)
 }
 
+/// An impression's weight against an interaction in what shrinks an item's exploration: a
+/// showing that drew nothing says less about an item than an interaction does, but enough of
+/// them say it was given its chance.
+pub const IMPRESSION_WEIGHT: f32 = 0.25;
+
 /// Exploration candidates: items created within the cut-off (days before the newest
-/// interaction), each with its share of the bonus shrinking with its interactions.
+/// interaction), each with its share of the bonus shrinking with its interactions and
+/// impressions.
 fn fresh_items(c: &CampaignState, g: &GroupData) -> Exploration {
     let cutoff = g.latest_ts - (c.exploration_cutoff_days * 86_400.0) as i64;
     let to_model = c.to_model.read();
@@ -423,7 +444,11 @@ fn fresh_items(c: &CampaignState, g: &GroupData) -> Exploration {
         .zip(to_model)
         .enumerate()
         .filter(|&(_, (created, &m))| m != u32::MAX && created.is_some_and(|t| t >= cutoff))
-        .map(|(code, (_, &m))| (m, 1.0 / (1.0 + g.interaction_counts[code] as f32)))
+        .map(|(code, (_, &m))| {
+            let evidence = g.interaction_counts[code] as f32
+                + IMPRESSION_WEIGHT * g.impression_counts[code] as f32;
+            (m, 1.0 / (1.0 + evidence))
+        })
         .collect();
     Exploration {
         weight: c.exploration_weight,

@@ -29,6 +29,12 @@ pub struct GroupData {
     /// Per group item code.
     pub item_attrs: Vec<Option<Attrs>>,
     pub interaction_counts: Vec<u32>,
+    /// Per group item code: how many times it was shown (the IMPRESSION column, PutEvents'
+    /// `impression`, and the answers a `recommendationId` names).
+    pub impression_counts: Vec<u32>,
+    /// What this process's recent answers showed, by recommendation id (group item codes):
+    /// what a later event's `recommendationId` implies was shown.
+    pub shown: Shown,
     /// CREATION_TIMESTAMP, else the first interaction's time.
     pub created: Vec<Option<i64>>,
     pub user_attrs: HashMap<String, Attrs>,
@@ -51,6 +57,7 @@ impl GroupData {
         if self.item_attrs.len() < n {
             self.item_attrs.resize(n, None);
             self.interaction_counts.resize(n, 0);
+            self.impression_counts.resize(n, 0);
             self.created.resize(n, None);
         }
         code
@@ -86,6 +93,38 @@ impl GroupData {
                 .push(Seen { item, event_type });
             self.count(item, ts[r]);
         }
+        let (shown, counts) = &s.impressions;
+        for (id, &n) in shown.iter().zip(counts) {
+            let code = self.intern_item(id);
+            self.impression_counts[code as usize] += n;
+        }
+    }
+
+    /// Counts one showing of each item; ids the group does not know yet join its catalogue.
+    pub fn count_impressions<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
+        for id in ids {
+            let code = self.intern_item(id);
+            self.impression_counts[code as usize] += 1;
+            self.revision += 1;
+        }
+    }
+
+    /// The items an event says were shown: its explicit `impression`, else what the answer its
+    /// `recommendationId` names showed (explicit wins, as in Personalize).
+    pub fn impressions_of(&self, e: &StoredEvent) -> Vec<String> {
+        if !e.impression.is_empty() {
+            return e.impression.clone();
+        }
+        e.recommendation_id
+            .as_deref()
+            .and_then(|r| self.shown.get(r))
+            .map(|codes| {
+                codes
+                    .iter()
+                    .map(|&c| self.items.name(c).to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn count(&mut self, item: u32, ts: i64) {
@@ -149,6 +188,8 @@ impl GroupData {
         if !self.seen_event_ids.insert(e.event_id.clone()) {
             return false;
         }
+        let shown = self.impressions_of(e);
+        self.count_impressions(shown.iter().map(String::as_str));
         let Some(item_id) = &e.item_id else {
             return true;
         };
@@ -183,6 +224,31 @@ impl GroupData {
         }
         self.count(item, e.sent_at as i64);
         true
+    }
+}
+
+/// Recent answers' items by recommendation id, the oldest forgotten past [`Shown::CAPACITY`].
+#[derive(Debug, Default)]
+pub struct Shown {
+    by_id: HashMap<String, Vec<u32>>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl Shown {
+    pub const CAPACITY: usize = 100_000;
+
+    pub fn insert(&mut self, recommendation_id: String, items: Vec<u32>) {
+        if self.order.len() >= Self::CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.by_id.remove(&old);
+            }
+        }
+        self.order.push_back(recommendation_id.clone());
+        self.by_id.insert(recommendation_id, items);
+    }
+
+    pub fn get(&self, recommendation_id: &str) -> Option<&Vec<u32>> {
+        self.by_id.get(recommendation_id)
     }
 }
 

@@ -15,7 +15,7 @@ impl Runtime {
     pub async fn put_events(&self, req: &PutEventsRequest) -> Result<()> {
         req.validate()?;
         let tracker = self.tracker(&req.tracking_id).await?;
-        let events: Vec<StoredEvent> = req
+        let mut events: Vec<StoredEvent> = req
             .event_list
             .iter()
             .map(|e| StoredEvent {
@@ -34,6 +34,16 @@ impl Runtime {
                 impression: e.impression.clone(),
             })
             .collect();
+        // The impressions a recommendation id implies are stored with the event, as if sent
+        // explicitly, where this process answered that recommendation: the dataset's
+        // IMPRESSION column then holds them too.
+        if self.sharing == Sharing::Alone {
+            let group = self.group(&tracker.dataset_group_arn).await?;
+            let g = group.data.read().map_err(poisoned)?;
+            for e in &mut events {
+                e.impression = g.impressions_of(e);
+            }
+        }
         self.tailor
             .stores
             .events

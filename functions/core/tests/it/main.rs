@@ -15,6 +15,7 @@ mod event_log;
 mod filters;
 mod fuzz;
 mod import_jobs;
+mod impressions;
 mod ports;
 mod quotas;
 mod recipes;
