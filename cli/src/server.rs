@@ -129,6 +129,17 @@ impl Serve {
                 }
             });
         }
+        // performAutoTraining: every minute, start the automatic trainings that are due.
+        let auto = tailor.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Err(e) = auto.auto_train(tailor_core::domain::now_epoch()).await {
+                    tracing::error!(error = %e, "automatic training tick");
+                }
+            }
+        });
         serve_with(tailor, self.port, &self.limits, |addr| {
             crate::commands::say(&format!(
                 "tailor serving the runtime and events APIs on http://{addr}\n"

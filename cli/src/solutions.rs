@@ -51,6 +51,10 @@ pub struct CreateSolutionArgs {
     /// ...at this objectiveSensitivity (OFF, LOW, MEDIUM, HIGH).
     #[arg(long, requires = "objective_attribute")]
     objective_sensitivity: Option<String>,
+    /// performAutoTraining every this many days (1-30): `tailor serve` then trains a FULL
+    /// version when one is due (the first an hour after creation).
+    #[arg(long)]
+    auto_training_days: Option<u32>,
 }
 
 impl CreateSolutionArgs {
@@ -85,6 +89,12 @@ impl CreateSolutionArgs {
                 .other
                 .insert("optimizationObjective".into(), o);
         }
+        if let Some(days) = self.auto_training_days {
+            solution_config.other.insert(
+                "autoTrainingConfig".into(),
+                serde_json::json!({ "schedulingExpression": format!("rate({days} days)") }),
+            );
+        }
         Ok(CreateSolution {
             name: self.name.clone(),
             dataset_group_arn: group_arn(tailor, &self.dataset_group),
@@ -92,6 +102,7 @@ impl CreateSolutionArgs {
             event_type: self.event_type.clone(),
             solution_config,
             perform_hpo: self.hpo_config.is_some(),
+            perform_auto_training: self.auto_training_days.is_some(),
         })
     }
 }

@@ -251,8 +251,22 @@ def test_the_whole_lifecycle_through_boto3(control, server, tmp_path):
     assert trained["status"] == "ACTIVE", trained
     metrics = control.get_solution_metrics(solutionVersionArn=first)["metrics"]
     assert 0.0 < metrics["normalized_discounted_cumulative_gain_at_10"] <= 1.0
-    latest = control.describe_solution(solutionArn=solution)["solution"]["latestSolutionVersion"]
+    described = control.describe_solution(solutionArn=solution)["solution"]
+    latest = described["latestSolutionVersion"]
     assert latest["solutionVersionArn"] == first
+    # Personalize's default: automatic training on; a version made by hand is MANUAL.
+    assert described["performAutoTraining"] is True
+    assert trained["trainingType"] == "MANUAL"
+    auto = control.create_solution(
+        name=unique("auto"), datasetGroupArn=group, recipeArn=up, performAutoTraining=True,
+        solutionConfig={"autoTrainingConfig": {"schedulingExpression": "rate(3 days)"}},
+    )["solutionArn"]
+    config = control.describe_solution(solutionArn=auto)["solution"]["solutionConfig"]
+    assert config["autoTrainingConfig"] == {"schedulingExpression": "rate(3 days)"}
+    assert_error("InvalidInputException", 400, control.create_solution, name=unique("auto"),
+                 datasetGroupArn=group, recipeArn=up, performAutoTraining=True,
+                 solutionConfig={"autoTrainingConfig": {"schedulingExpression": "rate(45 days)"}})
+    control.delete_solution(solutionArn=auto)
 
     campaign = control.create_campaign(name=unique("c"), solutionVersionArn=first,
                                        minProvisionedTPS=1)["campaignArn"]

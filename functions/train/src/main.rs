@@ -1,5 +1,6 @@
 //! The training state machine's task: one [`TrainingStep`] per invocation
-//! (`{"action": "validate" | "train" | "evaluate" | "promote" | "fail", ...}`).
+//! (`{"action": "validate" | "train" | "evaluate" | "promote" | "fail", ...}`), and the hourly
+//! automatic-training tick (`{"action": "autoTrain"}`).
 //! Errors carry Personalize's exception name as their type, so the state machine can catch
 //! them by name.
 
@@ -10,7 +11,14 @@ use tailor_core::services::training::TrainingStep;
 async fn main() -> Result<(), lambda_runtime::Error> {
     tailor_aws::init_lambda_logs();
     let deployment = tailor_aws::Deployment::from_env()?;
-    let tailor = deployment.tailor().await;
+    // The hourly automatic-training tick starts trainings through the train function itself.
+    let tailor = match tailor_aws::LambdaJobs::from_env().await {
+        Ok(jobs) => deployment
+            .tailor()
+            .await
+            .with_jobs(std::sync::Arc::new(jobs)),
+        Err(_) => deployment.tailor().await,
+    };
     lambda_runtime::run(service_fn(|event: LambdaEvent<TrainingStep>| {
         let tailor = &tailor;
         async move {

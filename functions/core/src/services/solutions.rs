@@ -69,7 +69,42 @@ pub struct CreateSolution {
     pub event_type: Option<String>,
     pub solution_config: SolutionConfig,
     pub perform_hpo: bool,
+    /// performAutoTraining: a FULL version every `autoTrainingConfig` period ([`auto_training_days`]).
+    pub perform_auto_training: bool,
 }
+
+/// Days between automatic trainings: `solutionConfig.autoTrainingConfig.schedulingExpression`,
+/// `rate(N day|days)` with N in 1..=30, default 7 (Personalize's rule).
+pub fn auto_training_days(config: &SolutionConfig) -> Result<u32> {
+    let Some(expr) = config
+        .other
+        .get("autoTrainingConfig")
+        .and_then(|c| c.get("schedulingExpression"))
+    else {
+        return Ok(7);
+    };
+    let bad = || {
+        Error::InvalidInput(format!(
+            "solutionConfig.autoTrainingConfig.schedulingExpression {expr} must be rate(N days) with N from 1 to 30"
+        ))
+    };
+    let text = expr.as_str().ok_or_else(bad)?;
+    let n = text
+        .strip_prefix("rate(")
+        .and_then(|r| r.strip_suffix(')'))
+        .and_then(|r| r.strip_suffix(" days").or_else(|| r.strip_suffix(" day")))
+        .and_then(|n| n.parse::<u32>().ok())
+        .ok_or_else(bad)?;
+    if (1..=30).contains(&n) {
+        Ok(n)
+    } else {
+        Err(bad())
+    }
+}
+
+/// How long after a solution is created its first automatic training starts (Personalize:
+/// "within one hour"; a version created by hand in that hour skips it).
+pub const FIRST_AUTO_TRAINING_SECONDS: f64 = 3600.0;
 
 /// The recipe's hyperparameters: the solution's, less how training runs ([`SHARDS_HP`]).
 pub(crate) fn hyperparameters(config: &SolutionConfig) -> Hyperparameters {
@@ -180,6 +215,9 @@ impl Tailor {
                 check_hyperparameters(recipe, &hp)?;
             }
         }
+        if req.perform_auto_training {
+            auto_training_days(&req.solution_config)?;
+        }
         self.check_solution_quota(&req.dataset_group_arn).await?;
         let now = now_epoch();
         let solution = Solution {
@@ -191,7 +229,7 @@ impl Tailor {
             solution_config: req.solution_config,
             perform_hpo: req.perform_hpo,
             perform_auto_ml: false,
-            perform_auto_training: false,
+            perform_auto_training: req.perform_auto_training,
             status: Status::Active,
             creation_date_time: now,
             last_updated_date_time: now,
@@ -215,6 +253,69 @@ impl Tailor {
         solution_arn: &str,
         training_mode: TrainingMode,
         name: Option<String>,
+    ) -> Result<SolutionVersion> {
+        self.create_solution_version_as(solution_arn, training_mode, name, "MANUAL")
+            .await
+    }
+
+    /// performAutoTraining: for every solution that asks for it and is due at `now` (epoch
+    /// seconds), records a FULL version of trainingType AUTOMATIC and starts its training.
+    /// Due: no version pending or in progress, and the newest version (of either type) at
+    /// least the solution's period old, or none and the solution an hour old. Returns the new
+    /// versions; one solution's failure is logged and does not stop the others.
+    pub async fn auto_train(&self, now: f64) -> Result<Vec<String>> {
+        let mut started = Vec::new();
+        for s in self.list_solutions(None).await? {
+            if !s.perform_auto_training || s.status != Status::Active {
+                continue;
+            }
+            match self.auto_train_one(&s, now).await {
+                Ok(Some(arn)) => started.push(arn),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(solution = %s.solution_arn, error = %e, "automatic training")
+                }
+            }
+        }
+        Ok(started)
+    }
+
+    async fn auto_train_one(&self, s: &Solution, now: f64) -> Result<Option<String>> {
+        let days = auto_training_days(&s.solution_config)?;
+        let versions = self.list_solution_versions(Some(&s.solution_arn)).await?;
+        if versions
+            .iter()
+            .any(|v| matches!(v.status, Status::CreatePending | Status::CreateInProgress))
+        {
+            return Ok(None);
+        }
+        let newest = versions
+            .iter()
+            .map(|v| v.creation_date_time)
+            .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+        let due = match newest {
+            Some(t) => now - t >= days as f64 * 86_400.0,
+            None => now - s.creation_date_time >= FIRST_AUTO_TRAINING_SECONDS,
+        };
+        if !due {
+            return Ok(None);
+        }
+        let v = self
+            .create_solution_version_as(&s.solution_arn, TrainingMode::Full, None, "AUTOMATIC")
+            .await?;
+        tracing::info!(version = %v.solution_version_arn, days, "automatic training");
+        self.jobs
+            .start_training(self, &v.solution_version_arn)
+            .await?;
+        Ok(Some(v.solution_version_arn))
+    }
+
+    async fn create_solution_version_as(
+        &self,
+        solution_arn: &str,
+        training_mode: TrainingMode,
+        name: Option<String>,
+        training_type: &str,
     ) -> Result<SolutionVersion> {
         let solution = self.describe_solution(solution_arn).await?;
         if let Some(n) = &name {
@@ -250,7 +351,7 @@ impl Tailor {
             solution_config: solution.solution_config.clone(),
             perform_hpo: solution.perform_hpo,
             training_mode,
-            training_type: "MANUAL".into(),
+            training_type: training_type.into(),
             training_hours: None,
             tuned_hpo_params: None,
             status: Status::CreatePending,

@@ -58,6 +58,9 @@ pub enum TrainingStep {
     /// Trains the version from the gathered shards, as Train would (same output).
     #[serde(rename = "shardFinish", rename_all = "camelCase")]
     ShardFinish { solution_version_arn: String },
+    /// performAutoTraining's hourly tick: starts the automatic trainings that are due.
+    #[serde(rename = "autoTrain")]
+    AutoTrain,
     /// Decides whether the version should replace the campaign's.
     #[serde(rename_all = "camelCase")]
     Evaluate {
@@ -110,6 +113,10 @@ impl Tailor {
             TrainingStep::Train {
                 solution_version_arn,
             } => self.train_step(&solution_version_arn, false).await,
+            TrainingStep::AutoTrain => {
+                let started = self.auto_train(crate::domain::now_epoch()).await?;
+                Ok(json!({ "solutionVersionArns": started }))
+            }
             TrainingStep::ShardPrepare {
                 solution_version_arn,
             } => self.shard_prepare(&solution_version_arn).await,

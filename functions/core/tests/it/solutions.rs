@@ -578,3 +578,93 @@ async fn hpo_tunes_on_validation_and_records_the_chosen_values() {
         "tuned max_items {max_items}"
     );
 }
+
+/// performAutoTraining: the first automatic training an hour after creation (skipped by a
+/// version made by hand in that hour), then one every autoTrainingConfig period; versions
+/// say AUTOMATIC; a bad period is refused.
+#[tokio::test]
+async fn automatic_training_follows_its_schedule() {
+    let (_dir, t, g) = setup(30).await;
+    let config = |expr: &str| SolutionConfig {
+        other: serde_json::json!({"autoTrainingConfig": {"schedulingExpression": expr}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        ..Default::default()
+    };
+    let create = |name: &str, expr: &str| CreateSolution {
+        name: name.into(),
+        dataset_group_arn: g.clone(),
+        recipe_arn: popularity::POPULARITY_COUNT.arn(),
+        event_type: None,
+        solution_config: config(expr),
+        perform_hpo: false,
+        perform_auto_training: true,
+    };
+    for bad in [
+        "rate(31 days)",
+        "rate(0 days)",
+        "rate(2 hours)",
+        "cron(0 0 * * ? *)",
+    ] {
+        let e = t.create_solution(create("bad", bad)).await.unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidInput(ref m) if m.contains("rate(N days)")),
+            "{e}"
+        );
+    }
+    let auto = t
+        .create_solution(create("auto", "rate(2 days)"))
+        .await
+        .unwrap();
+    let manual = t
+        .create_solution(create("manual", "rate(30 days)"))
+        .await
+        .unwrap();
+    let born = auto.creation_date_time;
+    let by_hand = t
+        .create_solution_version(&manual.solution_arn, TrainingMode::Full, None)
+        .await
+        .unwrap();
+    t.run_solution_version(&by_hand.solution_version_arn, &mut |_, _| {})
+        .await
+        .unwrap();
+
+    assert!(
+        t.auto_train(born + 1800.0).await.unwrap().is_empty(),
+        "not within the hour"
+    );
+    let first = t.auto_train(born + 3601.0).await.unwrap();
+    assert_eq!(
+        first.len(),
+        1,
+        "only the solution without a version: {first:?}"
+    );
+    let v = t.describe_solution_version(&first[0]).await.unwrap();
+    assert_eq!(
+        (v.solution_arn.as_str(), v.training_type.as_str()),
+        (auto.solution_arn.as_str(), "AUTOMATIC")
+    );
+    assert_eq!(v.training_mode, TrainingMode::Full);
+    // The training runs in the background (LocalJobs).
+    let mut status = v.status;
+    for _ in 0..600 {
+        status = t.describe_solution_version(&first[0]).await.unwrap().status;
+        if status == Status::Active || status == Status::CreateFailed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, Status::Active);
+    let made = v.creation_date_time;
+    assert!(
+        t.auto_train(made + 86_400.0).await.unwrap().is_empty(),
+        "one day of two"
+    );
+    let next = t.auto_train(made + 2.0 * 86_400.0 + 1.0).await.unwrap();
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert!(
+        next[0].starts_with(&auto.solution_arn),
+        "each solution keeps its own period"
+    );
+}

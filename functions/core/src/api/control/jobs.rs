@@ -136,13 +136,6 @@ pub(super) async fn create_solution(tailor: &Tailor, body: &[u8]) -> Result<Valu
             "performAutoML is not served by tailor: name a recipeArn".into(),
         ));
     }
-    if req.perform_auto_training == Some(true) {
-        return Err(Error::InvalidInput(
-            "performAutoTraining is not served by tailor yet: schedule CreateSolutionVersion \
-             (the deployed stack's retraining schedule does)"
-                .into(),
-        ));
-    }
     let recipe_arn = req
         .recipe_arn
         .ok_or_else(|| Error::InvalidInput("recipeArn is required".into()))?;
@@ -154,6 +147,8 @@ pub(super) async fn create_solution(tailor: &Tailor, body: &[u8]) -> Result<Valu
             event_type: req.event_type,
             solution_config: req.solution_config.unwrap_or_default(),
             perform_hpo: req.perform_hpo.unwrap_or(false),
+            // Personalize's default.
+            perform_auto_training: req.perform_auto_training.unwrap_or(true),
         })
         .await?;
     tags.apply(tailor, &solution.solution_arn).await?;
