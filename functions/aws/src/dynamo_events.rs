@@ -9,6 +9,7 @@
 //! | `seq#<g>`                   | 0     | `n` (N): last sequence number       | sequence counter     |
 //! | `log#<g>`                   | seq   | `event` (S, JSON)                   | ordered log, `since` |
 //! | `recent#<g>#<subject>`      | seq   | `event` (S, JSON), `expires_at` (N) | `recent(subject)`    |
+//! | `shown#<g>#<recommendationId>` | 0  | `items` (S, JSON), `expires_at` (N) | `shown(id)`          |
 //!
 //! `append`, per event in order: a conditional PutItem of the dedup marker
 //! (`attribute_not_exists(pk)`; a conditional-check failure means the eventId was seen, so the
@@ -198,6 +199,57 @@ fn now_secs() -> u64 {
 
 #[async_trait]
 impl EventStore for DynamoEventStore {
+    async fn put_shown(
+        &self,
+        group: &str,
+        recommendation_id: &str,
+        items: &[String],
+    ) -> StoreResult<()> {
+        check_group(group)?;
+        let json = serde_json::to_string(items).map_err(|e| StoreError::Io(e.to_string()))?;
+        self.put(HashMap::from([
+            (
+                "pk".to_string(),
+                s(&format!("shown#{group}#{recommendation_id}")),
+            ),
+            ("sk".to_string(), n(0)),
+            ("items".to_string(), s(&json)),
+            (
+                TTL_ATTRIBUTE.to_string(),
+                n(now_secs() + tailor_core::store::SHOWN_RETENTION_SECS),
+            ),
+        ]))
+        .await
+    }
+
+    async fn shown(
+        &self,
+        group: &str,
+        recommendation_id: &str,
+    ) -> StoreResult<Option<Vec<String>>> {
+        check_group(group)?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table_name)
+            .key("pk", s(&format!("shown#{group}#{recommendation_id}")))
+            .key("sk", n(0))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| io_error("DynamoDB GetItem", &e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let json = item
+            .get("items")
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| StoreError::Io("a shown record without items".into()))?;
+        serde_json::from_str(json)
+            .map(Some)
+            .map_err(|e| StoreError::Io(format!("a shown record: {e}")))
+    }
+
     async fn append(&self, group: &str, events: &[StoredEvent]) -> StoreResult<usize> {
         check_group(group)?;
         let mut fresh = Vec::new();

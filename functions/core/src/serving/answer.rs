@@ -206,86 +206,99 @@ impl Runtime {
             None => None,
         };
 
-        let g = c.group.data.read().map_err(super::poisoned)?;
-        let empty = Vec::new();
-        let seen = req
-            .user_id
-            .as_ref()
-            .and_then(|u| g.histories.get(u))
-            .unwrap_or(&empty);
-        let filters = [
-            main.as_deref(),
-            promotion.as_ref().and_then(|(f, _)| f.as_deref()),
-        ];
-        let data = RequestData {
-            campaign: c,
-            group: &g,
-            user: req.user_id.as_deref(),
-            history: seen,
-            current_item: req.item_id.as_ref().and_then(|i| c.model.items.get(i)),
-            index: item_index(c, &g, &filters)?,
-        };
-        let allowed = compile(main.as_deref(), &data, &req.filter_values)?;
-        let promoted = match &promotion {
-            Some((f, p)) => Some((compile(f.as_deref(), &data, &p.filter_values)?, *p)),
-            None => None,
-        };
-        if !req.metadata_columns.is_empty() {
-            check_columns(&g, &req.metadata_columns)?;
-        }
-        let history = c.model_codes(seen);
-        let exclude: Vec<u32> = req
-            .excluded_ids()
-            .iter()
-            .filter_map(|id| c.model.items.get(id))
-            .collect();
-        let exploration = (c.recipe_type == RecipeType::UserPersonalization
-            && c.exploration_weight > 0.0)
-            .then(|| exploration(c, &g))
-            .transpose()?;
-        let recommendation_id = new_recommendation_id();
-        let query = Query {
-            history: &history,
-            scoring,
-            candidates: Candidates::All { exclude: &exclude },
-            filter: allowed.as_ref(),
-            promotion: promoted.as_ref().map(|(set, p)| PromotionQuery {
-                allowed: set.as_ref(),
-                percent: p.percent_promoted_items.unwrap_or(0),
-            }),
-            exploration: exploration.as_deref(),
-            context: Some(&req.context),
-            user_attrs: req.user_id.as_ref().and_then(|u| g.user_attrs.get(u)),
-            num_results: k,
-            exclude_history: false,
-            seed: engine::stages::seed(&recommendation_id),
-        };
-        let with_score = c.recipe_type == RecipeType::UserPersonalization;
-        let promotion_name = promoted.as_ref().and_then(|(_, p)| p.name.clone());
-        let picks = engine::recommend(&c.model, &query);
-        // What this answer shows, for the events that will name its recommendation id.
-        let shown: Vec<u32> = picks
-            .iter()
-            .filter_map(|p| g.items.get(c.model.items.name(p.item?)))
-            .collect();
-        let item_list = picks
-            .into_iter()
-            .filter_map(|pick| {
-                let item = pick.item?;
-                Some(PredictedItem {
-                    item_id: c.model.items.name(item).to_string(),
-                    score: pick.score.filter(|_| with_score),
-                    promotion_name: (pick.reason == engine::Reason::Promoted)
-                        .then(|| promotion_name.clone())
-                        .flatten(),
-                    metadata: (!req.metadata_columns.is_empty())
-                        .then(|| metadata(c, &g, item, &req.metadata_columns)),
-                    reason: pick.reason.wire().map(String::from).into_iter().collect(),
+        // The group's read lock is held for the answer only, not across the awaits after it.
+        let (item_list, shown, recommendation_id) = {
+            let g = c.group.data.read().map_err(super::poisoned)?;
+            let empty = Vec::new();
+            let seen = req
+                .user_id
+                .as_ref()
+                .and_then(|u| g.histories.get(u))
+                .unwrap_or(&empty);
+            let filters = [
+                main.as_deref(),
+                promotion.as_ref().and_then(|(f, _)| f.as_deref()),
+            ];
+            let data = RequestData {
+                campaign: c,
+                group: &g,
+                user: req.user_id.as_deref(),
+                history: seen,
+                current_item: req.item_id.as_ref().and_then(|i| c.model.items.get(i)),
+                index: item_index(c, &g, &filters)?,
+            };
+            let allowed = compile(main.as_deref(), &data, &req.filter_values)?;
+            let promoted = match &promotion {
+                Some((f, p)) => Some((compile(f.as_deref(), &data, &p.filter_values)?, *p)),
+                None => None,
+            };
+            if !req.metadata_columns.is_empty() {
+                check_columns(&g, &req.metadata_columns)?;
+            }
+            let history = c.model_codes(seen);
+            let exclude: Vec<u32> = req
+                .excluded_ids()
+                .iter()
+                .filter_map(|id| c.model.items.get(id))
+                .collect();
+            let exploration = (c.recipe_type == RecipeType::UserPersonalization
+                && c.exploration_weight > 0.0)
+                .then(|| exploration(c, &g))
+                .transpose()?;
+            let recommendation_id = new_recommendation_id();
+            let query = Query {
+                history: &history,
+                scoring,
+                candidates: Candidates::All { exclude: &exclude },
+                filter: allowed.as_ref(),
+                promotion: promoted.as_ref().map(|(set, p)| PromotionQuery {
+                    allowed: set.as_ref(),
+                    percent: p.percent_promoted_items.unwrap_or(0),
+                }),
+                exploration: exploration.as_deref(),
+                context: Some(&req.context),
+                user_attrs: req.user_id.as_ref().and_then(|u| g.user_attrs.get(u)),
+                num_results: k,
+                exclude_history: false,
+                seed: engine::stages::seed(&recommendation_id),
+            };
+            let with_score = c.recipe_type == RecipeType::UserPersonalization;
+            let promotion_name = promoted.as_ref().and_then(|(_, p)| p.name.clone());
+            let picks = engine::recommend(&c.model, &query);
+            // What this answer shows, for the events that will name its recommendation id.
+            let shown: Vec<u32> = picks
+                .iter()
+                .filter_map(|p| g.items.get(c.model.items.name(p.item?)))
+                .collect();
+            let item_list: Vec<PredictedItem> = picks
+                .into_iter()
+                .filter_map(|pick| {
+                    let item = pick.item?;
+                    Some(PredictedItem {
+                        item_id: c.model.items.name(item).to_string(),
+                        score: pick.score.filter(|_| with_score),
+                        promotion_name: (pick.reason == engine::Reason::Promoted)
+                            .then(|| promotion_name.clone())
+                            .flatten(),
+                        metadata: (!req.metadata_columns.is_empty())
+                            .then(|| metadata(c, &g, item, &req.metadata_columns)),
+                        reason: pick.reason.wire().map(String::from).into_iter().collect(),
+                    })
                 })
-            })
-            .collect();
-        drop(g);
+                .collect();
+            (item_list, shown, recommendation_id)
+        };
         if c.recipe_type == RecipeType::UserPersonalization {
+            // Another process may take the events that name this answer (the events
+            // function on AWS): with shared stores it is remembered there too.
+            if self.sharing != super::Sharing::Alone {
+                let ids: Vec<String> = item_list.iter().map(|p| p.item_id.clone()).collect();
+                self.tailor
+                    .stores
+                    .events
+                    .put_shown(&c.group.arn, &recommendation_id, &ids)
+                    .await?;
+            }
             c.group
                 .data
                 .write()

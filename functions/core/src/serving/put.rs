@@ -43,6 +43,18 @@ impl Runtime {
             for e in &mut events {
                 e.impression = g.impressions_of(e);
             }
+        } else {
+            // Shared stores: the answer was remembered there by whichever process gave it.
+            for e in &mut events {
+                if let (true, Some(rid)) = (e.impression.is_empty(), &e.recommendation_id) {
+                    let shown = self
+                        .tailor
+                        .stores
+                        .events
+                        .shown(&tracker.dataset_group_arn, rid);
+                    e.impression = shown.await?.unwrap_or_default();
+                }
+            }
         }
         self.tailor
             .stores

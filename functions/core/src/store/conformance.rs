@@ -427,6 +427,13 @@ pub async fn event_store(store: &dyn EventStore) {
         0,
         "a redacted event's id is still known"
     );
+
+    // What an answer showed, by recommendation id.
+    assert_eq!(store.shown(&g, "RID-1").await.unwrap(), None);
+    let shown = vec!["i1".to_string(), "i 2".to_string()];
+    store.put_shown(&g, "RID-1", &shown).await.unwrap();
+    assert_eq!(store.shown(&g, "RID-1").await.unwrap(), Some(shown));
+    assert_eq!(store.shown(&g, "RID-2").await.unwrap(), None);
 }
 
 pub async fn key_service(keys: &dyn KeyService) {

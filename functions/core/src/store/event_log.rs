@@ -333,6 +333,42 @@ fn redact_records(
 
 #[async_trait]
 impl EventStore for FsEventStore {
+    async fn put_shown(
+        &self,
+        group: &str,
+        recommendation_id: &str,
+        items: &[String],
+    ) -> StoreResult<()> {
+        let dir = self.group_dir(group)?.join("shown");
+        fs::create_dir_all(&dir).map_err(|e| StoreError::Io(e.to_string()))?;
+        write_atomic(
+            &dir.join(escape(recommendation_id)),
+            items.join("\n").as_bytes(),
+        )
+        .map_err(|e| StoreError::Io(e.to_string()))
+    }
+
+    async fn shown(
+        &self,
+        group: &str,
+        recommendation_id: &str,
+    ) -> StoreResult<Option<Vec<String>>> {
+        let path = self
+            .group_dir(group)?
+            .join("shown")
+            .join(escape(recommendation_id));
+        match fs::read_to_string(path) {
+            Ok(text) => Ok(Some(
+                text.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect(),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Io(e.to_string())),
+        }
+    }
+
     async fn append(&self, group: &str, events: &[StoredEvent]) -> StoreResult<usize> {
         self.with_index(group, |index, path| {
             let dir = path.parent().unwrap_or(Path::new("."));

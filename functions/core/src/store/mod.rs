@@ -222,7 +222,22 @@ pub trait EventStore: Send + Sync {
     /// its time, and loses everything else ([`StoredEvent::redacted`]). Returns how many were
     /// redacted now; a second call with the same users redacts none.
     async fn redact(&self, group: &str, users: &HashSet<String>) -> StoreResult<u64>;
+    /// Remembers the items an answer showed, by its recommendation id, for at least
+    /// [`SHOWN_RETENTION_SECS`]: what a later event naming that id implies was shown, when the
+    /// process taking the event is not the one that answered. Item ids only, no user.
+    async fn put_shown(
+        &self,
+        group: &str,
+        recommendation_id: &str,
+        items: &[String],
+    ) -> StoreResult<()>;
+    /// The items [`EventStore::put_shown`] remembered for a recommendation id.
+    async fn shown(&self, group: &str, recommendation_id: &str)
+        -> StoreResult<Option<Vec<String>>>;
 }
+
+/// How long an answer's shown items stay known to later events: 30 days.
+pub const SHOWN_RETENTION_SECS: u64 = 30 * 24 * 3600;
 
 /// The events `redact` takes: those of the users and of the sessions they used.
 pub fn events_of<'a>(

@@ -164,3 +164,72 @@ async fn explicit_impressions_win_and_count() {
         "{before:?} then {after:?} ({rid})"
     );
 }
+
+/// As on AWS: one process answers, another takes the events (shared stores). The events
+/// process finds what the answer showed in the store, and the answering process, reading the
+/// events back, explores the shown items less.
+#[tokio::test]
+async fn an_answer_given_elsewhere_implies_its_impressions() {
+    use tailor_core::serving::Sharing;
+    let e = env().await;
+    let shared = || {
+        Runtime::with_sharing(
+            Tailor::new(
+                Stores::embedded(e._dir.path()).unwrap(),
+                ArnBuilder::default(),
+            ),
+            Sharing::Shared {
+                campaign_refresh: std::time::Duration::from_secs(60),
+            },
+        )
+    };
+    let (recommend, events) = (shared(), shared());
+    let ask = GetRecommendationsRequest {
+        campaign_arn: Some(e.campaign.clone()),
+        user_id: Some("U0005".into()),
+        num_results: Some(10),
+        ..Default::default()
+    };
+    let first = recommend.get_recommendations(&ask).await.unwrap();
+    let before: BTreeSet<String> = first
+        .item_list
+        .iter()
+        .filter(|p| p.reason.iter().any(|r| r == "Exploration"))
+        .map(|p| p.item_id.clone())
+        .collect();
+    assert!(!before.is_empty());
+    for part in 0..2 {
+        let list = (0..6)
+            .map(|k| view("P00003", part * 6 + k, Some(&first.recommendation_id), &[]))
+            .collect();
+        events
+            .put_events(&PutEventsRequest {
+                tracking_id: e.tracking_id.clone(),
+                session_id: "s-6".into(),
+                user_id: Some("U0006".into()),
+                event_list: list,
+            })
+            .await
+            .unwrap();
+    }
+    let stored = events
+        .tailor
+        .stores
+        .events
+        .recent(&e.group, "U0006", 1)
+        .await
+        .unwrap();
+    let implied: BTreeSet<String> = stored[0].impression.iter().cloned().collect();
+    assert!(before.is_subset(&implied), "{implied:?} vs {before:?}");
+    let again = recommend.get_recommendations(&ask).await.unwrap();
+    let after: BTreeSet<String> = again
+        .item_list
+        .iter()
+        .filter(|p| p.reason.iter().any(|r| r == "Exploration"))
+        .map(|p| p.item_id.clone())
+        .collect();
+    assert!(
+        before.intersection(&after).count() < before.len(),
+        "{before:?} then {after:?}"
+    );
+}
