@@ -16,7 +16,7 @@ use crate::data::attrs::{Attr, Attrs};
 use crate::engine::{self, Query};
 use crate::error::Result;
 use crate::recipes::{context, Event, Hyperparameters, Model, Recipe, Situations, TrainingData};
-use crate::sample::{SampleData, SplitMix};
+use crate::sample::SampleData;
 
 /// NDCG@10 (and recall@10) over (user, context) groups, without and with the context stage.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -201,14 +201,7 @@ pub fn evaluate_new_users(
     seed: u64,
 ) -> Result<ContextFigures> {
     let s = situations(data)?;
-    let mut users: Vec<usize> = (0..data.histories.len())
-        .filter(|&u| !data.histories[u].is_empty())
-        .collect();
-    let mut rng = SplitMix::new(seed);
-    for i in (1..users.len()).rev() {
-        users.swap(i, rng.below(i + 1));
-    }
-    users.truncate((fraction * users.len() as f64).round() as usize);
+    let users = super::new_users::held_out_users(data, fraction, seed);
     let mut train = data.clone();
     for &u in &users {
         train.histories[u].clear();

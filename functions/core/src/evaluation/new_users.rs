@@ -18,8 +18,8 @@ pub struct NewUserSplit {
     pub held_out: Vec<Vec<u32>>,
 }
 
-/// Holds out `fraction` of the users with events, drawn with `seed`.
-pub fn new_user_split(data: &TrainingData, fraction: f64, seed: u64) -> NewUserSplit {
+/// `fraction` of the users with events, drawn with `seed`.
+pub fn held_out_users(data: &TrainingData, fraction: f64, seed: u64) -> Vec<usize> {
     let mut users: Vec<usize> = (0..data.histories.len())
         .filter(|&u| !data.histories[u].is_empty())
         .collect();
@@ -27,10 +27,16 @@ pub fn new_user_split(data: &TrainingData, fraction: f64, seed: u64) -> NewUserS
     for i in (1..users.len()).rev() {
         users.swap(i, rng.below(i + 1));
     }
-    let k = (fraction * users.len() as f64).round() as usize;
+    users.truncate((fraction * users.len() as f64).round() as usize);
+    users
+}
+
+/// Holds out `fraction` of the users with events, drawn with `seed`.
+pub fn new_user_split(data: &TrainingData, fraction: f64, seed: u64) -> NewUserSplit {
+    let users = held_out_users(data, fraction, seed);
     let mut train = data.clone();
-    let mut held = Vec::with_capacity(k);
-    for &u in &users[..k] {
+    let mut held = Vec::with_capacity(users.len());
+    for &u in &users {
         held.push(std::mem::take(&mut train.histories[u]));
     }
     // Items only the held-out users touched are unknown to training: a new user's events on

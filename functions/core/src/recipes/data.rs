@@ -93,10 +93,10 @@ pub struct Situations {
 }
 
 impl Situations {
-    /// The Interactions fields that carry context: strings that are not Personalize's reserved
-    /// fields and not free text.
-    fn event_columns(table: &Table) -> Vec<usize> {
-        let kind = crate::schema::DatasetType::Interactions;
+    /// The columns that carry context (Interactions) or user metadata (Users): strings that
+    /// are not Personalize's reserved fields and not free text.
+    fn columns(table: &Table) -> Vec<usize> {
+        let kind = table.kind();
         table
             .schema
             .fields
@@ -149,7 +149,7 @@ impl TrainingData {
             content: None,
             situations: None,
         };
-        let context_columns = Situations::event_columns(interactions);
+        let context_columns = Situations::columns(interactions);
         let mut situations = Situations {
             event_fields: context_columns
                 .iter()
@@ -206,17 +206,7 @@ impl TrainingData {
         let Some((dict, codes)) = table.codes("USER_ID") else {
             return;
         };
-        let kind = crate::schema::DatasetType::Users;
-        let columns: Vec<usize> = table
-            .schema
-            .fields
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| {
-                f.ty == crate::schema::FieldType::String && !f.textual && f.reserved(kind).is_none()
-            })
-            .map(|(i, _)| i)
-            .collect();
+        let columns = Situations::columns(table);
         if columns.is_empty() {
             return;
         }
