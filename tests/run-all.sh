@@ -40,7 +40,7 @@ AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 \
 # Wire compatibility: boto3's personalize / personalize-runtime / personalize-events clients,
 # the AWS CLI (v1) and the JavaScript SDK v3 against a real `tailor serve`, in a venv and a
 # node_modules this script makes.
-step "client compatibility tests (boto3, AWS CLI, JavaScript SDK v3)"
+step "client compatibility tests (boto3, AWS CLI, JavaScript SDK v3, the console in Chromium)"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
@@ -54,6 +54,15 @@ if ! command -v npm >/dev/null 2>&1; then
   fi
 fi
 (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+# The console tests drive Debian's Chromium with Playwright (no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "Chromium is required for the console tests: install it (Debian: apt-get install chromium)" >&2
+    exit 1
+  fi
+fi
 TAILOR_BIN="$PWD/target/debug/tailor" .venv/bin/python -m pytest tests/compat -q -p no:cacheprovider
 
 # The deployment on the emulator: S3 upload → import Lambda → state machine → campaign →

@@ -136,6 +136,10 @@ pub struct Evaluate {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also write the evaluation as a self-contained HTML report (metrics per recipe, NDCG@k
+    /// curve, coverage, popularity bias; no script, nothing fetched).
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 impl Evaluate {
@@ -252,6 +256,16 @@ impl Evaluate {
             });
             bar.finish_and_clear();
             reports.push(report?);
+        }
+        if let Some(path) = &self.report {
+            let title = format!(
+                "tailor offline evaluation, {} held-out users",
+                split.truth.len()
+            );
+            std::fs::write(path, evaluation::report::html(&reports, &title)).map_err(|e| {
+                Error::InvalidInput(format!("cannot write {}: {e}", path.display()))
+            })?;
+            eprintln!("report written to {}", path.display());
         }
         if self.json {
             say(&format!(

@@ -142,7 +142,8 @@ impl Serve {
         });
         serve_with(tailor, self.port, &self.limits, |addr| {
             crate::commands::say(&format!(
-                "tailor serving the runtime and events APIs on http://{addr}\n"
+                "tailor serving the runtime and events APIs on http://{addr}\n\
+                 the console: http://{addr}/console\n"
             ));
         })
         .await

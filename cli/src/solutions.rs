@@ -177,6 +177,7 @@ pub async fn train(
                     .unwrap_or_default()
                     .to_string(),
                 metrics: metrics.metrics,
+                curves: Default::default(),
                 fit_seconds: started.elapsed().as_secs_f64(),
                 users_evaluated: 0,
                 catalogue: 0,

@@ -199,6 +199,18 @@ fn now_secs() -> u64 {
 
 #[async_trait]
 impl EventStore for DynamoEventStore {
+    async fn latest(&self, group: &str, limit: usize) -> StoreResult<Vec<(u64, StoredEvent)>> {
+        check_group(group)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut newest = self
+            .query_events(format!("log#{group}"), None, false, limit)
+            .await?;
+        newest.reverse();
+        Ok(newest)
+    }
+
     async fn put_shown(
         &self,
         group: &str,

@@ -10,6 +10,7 @@ use crate::recipes::{Model, TrainingData};
 pub mod cold;
 pub mod context;
 pub mod new_users;
+pub mod report;
 
 /// Training data plus each held-out user's ground truth (item codes).
 #[derive(Debug, Clone)]
@@ -85,10 +86,30 @@ struct UserResult {
     ndcg: [f64; 3],
     rr: f64,
     top10: Vec<u32>,
+    /// NDCG@k for k = 1..=25.
+    ndcg_at: Vec<f64>,
+}
+
+/// What the report draws beyond the metrics.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Curves {
+    /// Mean NDCG@k for k = 1..=25.
+    pub ndcg_at_k: Vec<f64>,
+    /// Popularity bias: the mean popularity percentile (1 = the most popular item) of the
+    /// items recommended in the top 10s...
+    pub recommended_popularity: f64,
+    /// ...and of the held-out items the users went on to choose.
+    pub held_out_popularity: f64,
 }
 
 /// Asks the model for every held-out user's top 25, excluding their training items.
 pub fn evaluate(model: &Model, split: &Split) -> Metrics {
+    evaluate_with_curves(model, split).0
+}
+
+/// [`evaluate`], and the curves the HTML report draws.
+pub fn evaluate_with_curves(model: &Model, split: &Split) -> (Metrics, Curves) {
     const KS: [usize; 3] = [5, 10, 25];
     let n_items = model.items.len();
     let per_user: Vec<UserResult> = split
@@ -124,12 +145,16 @@ pub fn evaluate(model: &Model, split: &Split) -> Metrics {
                 .position(|&x| x)
                 .map_or(0.0, |r| 1.0 / (r + 1) as f64);
             let top10: Vec<u32> = top.iter().take(10).copied().collect();
+            let ndcg_at = (1..=25)
+                .map(|k| self::ndcg(&hits[..k.min(hits.len())], distinct.len().min(k)))
+                .collect();
             UserResult {
                 precision,
                 recall,
                 ndcg,
                 rr,
                 top10,
+                ndcg_at,
             }
         })
         .collect();
@@ -164,7 +189,49 @@ pub fn evaluate(model: &Model, split: &Split) -> Metrics {
         }
     }
     m.insert("coverage".into(), distinct as f64 / n_items.max(1) as f64);
-    m
+    let percentile = popularity_percentiles(&model.popularity);
+    let mean_percentile = |items: &mut dyn Iterator<Item = u32>| {
+        let (sum, n) = items.fold((0.0, 0usize), |(s, n), i| {
+            (
+                s + percentile.get(i as usize).copied().unwrap_or(0.0),
+                n + 1,
+            )
+        });
+        sum / n.max(1) as f64
+    };
+    let curves = Curves {
+        ndcg_at_k: (0..25)
+            .map(|k| per_user.iter().map(|r| r.ndcg_at[k]).sum::<f64>() / users)
+            .collect(),
+        recommended_popularity: mean_percentile(
+            &mut per_user.iter().flat_map(|r| r.top10.iter().copied()),
+        ),
+        held_out_popularity: mean_percentile(
+            &mut split.truth.iter().flat_map(|(_, t)| t.iter().copied()),
+        ),
+    };
+    (m, curves)
+}
+
+/// Each item's popularity percentile in the catalogue: 1 for the most popular, near 0 for
+/// the least (ties share the higher rank).
+fn popularity_percentiles(popularity: &[f32]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..popularity.len()).collect();
+    order.sort_by(|&a, &b| popularity[a].total_cmp(&popularity[b]));
+    let n = popularity.len().max(1) as f64;
+    let mut out = vec![0.0; popularity.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && popularity[order[j + 1]] == popularity[order[i]] {
+            j += 1;
+        }
+        for &item in &order[i..=j] {
+            out[item] = (j + 1) as f64 / n;
+        }
+        i = j + 1;
+    }
+    out
 }
 
 /// One evaluation: the metrics and how long the fit took.
@@ -173,6 +240,7 @@ pub fn evaluate(model: &Model, split: &Split) -> Metrics {
 pub struct Report {
     pub recipe: String,
     pub metrics: Metrics,
+    pub curves: Curves,
     pub fit_seconds: f64,
     pub users_evaluated: usize,
     pub catalogue: usize,
@@ -188,9 +256,11 @@ pub fn run(
     let started = std::time::Instant::now();
     let model = Model::fit(recipe, &split.train, hp, progress)?;
     let fit_seconds = started.elapsed().as_secs_f64();
+    let (metrics, curves) = evaluate_with_curves(&model, split);
     Ok(Report {
         recipe: recipe.name().to_string(),
-        metrics: evaluate(&model, split),
+        metrics,
+        curves,
         fit_seconds,
         users_evaluated: split.truth.len(),
         catalogue: model.items.len(),

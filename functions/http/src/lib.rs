@@ -5,6 +5,7 @@
 //! serves all of it; each HTTP Lambda serves its share of the routes through `lambda_http`.
 
 pub mod access;
+pub mod console;
 mod errors;
 pub mod limits;
 mod metrics;
@@ -36,6 +37,8 @@ pub struct Routes {
     pub events: bool,
     /// `POST /` with Personalize's `X-Amz-Target`: the control plane.
     pub control: bool,
+    /// `GET /console`: the console's embedded page (it calls the other routes).
+    pub console: bool,
 }
 
 impl Routes {
@@ -45,6 +48,7 @@ impl Routes {
         ranking: true,
         events: true,
         control: true,
+        console: true,
     };
     /// `POST /recommendations`.
     pub const RECOMMEND: Routes = Routes {
@@ -52,6 +56,7 @@ impl Routes {
         ranking: false,
         events: false,
         control: false,
+        console: false,
     };
     /// `POST /personalize-ranking`.
     pub const RANK: Routes = Routes {
@@ -59,6 +64,7 @@ impl Routes {
         ranking: true,
         events: false,
         control: false,
+        console: false,
     };
     /// `POST /events`, `/items`, `/users`.
     pub const EVENTS: Routes = Routes {
@@ -66,6 +72,7 @@ impl Routes {
         ranking: false,
         events: true,
         control: false,
+        console: false,
     };
     /// `POST /` with `X-Amz-Target: AmazonPersonalize.<Operation>`.
     pub const CONTROL: Routes = Routes {
@@ -73,6 +80,7 @@ impl Routes {
         ranking: false,
         events: false,
         control: true,
+        console: true,
     };
 }
 
@@ -133,6 +141,12 @@ pub fn router(runtime: Arc<Runtime>, routes: Routes, metrics: Metrics) -> Router
     }
     if routes.control {
         r = r.route("/", post(control));
+    }
+    if routes.console {
+        r = r
+            .route("/console", get(console::index))
+            .route("/console/", get(console::index))
+            .route("/console/{file}", get(console::file));
     }
     // Layers apply outside-in from the last: every answer, the fallbacks' included, leaves
     // through `personalize_shape`.

@@ -432,3 +432,45 @@ async fn operations_tailor_lacks_are_named_in_personalize_shape() {
         .await
         .assert_shaped(404, "UnknownOperationException");
 }
+
+/// The console's files: embedded, typed, under a policy that lets the page talk only to this
+/// origin; a name that is not one of them is a 404 in Personalize's error shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_is_served_from_the_binary() {
+    let s = start(quick()).await;
+    let get = |path: &str| {
+        format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n").into_bytes()
+    };
+    for (path, kind, needle) in [
+        ("/console", "text/html", "<main id=\"page\""),
+        ("/console/", "text/html", "<main id=\"page\""),
+        (
+            "/console/console.js",
+            "text/javascript",
+            "AmazonPersonalize.",
+        ),
+        ("/console/console.css", "text/css", "--accent"),
+    ] {
+        let a = exchange(&s, &get(path)).await;
+        assert_eq!(a.status, 200, "{path}: {}", a.head);
+        assert!(
+            a.header("content-type").unwrap().starts_with(kind),
+            "{}",
+            a.head
+        );
+        assert!(a.body.contains(needle), "{path}");
+        let policy = a.header("content-security-policy").unwrap();
+        assert!(policy.contains("connect-src 'self'"), "{policy}");
+    }
+    for path in [
+        "/console/../Cargo.toml",
+        "/console/secrets.txt",
+        "/console/a/b",
+    ] {
+        let a = exchange(&s, &get(path)).await;
+        assert_eq!(a.status, 404, "{path}: {}", a.head);
+        assert!(a.header("x-amzn-ErrorType").is_some(), "{}", a.head);
+        assert!(!a.body.contains("[package]"), "{path}");
+    }
+    assert!(tailor_http::console::embedded_bytes() > 10_000);
+}

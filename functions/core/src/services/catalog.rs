@@ -16,6 +16,8 @@ pub mod tables {
     pub const IMPORT_JOBS: &str = "dataset-import-jobs";
     /// Pointer from a dataset ARN to its current data file.
     pub const DATASET_DATA: &str = "dataset-data";
+    /// A dataset's statistics as of its latest import (`data::summary`), by dataset ARN.
+    pub const DATASET_STATS: &str = "dataset-stats";
     pub const SOLUTIONS: &str = "solutions";
     pub const SOLUTION_VERSIONS: &str = "solution-versions";
     pub const SOLUTION_METRICS: &str = "solution-metrics";

@@ -139,6 +139,7 @@ impl Tailor {
             }
         }
         self.remove(tables::DATASET_DATA, arn).await?;
+        self.remove(tables::DATASET_STATS, arn).await?;
         // PutItems / PutUsers records live in the group's table (they once were looked for in
         // the bare prefix, and outlived their dataset).
         let put_records = super::put_records_table(&group.name);

@@ -276,6 +276,9 @@ impl Tailor {
                 if let Some(key) = &events_key {
                     self.collect_garbage(dataset, key, None).await;
                 }
+                // The statistics count the deleted users no more.
+                self.record_statistics(&dataset.dataset_arn, &bulk, events.as_ref())
+                    .await;
                 return Ok(found);
             }
         }

@@ -376,6 +376,8 @@ impl Tailor {
                 let previous = current.map(|(p, _)| p.blob_key);
                 self.collect_garbage(&dataset, &blob_key, previous.as_deref())
                     .await;
+                self.record_statistics(&dataset.dataset_arn, &merged, events.as_ref())
+                    .await;
                 return Ok(pointer.rows);
             }
             // Another import won; ours never became visible. Merge onto theirs.
@@ -385,6 +387,47 @@ impl Tailor {
             dataset.dataset_arn
         ))
         .into())
+    }
+
+    /// Stores what DescribeDataset reports as `statistics`. Best effort: the import has landed,
+    /// and a failure here only leaves the previous figures.
+    pub(super) async fn record_statistics(
+        &self,
+        dataset_arn: &str,
+        bulk: &Table,
+        events: Option<&Table>,
+    ) {
+        let summary = match events {
+            Some(e) => {
+                let mut all = bulk.clone();
+                all.append(e);
+                crate::data::summary::summarize(&all)
+            }
+            None => crate::data::summary::summarize(bulk),
+        };
+        let put = match serde_json::to_vec(&summary) {
+            Ok(bytes) => {
+                self.stores
+                    .meta
+                    .put(tables::DATASET_STATS, dataset_arn, None, bytes, Expect::Any)
+                    .await
+            }
+            Err(e) => Err(StoreError::Io(e.to_string())),
+        };
+        if let Err(e) = put {
+            tracing::warn!(dataset = dataset_arn, error = %e, "dataset statistics not stored");
+        }
+    }
+
+    /// The statistics of a dataset's latest import, if any.
+    pub async fn dataset_statistics(
+        &self,
+        dataset_arn: &str,
+    ) -> Result<Option<crate::data::summary::Summary>> {
+        Ok(self
+            .get_record(tables::DATASET_STATS, dataset_arn)
+            .await?
+            .map(|(s, _)| s))
     }
 
     /// Writes the serving snapshot of an interactions dataset's version (its bulk data and

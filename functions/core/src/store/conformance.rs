@@ -428,6 +428,16 @@ pub async fn event_store(store: &dyn EventStore) {
         "a redacted event's id is still known"
     );
 
+    // The log's tail, oldest first, with the sequence numbers `since` gives.
+    let tail = store.latest(&g, 2).await.unwrap();
+    assert_eq!(tail, store.since(&g, 3, 10).await.unwrap());
+    assert_eq!(store.latest(&g, 100).await.unwrap().len(), 5);
+    assert!(store
+        .latest(&format!("{g}-none"), 3)
+        .await
+        .unwrap()
+        .is_empty());
+
     // What an answer showed, by recommendation id.
     assert_eq!(store.shown(&g, "RID-1").await.unwrap(), None);
     let shown = vec!["i1".to_string(), "i 2".to_string()];

@@ -333,6 +333,17 @@ fn redact_records(
 
 #[async_trait]
 impl EventStore for FsEventStore {
+    async fn latest(&self, group: &str, limit: usize) -> StoreResult<Vec<(u64, StoredEvent)>> {
+        self.with_index(group, |index, _| {
+            let from = index.events.len().saturating_sub(limit);
+            Ok(index.events[from..]
+                .iter()
+                .enumerate()
+                .map(|(i, e)| ((from + i) as u64 + 1, e.clone()))
+                .collect())
+        })
+    }
+
     async fn put_shown(
         &self,
         group: &str,

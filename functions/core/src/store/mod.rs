@@ -222,6 +222,9 @@ pub trait EventStore: Send + Sync {
     /// its time, and loses everything else ([`StoredEvent::redacted`]). Returns how many were
     /// redacted now; a second call with the same users redacts none.
     async fn redact(&self, group: &str, users: &HashSet<String>) -> StoreResult<u64>;
+    /// The newest `limit` events of the group's log with their sequence numbers, oldest first
+    /// (redacted ones included, as [`EventStore::since`] gives them).
+    async fn latest(&self, group: &str, limit: usize) -> StoreResult<Vec<(u64, StoredEvent)>>;
     /// Remembers the items an answer showed, by its recommendation id, for at least
     /// [`SHOWN_RETENTION_SECS`]: what a later event naming that id implies was shown, when the
     /// process taking the event is not the one that answered. Item ids only, no user.

@@ -268,7 +268,12 @@ struct DatasetArn {
 async fn describe_dataset(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: DatasetArn = request(body)?;
     let dataset = tailor.describe_dataset(&req.dataset_arn).await?;
-    Ok(json!({ "dataset": dataset }))
+    let mut out = json!({ "dataset": dataset });
+    // tailor's extension, which SDKs ignore: the data as of the latest import.
+    if let Some(stats) = tailor.dataset_statistics(&req.dataset_arn).await? {
+        out["dataset"]["statistics"] = json!(stats);
+    }
+    Ok(out)
 }
 
 async fn delete_dataset(tailor: &Tailor, body: &[u8]) -> Result<Value> {
@@ -345,12 +350,26 @@ struct EventTrackerArn {
     event_tracker_arn: String,
 }
 
+/// How many of a group's newest events DescribeEventTracker shows.
+const RECENT_EVENTS: usize = 20;
+
 async fn describe_event_tracker(tailor: &Tailor, body: &[u8]) -> Result<Value> {
     let req: EventTrackerArn = request(body)?;
     let tracker = tailor
         .describe_event_tracker(&req.event_tracker_arn)
         .await?;
-    Ok(json!({ "eventTracker": tracker }))
+    // tailor's extension, which SDKs ignore: the group's newest streamed events (the
+    // console's live tail).
+    let recent: Vec<_> = tailor
+        .stores
+        .events
+        .latest(&tracker.dataset_group_arn, RECENT_EVENTS)
+        .await?
+        .into_iter()
+        .map(|(_, e)| e)
+        .filter(|e| !e.is_redacted())
+        .collect();
+    Ok(json!({ "eventTracker": tracker, "recentEvents": recent }))
 }
 
 async fn delete_event_tracker(tailor: &Tailor, body: &[u8]) -> Result<Value> {
