@@ -311,7 +311,12 @@ for f in files:
     elif event.get("version") == "2.0":
         route, ctx = event.get("routeKey"), event.get("requestContext", {})
         method, path = ctx.get("http", {}).get("method"), event.get("rawPath")
-        if route != f"{method} {path}" or ctx.get("routeKey") != route:
+        # A route's {parameter} matches one path segment, which pathParameters names.
+        params = event.get("pathParameters") or {}
+        expected = route or ""
+        for name, value in params.items():
+            expected = expected.replace("{" + name + "}", value)
+        if expected != f"{method} {path}" or ctx.get("routeKey") != route:
             errors.append(f"{f}: routeKey {route} disagrees with {method} {path}")
         if route not in routes:
             errors.append(f"{f}: route {route} is not in the template ({sorted(routes)})")
@@ -319,6 +324,11 @@ for f in files:
         if event.get("isBase64Encoded") is not False:
             errors.append(f"{f}: isBase64Encoded must be false")
         headers = event.get("headers", {})
+        if method == "GET":
+            # The console's files: no body to check.
+            if "body" in event:
+                errors.append(f"{f}: a GET has no body")
+            continue
         if route == "POST /":
             # The control plane: AWS JSON 1.1, the operation in X-Amz-Target.
             if headers.get("content-type") != "application/x-amz-json-1.1":
@@ -336,7 +346,7 @@ for f in files:
         if ":dataset-import-job/" not in event["datasetImportJobArn"]:
             errors.append(f"{f}: datasetImportJobArn is not an import job's ARN")
     elif "action" in event:
-        if event["action"] not in {"validate", "train", "evaluate", "promote", "fail"}:
+        if event["action"] not in {"validate", "train", "evaluate", "promote", "fail", "autoTrain"}:
             errors.append(f"{f}: unknown action {event['action']}")
     else:
         errors.append(f"{f}: neither an S3 event, an HTTP API event nor a train task payload")
