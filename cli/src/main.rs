@@ -119,6 +119,10 @@ enum Command {
     CreateFilter(campaigns::CreateFilter),
     /// Serve the runtime and events APIs (GetRecommendations, PutEvents, ...) on 127.0.0.1.
     Serve(server::Serve),
+    /// The console for a deployed stack, on 127.0.0.1: its API calls go to the stack's HTTP
+    /// API signed (SigV4) with your AWS credentials, which never reach the browser.
+    #[cfg(feature = "aws")]
+    Console(ConsoleArgs),
     /// Compact PutEvents / PutItems / PutUsers records into the group's datasets (training
     /// does this first too).
     Compact(commands::Compact),
@@ -213,7 +217,37 @@ fn main() -> ExitCode {
     }
 }
 
+/// `tailor console`'s arguments.
+#[cfg(feature = "aws")]
+#[derive(Debug, clap::Args)]
+struct ConsoleArgs {
+    /// The stack's HTTP API URL (the `ApiUrl` output), e.g.
+    /// https://abc123.execute-api.us-east-1.amazonaws.com
+    #[arg(long)]
+    endpoint: String,
+    /// Port on 127.0.0.1 to serve the console on.
+    #[arg(long, default_value_t = 8788)]
+    port: u16,
+}
+
+#[cfg(feature = "aws")]
+async fn console(a: &ConsoleArgs) -> tailor_core::Result<ExitCode> {
+    tailor_aws::console_proxy::serve(&a.endpoint, a.port, |addr| {
+        commands::say(&format!(
+            "the console for {}: http://{addr}/console (Ctrl-C stops)\n",
+            a.endpoint
+        ))
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn run(cli: Cli) -> tailor_core::Result<ExitCode> {
+    // The console proxy opens no store: it only forwards to the stack.
+    #[cfg(feature = "aws")]
+    if let Command::Console(a) = &cli.command {
+        return console(a).await;
+    }
     let tailor = open(&cli.settings).await?;
     match cli.command {
         Command::Demo(a) => demo::run(&tailor, a).await,
@@ -225,6 +259,8 @@ async fn run(cli: Cli) -> tailor_core::Result<ExitCode> {
         Command::Sample(a) => a.run().await,
         Command::Evaluate(a) => a.run().await,
         Command::Serve(a) => a.run(&tailor).await,
+        #[cfg(feature = "aws")]
+        Command::Console(a) => console(&a).await,
         Command::Compact(a) => a.run(&tailor).await,
         Command::CreateCampaign(a) => a.run(&tailor).await,
         Command::CreateEventTracker(a) => a.run(&tailor).await,

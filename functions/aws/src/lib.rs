@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tailor_core::store::StoreError;
 
+pub mod console_proxy;
 mod deployment;
 mod dynamo_events;
 mod dynamo_meta;

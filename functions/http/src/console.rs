@@ -37,6 +37,16 @@ fn asset(path: &str) -> Response {
         .into_response()
 }
 
+/// The console's routes, for any server that serves them (the local one, the stack's control
+/// function, `tailor console`'s proxy).
+pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/console", get(index))
+        .route("/console/", get(index))
+        .route("/console/{file}", get(file))
+}
+
 pub(crate) async fn index() -> Response {
     asset("")
 }

@@ -143,10 +143,7 @@ pub fn router(runtime: Arc<Runtime>, routes: Routes, metrics: Metrics) -> Router
         r = r.route("/", post(control));
     }
     if routes.console {
-        r = r
-            .route("/console", get(console::index))
-            .route("/console/", get(console::index))
-            .route("/console/{file}", get(console::file));
+        r = r.merge(console::router());
     }
     // Layers apply outside-in from the last: every answer, the fallbacks' included, leaves
     // through `personalize_shape`.
