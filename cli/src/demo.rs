@@ -249,7 +249,8 @@ pub async fn run(tailor: &Tailor, args: DemoArgs) -> Result<ExitCode> {
         // The bound address, not the asked-for port: `--port 0` picks one.
         let lines = curl_lines(&live, &format!("http://{addr}"));
         say(&format!(
-            "\ntailor is serving on http://{addr} (Ctrl-C to stop). Try:\n\n{lines}"
+            "\ntailor is serving on http://{addr} (Ctrl-C to stop); the console is at \
+             http://{addr}/console. Try:\n\n{lines}"
         ));
     })
     .await

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from conftest import DEMO_FILTER, GROUP, PREFIX, UP, new_id, put_views
+from conftest import DEMO_FILTER, GROUP, PREFIX, SIMS, UP, new_id, put_views
 
 SHOTS = Path(os.environ.get("TAILOR_SCREENSHOTS", "target/console-screenshots"))
 
@@ -92,17 +92,26 @@ def test_every_page_renders_and_try_it_matches_the_api(server, runtime, events, 
         "performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint')?.startTime")
     print(f"console first contentful paint: {paint:.0f} ms")
 
-    # Campaign: the panel's answer is the API's answer for the same request.
-    w.open(f"#/campaign/{enc(UP)}")
-    w.page.fill('[data-testid="userId"]', "U0001")
-    w.page.fill('[data-testid="numResults"]', "7")
-    w.page.select_option('[data-testid="filterArn"]', DEMO_FILTER)
-    w.page.click('[data-testid="ask"]')
-    w.page.wait_for_selector('[data-testid="items"] [data-testid="item"]')
-    shown = w.page.eval_on_selector_all('[data-testid="item"]', "els => els.map(e => e.dataset.itemId)")
+    # Campaigns: the panel's answer is the API's answer for the same request.
+    def try_it(campaign: str, fields: dict[str, str], filter_arn: str | None = None) -> list[str]:
+        w.open(f"#/campaign/{enc(campaign)}")
+        for name, value in fields.items():
+            w.page.fill(f'[data-testid="{name}"]', value)
+        if filter_arn:
+            w.page.select_option('[data-testid="filterArn"]', filter_arn)
+        w.page.click('[data-testid="ask"]')
+        w.page.wait_for_selector('[data-testid="items"] [data-testid="item"]')
+        return w.page.eval_on_selector_all('[data-testid="item"]', "els => els.map(e => e.dataset.itemId)")
+
+    shown = try_it(UP, {"userId": "U0001", "numResults": "7"}, DEMO_FILTER)
     api = runtime.get_recommendations(campaignArn=UP, userId="U0001", numResults=7, filterArn=DEMO_FILTER)
     assert shown == [i["itemId"] for i in api["itemList"]]
     w.shot("campaign")
+    # A related-items campaign asks for an item.
+    shown = try_it(SIMS, {"itemId": "P00004"})
+    api = runtime.get_recommendations(campaignArn=SIMS, itemId="P00004", numResults=10)
+    assert shown == [i["itemId"] for i in api["itemList"]]
+    w.shot("related")
 
     w.open(f"#/filter/{enc(DEMO_FILTER)}")
     w.page.fill('[data-testid="userId"]', "U0002")
