@@ -207,7 +207,7 @@ impl Runtime {
         };
 
         // The group's read lock is held for the answer only, not across the awaits after it.
-        let (item_list, shown, recommendation_id) = {
+        let (item_list, recommendation_id) = {
             let g = c.group.data.read().map_err(super::poisoned)?;
             let empty = Vec::new();
             let seen = req
@@ -286,7 +286,13 @@ impl Runtime {
                     })
                 })
                 .collect();
-            (item_list, shown, recommendation_id)
+            if c.recipe_type == RecipeType::UserPersonalization {
+                g.shown
+                    .lock()
+                    .map_err(super::poisoned)?
+                    .insert(&recommendation_id, shown.into_boxed_slice());
+            }
+            (item_list, recommendation_id)
         };
         if c.recipe_type == RecipeType::UserPersonalization {
             // Another process may take the events that name this answer (the events
@@ -299,12 +305,6 @@ impl Runtime {
                     .put_shown(&c.group.arn, &recommendation_id, &ids)
                     .await?;
             }
-            c.group
-                .data
-                .write()
-                .map_err(super::poisoned)?
-                .shown
-                .insert(recommendation_id.clone(), shown);
         }
         Ok(GetRecommendationsResponse {
             item_list,

@@ -34,7 +34,9 @@ pub struct GroupData {
     pub impression_counts: Vec<u32>,
     /// What this process's recent answers showed, by recommendation id (group item codes):
     /// what a later event's `recommendationId` implies was shown.
-    pub shown: Shown,
+    /// Its own lock: an answer records what it showed under the group's read lock, so
+    /// answers never wait on each other for it.
+    pub shown: std::sync::Mutex<Shown>,
     /// CREATION_TIMESTAMP, else the first interaction's time.
     pub created: Vec<Option<i64>>,
     pub user_attrs: HashMap<String, Attrs>,
@@ -117,7 +119,7 @@ impl GroupData {
         }
         e.recommendation_id
             .as_deref()
-            .and_then(|r| self.shown.get(r))
+            .and_then(|r| self.shown.lock().ok()?.get(r).map(<[u32]>::to_vec))
             .map(|codes| {
                 codes
                     .iter()
@@ -230,25 +232,29 @@ impl GroupData {
 /// Recent answers' items by recommendation id, the oldest forgotten past [`Shown::CAPACITY`].
 #[derive(Debug, Default)]
 pub struct Shown {
-    by_id: HashMap<String, Vec<u32>>,
-    order: std::collections::VecDeque<String>,
+    /// By a 64-bit hash of the recommendation id: no string kept or allocated per answer.
+    by_id: HashMap<u64, Box<[u32]>>,
+    order: std::collections::VecDeque<u64>,
 }
 
 impl Shown {
     pub const CAPACITY: usize = 100_000;
 
-    pub fn insert(&mut self, recommendation_id: String, items: Vec<u32>) {
+    pub fn insert(&mut self, recommendation_id: &str, items: Box<[u32]>) {
         if self.order.len() >= Self::CAPACITY {
             if let Some(old) = self.order.pop_front() {
                 self.by_id.remove(&old);
             }
         }
-        self.order.push_back(recommendation_id.clone());
-        self.by_id.insert(recommendation_id, items);
+        let key = crate::engine::stages::seed(recommendation_id);
+        self.order.push_back(key);
+        self.by_id.insert(key, items);
     }
 
-    pub fn get(&self, recommendation_id: &str) -> Option<&Vec<u32>> {
-        self.by_id.get(recommendation_id)
+    pub fn get(&self, recommendation_id: &str) -> Option<&[u32]> {
+        self.by_id
+            .get(&crate::engine::stages::seed(recommendation_id))
+            .map(|b| &b[..])
     }
 }
 
