@@ -77,7 +77,8 @@ impl Field {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContextModel {
     pub fields: Vec<Field>,
-    /// Events per item where the lifts were counted (0 for items added since).
+    /// Events per item where the lifts were counted; items added since (past its end) have
+    /// none, so a grown catalogue needs no change here.
     item_events: Vec<f32>,
     total: f64,
     pub warm: Vec<f32>,
@@ -230,13 +231,6 @@ impl ContextModel {
         )
     }
 
-    /// A catalogue grown to `n` items (items added since training have no events).
-    pub fn grow(&mut self, n: usize) {
-        if self.item_events.len() < n {
-            self.item_events.resize(n, 0.0);
-        }
-    }
-
     pub fn write(&self, w: &mut ArtifactWriter) {
         let meta = serde_json::json!({
             "total": self.total,
@@ -335,15 +329,13 @@ impl ContextModel {
         if warm.len() != fields.len() || cold.len() != fields.len() || at != items.len() {
             return Err(corrupt("weights"));
         }
-        let mut m = ContextModel {
+        Ok(Some(ContextModel {
             fields,
             item_events,
             total: meta["total"].as_f64().ok_or_else(|| corrupt("total"))?,
             warm,
             cold,
-        };
-        m.grow(n_items);
-        Ok(Some(m))
+        }))
     }
 }
 
@@ -416,25 +408,30 @@ pub fn learn(base: &Model, train: &TrainingData, full: &TrainingData) -> Option<
         users.swap(i, rng.below(i + 1));
     }
     users.truncate(MAX_USERS);
+    // The catalogue's best, as serving takes them (history included). Cold: popularity's,
+    // the same for every user.
+    let best = |scores: &[f32]| -> Vec<(u32, f32)> {
+        top_k(scores, CANDIDATES, |_| true)
+            .into_iter()
+            .map(|c| (c.item, c.score))
+            .collect()
+    };
+    let popular = best(&base.popularity);
     let mut weights = [Vec::new(), Vec::new()];
     for (slot, warm) in [(0, true), (1, false)] {
         let mut examples = Vec::new();
         for (n, &u) in users.iter().enumerate() {
-            let history: Vec<u32> = train.histories[u].iter().map(|e| e.item).collect();
-            let mut scores = Vec::new();
-            if warm {
+            let candidates = if warm {
+                let history: Vec<u32> = train.histories[u].iter().map(|e| e.item).collect();
+                let mut scores = Vec::new();
                 base.score_history(&history, &mut scores);
+                if scores.len() != base.items.len() {
+                    continue;
+                }
+                best(&scores)
             } else {
-                scores = base.popularity.clone();
-            }
-            if scores.len() != base.items.len() {
-                continue;
-            }
-            // The catalogue's best, as serving takes them (history included).
-            let candidates: Vec<(u32, f32)> = top_k(&scores, CANDIDATES, |_| true)
-                .into_iter()
-                .map(|c| (c.item, c.score))
-                .collect();
+                popular.clone()
+            };
             let (mean, std) = mean_std(candidates.iter().map(|c| c.1));
             let held = &full.histories[u][train.histories[u].len()..];
             // The user's own events say what they like whatever the field: counted in, a

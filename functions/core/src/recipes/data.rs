@@ -167,18 +167,23 @@ impl TrainingData {
             let Some(weight) = config.weigh(event_type, value) else {
                 continue;
             };
-            tuple.clear();
-            for (f, &c) in context_columns.iter().enumerate() {
-                let value = Situations::text(&interactions.columns[c], row);
-                tuple.push(value.map_or(NO_VALUE, |v| situations.event_fields[f].1.intern(v)));
-            }
-            let ctx = match tuple_codes.get(&tuple) {
-                Some(&t) => t,
-                None => {
-                    let t = situations.tuples.len() as u32;
-                    situations.tuples.push(tuple.clone());
-                    tuple_codes.insert(tuple.clone(), t);
-                    t
+            // Without context columns every event's tuple is the empty one: no per-row work.
+            let ctx = if context_columns.is_empty() {
+                0
+            } else {
+                tuple.clear();
+                for (f, &c) in context_columns.iter().enumerate() {
+                    let value = Situations::text(&interactions.columns[c], row);
+                    tuple.push(value.map_or(NO_VALUE, |v| situations.event_fields[f].1.intern(v)));
+                }
+                match tuple_codes.get(&tuple) {
+                    Some(&t) => t,
+                    None => {
+                        let t = situations.tuples.len() as u32;
+                        situations.tuples.push(tuple.clone());
+                        tuple_codes.insert(tuple.clone(), t);
+                        t
+                    }
                 }
             };
             data.histories[user_codes[row] as usize].push(Event {

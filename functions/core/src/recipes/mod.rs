@@ -310,11 +310,8 @@ impl Model {
             }
         }
         let popularity = popularity::popularity(&remapped);
-        let context = self.context.as_ref().map(|c| {
-            let mut c = c.as_ref().clone();
-            c.grow(items.len());
-            std::sync::Arc::new(c)
-        });
+        // The stage reads items past its counts as having none: it carries over as it is.
+        let context = self.context.clone();
         Ok(Model {
             recipe: self.recipe,
             learned: updatable.update(&remapped, &popularity),
@@ -338,9 +335,6 @@ impl Model {
         m.popularity.resize(n, 0.0);
         m.learned.grow(n);
         m.learned.describe(first, attrs);
-        if let Some(c) = &mut m.context {
-            std::sync::Arc::make_mut(c).grow(n);
-        }
         m
     }
 

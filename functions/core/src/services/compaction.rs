@@ -136,7 +136,11 @@ impl Tailor {
                 .await?;
             written.push(events_key.clone());
             let serving_key = self
-                .write_snapshot(&dataset, &events_key, &bulk, Some(&all_events))
+                .write_snapshot(
+                    &dataset,
+                    &events_key,
+                    &super::import::with_events(&bulk, Some(&all_events)),
+                )
                 .await?;
             written.extend(serving_key.clone());
             let pointer = DatasetData {

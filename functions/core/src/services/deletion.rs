@@ -248,14 +248,13 @@ impl Tailor {
                 }
                 None => None,
             };
-            let serving_key = self
-                .write_snapshot(
-                    dataset,
-                    events_key.as_deref().unwrap_or(&blob_key),
-                    &bulk,
-                    events.as_ref(),
-                )
-                .await?;
+            let (serving_key, summary) = {
+                let all = super::import::with_events(&bulk, events.as_ref());
+                let key = self
+                    .write_snapshot(dataset, events_key.as_deref().unwrap_or(&blob_key), &all)
+                    .await?;
+                (key, crate::data::summary::summarize(&all))
+            };
             written.extend(serving_key.clone());
             let pointer = DatasetData {
                 data_version,
@@ -277,8 +276,7 @@ impl Tailor {
                     self.collect_garbage(dataset, key, None).await;
                 }
                 // The statistics count the deleted users no more.
-                self.record_statistics(&dataset.dataset_arn, &bulk, events.as_ref())
-                    .await;
+                self.record_statistics(&dataset.dataset_arn, &summary).await;
                 return Ok(found);
             }
         }

@@ -338,9 +338,12 @@ impl Tailor {
                 Some(key) => Some(self.read_data_file(&dataset, schema.clone(), key).await?),
                 None => None,
             };
-            let serving_key = self
-                .write_snapshot(&dataset, &blob_key, &merged, events.as_ref())
-                .await?;
+            // Bulk data and compacted events together, once, for the snapshot and the figures.
+            let (serving_key, summary) = {
+                let all = with_events(&merged, events.as_ref());
+                let key = self.write_snapshot(&dataset, &blob_key, &all).await?;
+                (key, crate::data::summary::summarize(&all))
+            };
             tracing::info!(
                 parse_ms = parsed.as_millis() as u64,
                 merge_ms = (merging - parsed).as_millis() as u64,
@@ -376,8 +379,7 @@ impl Tailor {
                 let previous = current.map(|(p, _)| p.blob_key);
                 self.collect_garbage(&dataset, &blob_key, previous.as_deref())
                     .await;
-                self.record_statistics(&dataset.dataset_arn, &merged, events.as_ref())
-                    .await;
+                self.record_statistics(&dataset.dataset_arn, &summary).await;
                 return Ok(pointer.rows);
             }
             // Another import won; ours never became visible. Merge onto theirs.
@@ -394,18 +396,9 @@ impl Tailor {
     pub(super) async fn record_statistics(
         &self,
         dataset_arn: &str,
-        bulk: &Table,
-        events: Option<&Table>,
+        summary: &crate::data::summary::Summary,
     ) {
-        let summary = match events {
-            Some(e) => {
-                let mut all = bulk.clone();
-                all.append(e);
-                crate::data::summary::summarize(&all)
-            }
-            None => crate::data::summary::summarize(bulk),
-        };
-        let put = match serde_json::to_vec(&summary) {
+        let put = match serde_json::to_vec(summary) {
             Ok(bytes) => {
                 self.stores
                     .meta
@@ -430,27 +423,18 @@ impl Tailor {
             .map(|(s, _)| s))
     }
 
-    /// Writes the serving snapshot of an interactions dataset's version (its bulk data and
-    /// compacted events) beside `blob_key`; `None` for other datasets.
+    /// Writes the serving snapshot of an interactions dataset's version (`all`: its bulk data
+    /// and compacted events, [`with_events`]) beside `blob_key`; `None` for other datasets.
     pub(super) async fn write_snapshot(
         &self,
         dataset: &Dataset,
         blob_key: &str,
-        bulk: &Table,
-        events: Option<&Table>,
+        all: &Table,
     ) -> Result<Option<String>> {
         if dataset.dataset_type != DatasetType::Interactions {
             return Ok(None);
         }
-        let snapshot = match events {
-            Some(e) => {
-                let mut all = bulk.clone();
-                all.append(e);
-                InteractionsSnapshot::from_table(&all)
-            }
-            None => InteractionsSnapshot::from_table(bulk),
-        };
-        let Some(snapshot) = snapshot else {
+        let Some(snapshot) = InteractionsSnapshot::from_table(all) else {
             return Ok(None);
         };
         let key = format!("{blob_key}{SERVING_SUFFIX}");
@@ -551,5 +535,17 @@ impl From<Error> for ImportFailure {
 impl From<StoreError> for ImportFailure {
     fn from(e: StoreError) -> Self {
         ImportFailure::Service(e.into())
+    }
+}
+
+/// A dataset's bulk data with its compacted events appended (borrowed when there are none).
+pub(super) fn with_events<'a>(bulk: &'a Table, events: Option<&Table>) -> Cow<'a, Table> {
+    match events {
+        Some(e) => {
+            let mut all = bulk.clone();
+            all.append(e);
+            Cow::Owned(all)
+        }
+        None => Cow::Borrowed(bulk),
     }
 }

@@ -266,10 +266,13 @@ impl Runtime {
             let promotion_name = promoted.as_ref().and_then(|(_, p)| p.name.clone());
             let picks = engine::recommend(&c.model, &query);
             // What this answer shows, for the events that will name its recommendation id.
-            let shown: Vec<u32> = picks
-                .iter()
-                .filter_map(|p| g.items.get(c.model.items.name(p.item?)))
-                .collect();
+            let shown: Vec<u32> = match c.recipe_type {
+                RecipeType::UserPersonalization => picks
+                    .iter()
+                    .filter_map(|p| g.items.get(c.model.items.name(p.item?)))
+                    .collect(),
+                _ => Vec::new(),
+            };
             let item_list: Vec<PredictedItem> = picks
                 .into_iter()
                 .filter_map(|pick| {
