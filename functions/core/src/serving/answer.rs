@@ -266,13 +266,14 @@ impl Runtime {
             let promotion_name = promoted.as_ref().and_then(|(_, p)| p.name.clone());
             let picks = engine::recommend(&c.model, &query);
             // What this answer shows, for the events that will name its recommendation id.
-            let shown: Vec<u32> = match c.recipe_type {
-                RecipeType::UserPersonalization => picks
-                    .iter()
-                    .filter_map(|p| g.items.get(c.model.items.name(p.item?)))
-                    .collect(),
-                _ => Vec::new(),
-            };
+            if c.recipe_type == RecipeType::UserPersonalization {
+                g.shown.lock().map_err(super::poisoned)?.insert(
+                    &recommendation_id,
+                    picks
+                        .iter()
+                        .filter_map(|p| g.items.get(c.model.items.name(p.item?))),
+                );
+            }
             let item_list: Vec<PredictedItem> = picks
                 .into_iter()
                 .filter_map(|pick| {
@@ -289,12 +290,6 @@ impl Runtime {
                     })
                 })
                 .collect();
-            if c.recipe_type == RecipeType::UserPersonalization {
-                g.shown
-                    .lock()
-                    .map_err(super::poisoned)?
-                    .insert(&recommendation_id, shown.into_boxed_slice());
-            }
             (item_list, recommendation_id)
         };
         if c.recipe_type == RecipeType::UserPersonalization {
