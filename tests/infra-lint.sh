@@ -82,8 +82,19 @@ expected = {"Validate": "Task", "Train": "Task", "Evaluate": "Task", "ShouldProm
 for name, kind in expected.items():
     if states.get(name, {}).get("Type") != kind:
         errors.append(f"state {name} must be a {kind} state")
-if asl.get("StartAt") != "Validate":
-    errors.append("StartAt must be Validate")
+# Two ways in: a version CreateSolutionVersion recorded is adopted, a schedule validates its own.
+start = states.get(asl.get("StartAt"), {})
+if start.get("Type") != "Choice" or start.get("Default") != "Validate" or [
+        (c.get("Variable"), c.get("IsPresent"), c.get("Next")) for c in start.get("Choices", [])
+] != [("$.solutionVersionArn", True, "Adopt")]:
+    errors.append("StartAt must choose Adopt for an input solutionVersionArn, else Validate")
+if states.get("Adopt", {}).get("ResultPath") != "$.validate":
+    errors.append("Adopt must name the version under $.validate, as Validate does")
+# A version without a campaign ends trained; a retraining goes on to Evaluate.
+ends = states.get("ForCampaign", {})
+if [(c.get("Variable"), c.get("Next")) for c in ends.get("Choices", [])] != [
+        ("$.campaignArn", "Evaluate")] or states.get(ends.get("Default"), {}).get("Type") != "Succeed":
+    errors.append("ForCampaign must go to Evaluate with a campaignArn, else succeed")
 
 def targets(state):
     for key in ("Next", "Default"):
@@ -110,8 +121,8 @@ for name, state in states.items():
             errors.append(f"{name} does not retry {sorted(missing)}")
         if not any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])):
             errors.append(f"{name} catches no States.ALL")
-for name, want in (("Validate", "validate"), ("Train", "train"), ("Evaluate", "evaluate"),
-                   ("Promote", "promote"), ("MarkFailed", "fail")):
+for name, want in (("Validate", "validate"), ("Sharding", "adopt"), ("Train", "train"),
+                   ("Evaluate", "evaluate"), ("Promote", "promote"), ("MarkFailed", "fail")):
     action = states.get(name, {}).get("Parameters", {}).get("Payload", {}).get("action")
     if action != want:
         errors.append(f"{name} must send action {want}, not {action}")

@@ -200,7 +200,7 @@ pub async fn import(
         format!("{lower}-{}", uuid::Uuid::new_v4().simple())
     });
     let job = tailor
-        .create_dataset_import_job(&job_name, &dataset_arn, location, mode, None)
+        .create_dataset_import_job(&job_name, &dataset_arn, location, mode, Default::default())
         .await?;
     let bar = progress::bytes(
         &format!("importing {}", dataset_type.as_str().to_lowercase()),

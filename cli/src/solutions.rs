@@ -103,6 +103,7 @@ impl CreateSolutionArgs {
             solution_config,
             perform_hpo: self.hpo_config.is_some(),
             perform_auto_training: self.auto_training_days.is_some(),
+            perform_incremental_update: false,
         })
     }
 }

@@ -187,7 +187,7 @@ def test_filters_and_event_trackers(control):
 
 def wait_for(describe, key: str, timeout: float = 300.0) -> dict:
     """Polls a Describe call until its resource leaves the CREATE PENDING / IN_PROGRESS /
-    STOPPING states."""
+    STOPPING states (batch jobs spell theirs PENDING / IN PROGRESS)."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -196,7 +196,8 @@ def wait_for(describe, key: str, timeout: float = 300.0) -> dict:
         resource = describe()[key]
         if not states or states[-1] != resource["status"]:
             states.append(resource["status"])
-        if resource["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING"):
+        if resource["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING",
+                                      "PENDING", "IN PROGRESS"):
             resource["seen"] = states
             return resource
         assert time.monotonic() < deadline, f"{key} stuck in {states}"
@@ -229,14 +230,38 @@ def test_the_whole_lifecycle_through_boto3(control, server, tmp_path):
     job = control.create_dataset_import_job(
         jobName=unique("j"), datasetArn=dataset,
         dataSource={"dataLocation": f"file://{csv_path}"},
-        roleArn="arn:aws:iam::000000000000:role/x")["datasetImportJobArn"]
+        roleArn="arn:aws:iam::000000000000:role/x",
+        publishAttributionMetricsToS3=True)["datasetImportJobArn"]
     done = wait_for(lambda: control.describe_dataset_import_job(datasetImportJobArn=job),
                     "datasetImportJob")
     assert done["status"] == "ACTIVE", done
     assert done["seen"][0] in ("CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE")
     assert "lease" not in done
+    # What the request gave is what Describe gives back.
+    assert done["roleArn"] == "arn:aws:iam::000000000000:role/x"
+    assert done["publishAttributionMetricsToS3"] is True
+    assert done["importMode"] == "FULL"
     jobs = control.list_dataset_import_jobs(datasetArn=dataset)["datasetImportJobs"]
     assert [j["datasetImportJobArn"] for j in jobs] == [job]
+
+    # The Items dataset, imported the same way.
+    items_schema = control.create_schema(
+        name=unique("s"), schema=schema_text("ecommerce-items.json"))["schemaArn"]
+    items_dataset = control.create_dataset(name=unique("d"), schemaArn=items_schema,
+                                           datasetGroupArn=group, datasetType="Items")["datasetArn"]
+    items_job = control.create_dataset_import_job(
+        jobName=unique("j"), datasetArn=items_dataset, importMode="FULL",
+        dataSource={"dataLocation": str(tmp_path / "sample" / "items.csv")},
+        roleArn="arn:aws:iam::000000000000:role/x")["datasetImportJobArn"]
+    items_done = wait_for(
+        lambda: control.describe_dataset_import_job(datasetImportJobArn=items_job),
+        "datasetImportJob")
+    assert (items_done["status"], items_done["importMode"]) == ("ACTIVE", "FULL"), \
+        items_done.get("failureReason")
+    assert items_done["publishAttributionMetricsToS3"] is False
+    assert_error("ResourceAlreadyExistsException", 400, control.create_dataset,
+                 name=unique("d"), schemaArn=items_schema, datasetGroupArn=group,
+                 datasetType="Items")
 
     recipes = [r["recipeArn"] for r in control.list_recipes()["recipes"]]
     up = "arn:aws:personalize:::recipe/aws-user-personalization"
@@ -244,7 +269,9 @@ def test_the_whole_lifecycle_through_boto3(control, server, tmp_path):
     assert control.describe_recipe(recipeArn=up)["recipe"]["recipeType"] == "USER_PERSONALIZATION"
 
     solution = control.create_solution(name=unique("sol"), datasetGroupArn=group,
-                                       recipeArn=up)["solutionArn"]
+                                       recipeArn=up, performIncrementalUpdate=True)["solutionArn"]
+    assert control.describe_solution(solutionArn=solution)["solution"][
+        "performIncrementalUpdate"] is True
     first = control.create_solution_version(solutionArn=solution)["solutionVersionArn"]
     trained = wait_for(lambda: control.describe_solution_version(solutionVersionArn=first),
                        "solutionVersion")
@@ -268,9 +295,17 @@ def test_the_whole_lifecycle_through_boto3(control, server, tmp_path):
                  solutionConfig={"autoTrainingConfig": {"schedulingExpression": "rate(45 days)"}})
     control.delete_solution(solutionArn=auto)
 
+    assert_error("InvalidInputException", 400, control.create_campaign, name=unique("c"),
+                 solutionVersionArn=first,
+                 campaignConfig={"rankingInfluence": {"POPULARITY": 1.5}})
+    config = {"itemExplorationConfig": {"explorationWeight": "0.2"},
+              "rankingInfluence": {"FRESHNESS": 0.5}}
     campaign = control.create_campaign(name=unique("c"), solutionVersionArn=first,
-                                       minProvisionedTPS=1)["campaignArn"]
-    assert control.describe_campaign(campaignArn=campaign)["campaign"]["status"] == "ACTIVE"
+                                       minProvisionedTPS=1, campaignConfig=config)["campaignArn"]
+    described = control.describe_campaign(campaignArn=campaign)["campaign"]
+    assert described["status"] == "ACTIVE"
+    assert described["campaignConfig"]["rankingInfluence"] == {"FRESHNESS": 0.5}
+    assert described["campaignConfig"]["itemExplorationConfig"] == {"explorationWeight": "0.2"}
     runtime = _client("personalize-runtime", server.url)
     items = runtime.get_recommendations(campaignArn=campaign, userId="U0001",
                                         numResults=5)["itemList"]
@@ -297,6 +332,13 @@ def test_the_whole_lifecycle_through_boto3(control, server, tmp_path):
     assert (latest["solutionVersionArn"], latest["minProvisionedTPS"], latest["status"]) == \
         (second, 2, "ACTIVE")
     assert latest["creationDateTime"].year >= 2024
+    # An update is checked as a Create is.
+    assert_error("InvalidInputException", 400, control.update_campaign, campaignArn=campaign,
+                 campaignConfig={"itemExplorationConfig": {"explorationWeight": "5"}})
+    # The campaign answers from its new version at once.
+    after = runtime.get_recommendations(campaignArn=campaign, userId="U0001",
+                                        numResults=5)["itemList"]
+    assert len(after) == 5
     listed = control.list_solution_versions(solutionArn=solution, maxResults=1)
     assert len(listed["solutionVersions"]) == 1 and "nextToken" in listed
     pages = [v["solutionVersionArn"]
@@ -311,9 +353,12 @@ def test_the_whole_lifecycle_through_boto3(control, server, tmp_path):
     assert_error("ResourceInUseException", 400, control.delete_solution, solutionArn=solution)
     control.delete_campaign(campaignArn=campaign)
     control.delete_solution(solutionArn=solution)
+    assert_error("ResourceInUseException", 400, control.delete_schema, schemaArn=items_schema)
     control.delete_dataset(datasetArn=dataset)
+    control.delete_dataset(datasetArn=items_dataset)
     control.delete_dataset_group(datasetGroupArn=group)
     control.delete_schema(schemaArn=schema)
+    control.delete_schema(schemaArn=items_schema)
     assert_error("ResourceNotFoundException", 400, control.describe_solution_version,
                  solutionVersionArn=first)
 
@@ -442,6 +487,8 @@ def test_batch_inference_and_deletion_jobs_through_boto3(control, server, tmp_pa
     done = wait_for(lambda: control.describe_batch_inference_job(batchInferenceJobArn=job),
                     "batchInferenceJob")
     assert done["status"] == "ACTIVE", done
+    # Personalize's batch states: PENDING -> IN PROGRESS -> ACTIVE (botocore's model).
+    assert set(done["seen"]) <= {"PENDING", "IN PROGRESS", "ACTIVE"}, done["seen"]
     assert done["batchInferenceJobMode"] == "BATCH_INFERENCE"
     assert done["jobOutput"]["s3DataDestination"]["path"] == str(out)
     lines = [json.loads(line) for line in (out / "users.json.out").read_text().splitlines()]

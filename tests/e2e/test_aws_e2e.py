@@ -278,6 +278,9 @@ class Stack:
                 "TAILOR_BATCH_FUNCTION": f"{self.prefix}-batch",
                 "TAILOR_BATCH_STATE_MACHINE":
                     f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.prefix}-batch",
+                # CreateSolutionVersion trains on the training state machine, as on AWS.
+                "TAILOR_TRAINING_STATE_MACHINE":
+                    f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{self.prefix}-training",
                 "TAILOR_BATCH_SHARD_LINES": "10",
                 "TAILOR_BATCH_FAIL_ONCE": "1"}
 
@@ -910,13 +913,25 @@ def put_events_calls(s: Stack, n: int):
 
 
 def control_client(s: Stack):
-    # boto3's own `personalize` client, pointed at the HTTP API's control route (`POST /`). The
+    # boto3's own `personalize` client, pointed at the HTTP API's control route (`POST /`) and
+    # signing for `execute-api` as the README's "Calling the API" shows (the API is IAM-
+    # authorised; MiniStack does not check signatures, so the scope is checked below). The
     # trailing slash matters on MiniStack only: without it the request path is the bare API
     # prefix, which MiniStack does not read as an execute-api call (it answers "Unsupported
     # service: personalize"); on AWS the API's own host serves `/`.
-    return boto3.client("personalize", endpoint_url=s.api_url + "/", region_name=REGION,
-                        aws_access_key_id="test", aws_secret_access_key="test",
-                        config=Config(retries={"total_max_attempts": 1}, read_timeout=120))
+    c = boto3.client("personalize", endpoint_url=s.api_url + "/", region_name=REGION,
+                     aws_access_key_id="test", aws_secret_access_key="test",
+                     config=Config(retries={"total_max_attempts": 1}, read_timeout=120))
+    c.meta.events.register("choose-signer", lambda **kw: None)
+    c._request_signer._signing_name = "execute-api"
+    c.signed_scopes = []
+
+    def remember_scope(request, **kw):
+        auth = request.headers.get("Authorization", b"")
+        c.signed_scopes.append(auth.decode() if isinstance(auth, bytes) else auth)
+
+    c.meta.events.register("before-send", remember_scope)
+    return c
 
 
 def test_11_the_control_plane_through_the_http_api(stack):
@@ -971,6 +986,16 @@ def test_11_the_control_plane_through_the_http_api(stack):
     assert 0 < metrics["normalized_discounted_cumulative_gain_at_10"] <= 1
     assert [v["solutionVersionArn"] for v in
             pz.list_solution_versions(solutionArn=solution)["solutionVersions"]] == [version]
+    # It trained as an execution of the training state machine named after the version (whose
+    # catch fails a version whose task times out or crashes), which ended without a campaign.
+    execution = client("stepfunctions").describe_execution(
+        executionArn=f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{stack.prefix}-training:"
+                     + version.rsplit("/", 1)[1])
+    assert execution["status"] == "SUCCEEDED", execution
+    assert json.loads(execution["input"]) == {"solutionVersionArn": version}
+    # Every call was signed for API Gateway, in the stack's region.
+    assert pz.signed_scopes and all(f"/{REGION}/execute-api/aws4_request" in a
+                                    for a in pz.signed_scopes), pz.signed_scopes[:2]
 
     with pytest.raises(ClientError) as e:
         pz.describe_campaign(campaignArn=f"{PERSONALIZE}:campaign/none-{run}")
@@ -1008,7 +1033,7 @@ def test_12_a_batch_inference_job_fans_out_on_a_distributed_map(stack):
         return pz.describe_batch_inference_job(batchInferenceJobArn=job)["batchInferenceJob"]
 
     wait_until("the batch job to finish",
-               lambda: describe()["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS"),
+               lambda: describe()["status"] not in ("PENDING", "IN PROGRESS"),
                timeout=600, interval=1, detail=lambda: logs_of(stack, "batch"))
     done = describe()
     assert done["status"] == "ACTIVE", (done, logs_of(stack, "batch"))

@@ -124,6 +124,24 @@ test("the lifecycle, a recommendation and PutEvents through the JavaScript SDK v
     "the user's first event changed the next answer",
   );
 
+  // A second version; the campaign moves to it and answers from it.
+  const second = await control.send(new P.CreateSolutionVersionCommand({ solutionArn }));
+  const secondDone = await settled(
+    new P.DescribeSolutionVersionCommand({ solutionVersionArn: second.solutionVersionArn }),
+    "solutionVersion",
+  );
+  assert.equal(secondDone.status, "ACTIVE", secondDone.failureReason);
+  await control.send(
+    new P.UpdateCampaignCommand({ campaignArn, solutionVersionArn: second.solutionVersionArn, minProvisionedTPS: 2 }),
+  );
+  const { campaign } = await control.send(new P.DescribeCampaignCommand({ campaignArn }));
+  assert.equal(campaign.solutionVersionArn, second.solutionVersionArn);
+  assert.equal(campaign.latestCampaignUpdate.status, "ACTIVE");
+  assert.equal(campaign.latestCampaignUpdate.minProvisionedTPS, 2);
+  assert.ok(campaign.latestCampaignUpdate.creationDateTime instanceof Date);
+  const after = await runtime.send(new GetRecommendationsCommand({ campaignArn, userId: "U0001", numResults: 5 }));
+  assert.equal(after.itemList.length, 5);
+
   // Deleted in dependency order.
   await control.send(new P.DeleteEventTrackerCommand({ eventTrackerArn }));
   await control.send(new P.DeleteCampaignCommand({ campaignArn }));

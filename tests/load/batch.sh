@@ -4,7 +4,8 @@
 #      (what one Lambda shard does: its per-user time prices a shard); a 50-item segment
 #      (aws-item-affinity) over the 610 users.
 #   2. The scale generator's shop: batch inference for every user of a 100k-user x 100k-item
-#      catalogue (users/s), and a 1,000-item segment over its users (users x items / s).
+#      catalogue (users/s), one shard's work (5,000 users on one thread, loading included),
+#      and a 1,000-item segment over its users (users x items / s).
 #
 #   bash tests/load/batch.sh [movielens dir] [users] [items] [events]
 set -euo pipefail
@@ -51,6 +52,12 @@ tail -n +2 "$work/shop/interactions.csv" | cut -d, -f2 | sort -u | awk 'NR <= 10
 n=$(wc -l < "$work/shop-users.json")
 s=$("$t" batch-inference --solution scale-up --input "$work/shop-users.json" --output "$work/shop-out" | took | tr -dc '0-9.')
 echo "batch inference, $n users at $items items: $s s = $(awk -v n="$n" -v s="$s" 'BEGIN{printf "%.0f", n/s}') users/s"
+# One Lambda shard's work: 5,000 users (TAILOR_BATCH_SHARD_LINES) on one thread, loading the
+# model and the group's data included; its time prices a shard in the README's cost table.
+head -n 5000 "$work/shop-users.json" > "$work/shard.json"
+for run in 1 2 3; do
+  echo "one shard, 5000 users at $items items, one thread, run $run: $("$t" batch-inference --solution scale-up --input "$work/shard.json" --output "$work/shard-out" --threads 1 | took)"
+done
 # A segment file holds at most 500 item queries (Personalize's limit): two files of 500.
 mkdir -p "$work/shop-seg-in"
 split -l 500 -d "$work/shop-items.json" "$work/shop-seg-in/part"

@@ -1,7 +1,8 @@
 //! [`JobRunner`] on AWS: the control function hands a pending import job to the import
-//! function, a pending solution version to the train function and a data deletion job to the
-//! batch function, each as an asynchronous (`Event`) invocation, and a batch inference or
-//! segment job to the batch state machine (an execution named after the job), so CreateDatasetImportJob and CreateSolutionVersion answer at once and
+//! function and a data deletion job to the batch function, each as an asynchronous (`Event`)
+//! invocation, a pending solution version to the training state machine and a batch inference
+//! or segment job to the batch state machine (executions named after them), so
+//! CreateDatasetImportJob and CreateSolutionVersion answer at once and
 //! the work runs in a function with its own time budget. Lambda retries a failed asynchronous
 //! invocation twice; a job whose run still fails records why.
 
@@ -22,6 +23,10 @@ pub struct LambdaJobs {
     /// that reason.
     batch_function: Option<String>,
     batch_state_machine: Option<String>,
+    /// The training state machine: a solution version trains there, where a timeout or a crash
+    /// of its task is caught and fails the version with the reason (the train function alone
+    /// would leave it CREATE IN_PROGRESS), and past one function's data it trains sharded.
+    training_state_machine: Option<String>,
     sfn: aws_sdk_sfn::Client,
 }
 
@@ -37,6 +42,7 @@ impl LambdaJobs {
             train_function: train_function.to_string(),
             batch_function: None,
             batch_state_machine: None,
+            training_state_machine: None,
             sfn: aws_sdk_sfn::Client::new(config),
         }
     }
@@ -45,6 +51,42 @@ impl LambdaJobs {
         self.batch_function = function;
         self.batch_state_machine = state_machine;
         self
+    }
+
+    pub fn with_training(mut self, state_machine: Option<String>) -> Self {
+        self.training_state_machine = state_machine;
+        self
+    }
+
+    /// Starts one execution of `machine` named after the job (a repeated start is refused by
+    /// name, not run twice).
+    async fn start_execution(
+        &self,
+        machine: &str,
+        arn: &str,
+        input: serde_json::Value,
+    ) -> Result<()> {
+        let name: String = arn
+            .rsplit(['/', ':'])
+            .next()
+            .unwrap_or("job")
+            .chars()
+            .take(80)
+            .collect();
+        self.sfn
+            .start_execution()
+            .state_machine_arn(machine)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await
+            .map_err(|e| {
+                Error::Internal(format!(
+                    "Step Functions StartExecution of {machine}: {}",
+                    aws_sdk_sfn::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        Ok(())
     }
 
     fn batch_function(&self) -> Result<&str> {
@@ -84,7 +126,13 @@ impl JobRunner for LambdaJobs {
     }
 
     async fn start_training(&self, _: &Tailor, solution_version_arn: &str) -> Result<()> {
-        // The training state machine's own Train step, for one function's worth of data.
+        if let Some(machine) = &self.training_state_machine {
+            let input = json!({ "solutionVersionArn": solution_version_arn });
+            return self
+                .start_execution(machine, solution_version_arn, input)
+                .await;
+        }
+        // No state machine: the machine's own Train step, for one function's worth of data.
         self.invoke(
             &self.train_function,
             json!({ "action": "train", "solutionVersionArn": solution_version_arn }),
@@ -100,28 +148,8 @@ impl JobRunner for LambdaJobs {
                 .invoke(function, json!({ "action": "run", "jobArn": job_arn }))
                 .await;
         };
-        // One execution per job: a repeated start is refused by name, not run twice.
-        let name: String = job_arn
-            .rsplit(['/', ':'])
-            .next()
-            .unwrap_or("job")
-            .chars()
-            .take(80)
-            .collect();
-        self.sfn
-            .start_execution()
-            .state_machine_arn(machine)
-            .name(name)
-            .input(json!({ "jobArn": job_arn }).to_string())
-            .send()
+        self.start_execution(machine, job_arn, json!({ "jobArn": job_arn }))
             .await
-            .map_err(|e| {
-                Error::Internal(format!(
-                    "Step Functions StartExecution of {machine}: {}",
-                    aws_sdk_sfn::error::DisplayErrorContext(&e)
-                ))
-            })?;
-        Ok(())
     }
 
     async fn start_deletion(&self, _: &Tailor, job_arn: &str) -> Result<()> {
@@ -140,6 +168,9 @@ pub const TRAIN_FUNCTION_VAR: &str = "TAILOR_TRAIN_FUNCTION";
 /// Optional: the batch function, and the batch state machine's ARN.
 pub const BATCH_FUNCTION_VAR: &str = "TAILOR_BATCH_FUNCTION";
 pub const BATCH_STATE_MACHINE_VAR: &str = "TAILOR_BATCH_STATE_MACHINE";
+/// Optional: the training state machine's ARN (without it a version trains in one invocation
+/// of the train function).
+pub const TRAINING_STATE_MACHINE_VAR: &str = "TAILOR_TRAINING_STATE_MACHINE";
 
 impl LambdaJobs {
     /// From `TAILOR_IMPORT_FUNCTION` and `TAILOR_TRAIN_FUNCTION` (the SAM template sets both).
@@ -153,9 +184,11 @@ impl LambdaJobs {
         let (import, train) = (var(IMPORT_FUNCTION_VAR)?, var(TRAIN_FUNCTION_VAR)?);
         let config = crate::sdk_config_from_env().await;
         let optional = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        Ok(LambdaJobs::new(&config, &import, &train).with_batch(
-            optional(BATCH_FUNCTION_VAR),
-            optional(BATCH_STATE_MACHINE_VAR),
-        ))
+        Ok(LambdaJobs::new(&config, &import, &train)
+            .with_batch(
+                optional(BATCH_FUNCTION_VAR),
+                optional(BATCH_STATE_MACHINE_VAR),
+            )
+            .with_training(optional(TRAINING_STATE_MACHINE_VAR)))
     }
 }

@@ -68,7 +68,7 @@ fn bench(c: &mut Criterion) {
                         &ds,
                         "file://ratings.csv",
                         ImportMode::Full,
-                        None,
+                        Default::default(),
                     )
                     .await
                     .unwrap();

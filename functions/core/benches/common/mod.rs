@@ -84,7 +84,13 @@ pub async fn shop_campaign(dir: &std::path::Path, group: &str) -> (Tailor, Strin
         let s = t.create_schema(&name, schema).await.unwrap().schema_arn;
         let ds = t.create_dataset(&name, &s, &g, kind).await.unwrap();
         let job = t
-            .create_dataset_import_job(&name, &ds.dataset_arn, "sample", ImportMode::Full, None)
+            .create_dataset_import_job(
+                &name,
+                &ds.dataset_arn,
+                "sample",
+                ImportMode::Full,
+                Default::default(),
+            )
             .await
             .unwrap();
         t.run_dataset_import_job(&job.dataset_import_job_arn, &csv, &mut |_, _| {})

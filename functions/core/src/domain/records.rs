@@ -189,6 +189,8 @@ pub struct Solution {
     pub perform_auto_ml: bool,
     #[serde(default)]
     pub perform_auto_training: bool,
+    #[serde(default)]
+    pub perform_incremental_update: bool,
     pub status: Status,
     pub creation_date_time: f64,
     pub last_updated_date_time: f64,
@@ -272,6 +274,9 @@ pub struct CampaignConfig {
     pub enable_metadata_with_recommendations: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_with_latest_solution_version: Option<bool>,
+    /// Recorded and described as given (Personalize's v2 recipes read it; tailor's do not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranking_influence: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -401,6 +406,7 @@ pub struct BatchInferenceJob {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
     pub batch_inference_job_mode: String,
+    #[serde(with = "super::status::batch_wire")]
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
@@ -427,6 +433,7 @@ pub struct BatchSegmentJob {
     pub job_output: BatchJobOutput,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
+    #[serde(with = "super::status::batch_wire")]
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,

@@ -69,9 +69,62 @@ impl std::fmt::Display for Status {
     }
 }
 
+/// Batch inference and batch segment jobs spell their states Personalize's way for those
+/// resources: `PENDING → IN PROGRESS → ACTIVE | CREATE FAILED` (botocore's model and the
+/// reference, §2.11). The other states keep the common spelling; both spellings read back, so
+/// records written before this still load.
+pub mod batch_wire {
+    use super::Status;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn as_str(s: Status) -> &'static str {
+        match s {
+            Status::CreatePending => "PENDING",
+            Status::CreateInProgress => "IN PROGRESS",
+            other => other.as_str(),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(s: &Status, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(as_str(*s))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Status, D::Error> {
+        let text = String::deserialize(de)?;
+        match text.as_str() {
+            "PENDING" => Ok(Status::CreatePending),
+            "IN PROGRESS" => Ok(Status::CreateInProgress),
+            other => Status::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(other)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Status::*;
+
+    #[test]
+    fn batch_jobs_spell_pending_and_in_progress_their_own_way() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Job {
+            #[serde(with = "super::batch_wire")]
+            status: super::Status,
+        }
+        for (status, wire) in [
+            (CreatePending, "PENDING"),
+            (CreateInProgress, "IN PROGRESS"),
+            (Active, "ACTIVE"),
+            (CreateFailed, "CREATE FAILED"),
+        ] {
+            let text = serde_json::to_string(&Job { status }).unwrap();
+            assert_eq!(text, format!("{{\"status\":\"{wire}\"}}"));
+            assert_eq!(serde_json::from_str::<Job>(&text).unwrap().status, status);
+        }
+        // Records written with the common spelling still read.
+        let old: Job = serde_json::from_str(r#"{"status":"CREATE IN_PROGRESS"}"#).unwrap();
+        assert_eq!(old.status, CreateInProgress);
+        assert!(serde_json::from_str::<Job>(r#"{"status":"SOMETIMES"}"#).is_err());
+    }
 
     #[test]
     fn create_path_and_failures() {

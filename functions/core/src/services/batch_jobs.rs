@@ -212,6 +212,7 @@ impl Tailor {
             }
         }
         super::campaigns::check_exploration_config(&req.config.item_exploration_config)?;
+        super::campaigns::check_ranking_influence(req.config.ranking_influence.as_ref())?;
         let n = req.num_results.unwrap_or(25);
         if !(1..=crate::api::runtime::MAX_NUM_RESULTS as u32).contains(&n) {
             return Err(Error::InvalidInput(format!(

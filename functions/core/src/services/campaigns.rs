@@ -22,6 +22,7 @@ impl Tailor {
             ));
         }
         check_exploration_config(&config.item_exploration_config)?;
+        check_ranking_influence(config.ranking_influence.as_ref())?;
         let version = self.resolve_version(solution_version_arn).await?;
         if crate::recipes::Recipe::parse(&version.recipe_arn)?.recipe_type()
             == crate::recipes::RecipeType::UserSegmentation
@@ -92,6 +93,8 @@ impl Tailor {
             campaign.min_provisioned_tps = tps;
         }
         if let Some(c) = config {
+            check_exploration_config(&c.item_exploration_config)?;
+            check_ranking_influence(c.ranking_influence.as_ref())?;
             campaign.campaign_config = c;
         }
         let now = now_epoch();
@@ -161,6 +164,26 @@ impl Tailor {
     ) -> Result<Vec<EventTracker>> {
         self.list_records(dataset_group_arn).await
     }
+}
+
+/// Checks a `rankingInfluence` (a campaign's, a batch inference job's): Personalize's keys,
+/// weights 0–1.
+pub(crate) fn check_ranking_influence(
+    influence: Option<&std::collections::BTreeMap<String, f64>>,
+) -> Result<()> {
+    for (k, &w) in influence.into_iter().flatten() {
+        if !matches!(k.as_str(), "POPULARITY" | "FRESHNESS") {
+            return Err(Error::InvalidInput(format!(
+                "rankingInfluence key '{k}' is not known (POPULARITY, FRESHNESS)"
+            )));
+        }
+        if !(0.0..=1.0).contains(&w) {
+            return Err(Error::InvalidInput(format!(
+                "rankingInfluence.{k} {w} is out of range (0-1)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks an `itemExplorationConfig` (a campaign's, a batch inference job's): known keys,

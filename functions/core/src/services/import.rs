@@ -39,6 +39,15 @@ pub struct ImportOutcome {
     pub rows: u64,
 }
 
+/// What CreateDatasetImportJob records beside the job's name, dataset, data and mode.
+#[derive(Debug, Clone, Default)]
+pub struct ImportJobOptions {
+    /// Accepted and recorded as Personalize does; tailor reads with its own role.
+    pub role_arn: Option<String>,
+    /// Recorded and described; tailor publishes no attribution metrics.
+    pub publish_attribution_metrics_to_s3: bool,
+}
+
 /// A job this worker runs: its record as last written, and that write's version.
 struct Held {
     job: DatasetImportJob,
@@ -54,7 +63,7 @@ impl Tailor {
         dataset_arn: &str,
         data_location: &str,
         import_mode: ImportMode,
-        role_arn: Option<String>,
+        options: ImportJobOptions,
     ) -> Result<DatasetImportJob> {
         validate_name("jobName", job_name)?;
         if data_location.is_empty() {
@@ -71,10 +80,10 @@ impl Tailor {
             data_source: DataSource {
                 data_location: data_location.into(),
             },
-            role_arn,
+            role_arn: options.role_arn,
             status: Status::CreatePending,
             import_mode,
-            publish_attribution_metrics_to_s3: false,
+            publish_attribution_metrics_to_s3: options.publish_attribution_metrics_to_s3,
             creation_date_time: now,
             last_updated_date_time: now,
             failure_reason: None,

@@ -24,7 +24,7 @@ use std::sync::Arc;
 pub use catalog::tables;
 pub(crate) use catalog::Resource;
 pub use compaction::{put_records_table, Compaction};
-pub use import::ImportOutcome;
+pub use import::{ImportJobOptions, ImportOutcome};
 pub use shards::{EVENTS_PER_SHARD, SINGLE_FUNCTION_EVENTS};
 pub use solutions::{CreateSolution, SHARDS_HP};
 pub use tags::{check_tags, MAX_TAGS};

@@ -71,6 +71,9 @@ pub struct CreateSolution {
     pub perform_hpo: bool,
     /// performAutoTraining: a FULL version every `autoTrainingConfig` period ([`auto_training_days`]).
     pub perform_auto_training: bool,
+    /// performIncrementalUpdate: recorded and described. tailor's campaigns already take new
+    /// items and events at once, with no retraining.
+    pub perform_incremental_update: bool,
 }
 
 /// Days between automatic trainings: `solutionConfig.autoTrainingConfig.schedulingExpression`,
@@ -230,6 +233,7 @@ impl Tailor {
             perform_hpo: req.perform_hpo,
             perform_auto_ml: false,
             perform_auto_training: req.perform_auto_training,
+            perform_incremental_update: req.perform_incremental_update,
             status: Status::Active,
             creation_date_time: now,
             last_updated_date_time: now,

@@ -30,6 +30,10 @@ pub enum TrainingStep {
         #[serde(default)]
         training_mode: TrainingMode,
     },
+    /// Takes up a version CreateSolutionVersion recorded (CREATE PENDING): what Validate returns
+    /// for the version it records, so the rest of the machine trains it the same way.
+    #[serde(rename_all = "camelCase")]
+    Adopt { solution_version_arn: String },
     /// Compacts the version's dataset group's streamed events and put records into its
     /// datasets, so training sees them.
     #[serde(rename_all = "camelCase")]
@@ -98,6 +102,27 @@ impl Tailor {
                 let sharded = self.trains_sharded(&version).await?;
                 Ok(json!({
                     "solutionVersionArn": version.solution_version_arn,
+                    "sharded": sharded,
+                }))
+            }
+            TrainingStep::Adopt {
+                solution_version_arn,
+            } => {
+                let version = self
+                    .describe_solution_version(&solution_version_arn)
+                    .await?;
+                if !matches!(
+                    version.status,
+                    Status::CreatePending | Status::CreateInProgress
+                ) {
+                    return Err(Error::InUse(format!(
+                        "solution version {solution_version_arn} is {}, not CREATE PENDING",
+                        version.status
+                    )));
+                }
+                let sharded = self.trains_sharded(&version).await?;
+                Ok(json!({
+                    "solutionVersionArn": solution_version_arn,
                     "sharded": sharded,
                 }))
             }

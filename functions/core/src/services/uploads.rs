@@ -94,7 +94,13 @@ impl Tailor {
             .dataset_arn(&target.dataset_group_name, target.dataset_type);
         let name = upload_job_name(key, tag);
         let job = match self
-            .create_dataset_import_job(&name, &dataset_arn, data_location, target.import_mode, None)
+            .create_dataset_import_job(
+                &name,
+                &dataset_arn,
+                data_location,
+                target.import_mode,
+                Default::default(),
+            )
             .await
         {
             Ok(job) => job,

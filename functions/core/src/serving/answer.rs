@@ -266,7 +266,7 @@ impl Runtime {
             let promotion_name = promoted.as_ref().and_then(|(_, p)| p.name.clone());
             let picks = engine::recommend(&c.model, &query);
             // What this answer shows, for the events that will name its recommendation id.
-            if c.recipe_type == RecipeType::UserPersonalization {
+            if c.records_shown && c.recipe_type == RecipeType::UserPersonalization {
                 g.shown.lock().map_err(super::poisoned)?.insert(
                     &recommendation_id,
                     picks
@@ -292,7 +292,7 @@ impl Runtime {
                 .collect();
             (item_list, recommendation_id)
         };
-        if c.recipe_type == RecipeType::UserPersonalization {
+        if c.records_shown && c.recipe_type == RecipeType::UserPersonalization {
             // Another process may take the events that name this answer (the events
             // function on AWS): with shared stores it is remembered there too.
             if self.sharing != super::Sharing::Alone {

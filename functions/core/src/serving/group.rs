@@ -280,6 +280,15 @@ impl Shown {
         self.first_answer += 1;
     }
 
+    /// How many answers are remembered.
+    pub fn len(&self) -> usize {
+        self.answers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.answers.is_empty()
+    }
+
     /// What the answer with this id showed, if it is still remembered.
     pub fn get(&self, recommendation_id: &str) -> Option<Vec<u32>> {
         let seq = *self

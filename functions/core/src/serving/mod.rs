@@ -49,6 +49,10 @@ pub struct CampaignState {
     exploration: RwLock<Option<(u64, Arc<crate::engine::Exploration>)>>,
     /// When the campaign record was last compared with the stored one.
     checked: Mutex<Instant>,
+    /// Whether answers remember what they showed (for the impressions a later event's
+    /// `recommendationId` implies): a campaign's do; a solution version's (batch jobs, the
+    /// offline checks) reach no user who could send such an event, so they record nothing.
+    pub records_shown: bool,
 }
 
 impl CampaignState {
@@ -189,7 +193,7 @@ impl Runtime {
     }
 
     async fn load_campaign(&self, arn: &str, campaign: Campaign) -> Result<Arc<CampaignState>> {
-        let state = self.campaign_state(campaign).await?;
+        let state = self.campaign_state(campaign, true).await?;
         self.campaigns
             .write()
             .map_err(poisoned)?
@@ -211,26 +215,33 @@ impl Runtime {
         config: crate::domain::CampaignConfig,
     ) -> Result<Arc<CampaignState>> {
         let now = crate::domain::now_epoch();
-        self.campaign_state(Campaign {
-            name: "solution-version".into(),
-            // A campaign ARN, so requests against it pass the same checks a campaign's do.
-            campaign_arn: self
-                .tailor
-                .arns
-                .arn(crate::domain::ResourceType::Campaign, "solution-version"),
-            solution_version_arn: version_arn.into(),
-            min_provisioned_tps: 1,
-            campaign_config: config,
-            status: crate::domain::Status::Active,
-            failure_reason: None,
-            creation_date_time: now,
-            last_updated_date_time: now,
-            latest_campaign_update: None,
-        })
+        self.campaign_state(
+            Campaign {
+                name: "solution-version".into(),
+                // A campaign ARN, so requests against it pass the same checks a campaign's do.
+                campaign_arn: self
+                    .tailor
+                    .arns
+                    .arn(crate::domain::ResourceType::Campaign, "solution-version"),
+                solution_version_arn: version_arn.into(),
+                min_provisioned_tps: 1,
+                campaign_config: config,
+                status: crate::domain::Status::Active,
+                failure_reason: None,
+                creation_date_time: now,
+                last_updated_date_time: now,
+                latest_campaign_update: None,
+            },
+            false,
+        )
         .await
     }
 
-    async fn campaign_state(&self, campaign: Campaign) -> Result<Arc<CampaignState>> {
+    async fn campaign_state(
+        &self,
+        campaign: Campaign,
+        records_shown: bool,
+    ) -> Result<Arc<CampaignState>> {
         let arn = campaign.campaign_arn.clone();
         let version = self
             .tailor
@@ -283,6 +294,7 @@ impl Runtime {
             item_index: RwLock::new(None),
             exploration: RwLock::new(None),
             checked: Mutex::new(Instant::now()),
+            records_shown,
         });
         Ok(state)
     }
@@ -316,6 +328,7 @@ impl Runtime {
                 item_index: RwLock::new(None),
                 exploration: RwLock::new(None),
                 checked: Mutex::new(Instant::now()),
+                records_shown: state.records_shown,
             });
         }
         Ok(())

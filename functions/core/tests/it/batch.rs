@@ -59,6 +59,12 @@ async fn batch_lines_answer_as_get_recommendations_and_bad_lines_get_errors() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 5, "one output line per non-blank input line");
+    // Batch answers reach no one who could name their recommendation id in an event: nothing
+    // is remembered of them (on AWS that would be a DynamoDB write per line); a campaign's
+    // answers are remembered.
+    let group = rt.campaign(&campaign).await.unwrap().group.clone();
+    let remembered = || group.data.read().unwrap().shown.lock().unwrap().len();
+    assert_eq!(remembered(), 0);
 
     for (line, user) in [(&lines[0], "U0001"), (&lines[4], "U0003")] {
         assert_eq!(line["input"], serde_json::json!({ "userId": user }));
@@ -93,6 +99,7 @@ async fn batch_lines_answer_as_get_recommendations_and_bad_lines_get_errors() {
             assert!((s.as_f64().unwrap() - item.score.unwrap()).abs() < 1e-9);
         }
     }
+    assert_eq!(remembered(), 2, "the two online answers");
     let error = |i: usize| lines[i]["error"].as_str().unwrap().to_string();
     assert!(error(1).starts_with("line 3: not JSON"), "{}", error(1));
     assert_eq!(lines[1]["input"], "not json");
@@ -171,7 +178,10 @@ async fn related_items_and_ranking_lines_have_personalizes_shapes() {
         + &format!(
             "{{\"userId\":\"U0001\",\"itemList\":{}}}\n",
             serde_json::to_string(&vec!["P00001"; 501]).unwrap()
-        );
+        )
+        // A user the data never saw: answered as GetPersonalizedRanking answers one (as
+        // Personalize does), not an error.
+        + "{\"userId\":\"nobody-ever\",\"itemList\":[\"P00003\",\"P00001\",\"P00002\"]}\n";
     let mut out = Vec::new();
     let counts = rt
         .batch_inference(&ranking, &settings, &input, &mut out)
@@ -180,7 +190,7 @@ async fn related_items_and_ranking_lines_have_personalizes_shapes() {
     assert_eq!(
         counts,
         BatchCounts {
-            lines: 4,
+            lines: 5,
             failed: 3
         }
     );
@@ -203,6 +213,38 @@ async fn related_items_and_ranking_lines_have_personalizes_shapes() {
         "exactly the listed items"
     );
     assert!(lines[1]["error"].as_str().unwrap().contains("itemList"));
+    assert!(
+        lines[3]["error"].as_str().unwrap().contains("500"),
+        "{}",
+        lines[3]
+    );
+    let stranger = &lines[4];
+    assert!(stranger["error"].is_null(), "{stranger}");
+    let served = rt
+        .solution_version_with(&ranking, Default::default())
+        .await
+        .unwrap();
+    let online = rt
+        .rank_with(
+            &served,
+            &tailor_core::api::runtime::GetPersonalizedRankingRequest {
+                campaign_arn: served.campaign.campaign_arn.clone(),
+                user_id: "nobody-ever".into(),
+                input_list: vec!["P00003".into(), "P00001".into(), "P00002".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let online_ids: Vec<Value> = online
+        .personalized_ranking
+        .iter()
+        .map(|i| i.item_id.clone().into())
+        .collect();
+    assert_eq!(
+        stranger["output"]["recommendedItems"],
+        Value::Array(online_ids)
+    );
     let no_user = lines[2]["error"].as_str().unwrap();
     assert!(
         no_user.starts_with("line 3:") && no_user.contains("userId"),

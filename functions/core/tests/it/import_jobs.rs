@@ -92,7 +92,7 @@ async fn import(
 ) -> tailor_core::services::ImportOutcome {
     let ds = t.arns.dataset_arn("g", kind);
     let job = t
-        .create_dataset_import_job(name, &ds, "file://test.csv", mode, None)
+        .create_dataset_import_job(name, &ds, "file://test.csv", mode, Default::default())
         .await
         .unwrap();
     assert_eq!(job.status, Status::CreatePending);
@@ -414,12 +414,24 @@ async fn resource_rules() {
     assert_eq!(e404.kind().name(), "ResourceNotFoundException");
     assert_eq!(e404.kind().http_status(), 404);
     let ds = t.arns.dataset_arn("g", DatasetType::Items);
-    t.create_dataset_import_job("job", &ds, "s3://b/k.csv", ImportMode::Full, None)
-        .await
-        .unwrap();
+    t.create_dataset_import_job(
+        "job",
+        &ds,
+        "s3://b/k.csv",
+        ImportMode::Full,
+        Default::default(),
+    )
+    .await
+    .unwrap();
     assert!(matches!(
-        t.create_dataset_import_job("job", &ds, "s3://b/k.csv", ImportMode::Full, None)
-            .await,
+        t.create_dataset_import_job(
+            "job",
+            &ds,
+            "s3://b/k.csv",
+            ImportMode::Full,
+            Default::default()
+        )
+        .await,
         Err(Error::AlreadyExists(_))
     ));
     assert_eq!(
@@ -595,7 +607,13 @@ async fn an_import_streams_its_input_and_stops_at_an_oversized_record() {
     let ds = e.tailor.arns.dataset_arn("g", DatasetType::Interactions);
     let job = e
         .tailor
-        .create_dataset_import_job("zeros", &ds, "file:///dev/zero", ImportMode::Full, None)
+        .create_dataset_import_job(
+            "zeros",
+            &ds,
+            "file:///dev/zero",
+            ImportMode::Full,
+            Default::default(),
+        )
         .await
         .unwrap();
     let mut zeros = Zeros(0);
@@ -624,7 +642,13 @@ use tailor_core::store::Expect;
 async fn left_in_progress(t: &Tailor, name: &str, lease: ImportLease) -> String {
     let ds = t.arns.dataset_arn("g", DatasetType::Interactions);
     let job = t
-        .create_dataset_import_job(name, &ds, "file://big.csv", ImportMode::Full, None)
+        .create_dataset_import_job(
+            name,
+            &ds,
+            "file://big.csv",
+            ImportMode::Full,
+            Default::default(),
+        )
         .await
         .unwrap();
     let arn = job.dataset_import_job_arn.clone();
@@ -851,7 +875,13 @@ async fn a_worker_that_lost_its_job_swaps_in_no_data() {
     let data_before = t.load_dataset(&ds).await.unwrap().unwrap();
     let blobs_before = t.stores.blobs.list("").await.unwrap();
     let job = t
-        .create_dataset_import_job("suspended", &ds, "file://x.csv", ImportMode::Full, None)
+        .create_dataset_import_job(
+            "suspended",
+            &ds,
+            "file://x.csv",
+            ImportMode::Full,
+            Default::default(),
+        )
         .await
         .unwrap();
     let mut input = FailedMidway {

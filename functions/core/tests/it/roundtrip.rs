@@ -111,7 +111,7 @@ proptest! {
             let g = t.create_dataset_group("g", None, None).await.unwrap().dataset_group_arn;
             let s = t.create_schema("s", ITEMS).await.unwrap().schema_arn;
             let ds = t.create_dataset("d", &s, &g, DatasetType::Items).await.unwrap().dataset_arn;
-            let job = t.create_dataset_import_job("j", &ds, "file://x", ImportMode::Full, None).await.unwrap();
+            let job = t.create_dataset_import_job("j", &ds, "file://x", ImportMode::Full, Default::default()).await.unwrap();
             let csv = to_csv(&rows);
             let out = t.run_dataset_import_job(&job.dataset_import_job_arn, &csv, &mut |_, _| {}).await.unwrap();
             prop_assert!(out.errors.is_none(), "{:?}", out.errors);

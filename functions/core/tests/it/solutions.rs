@@ -66,7 +66,7 @@ async fn setup(users: usize) -> (tempfile::TempDir, Tailor, String) {
 async fn import(t: &Tailor, name: &str, mode: ImportMode, bytes: &[u8]) {
     let ds = t.arns.dataset_arn("g", DatasetType::Interactions);
     let job = t
-        .create_dataset_import_job(name, &ds, "file://x.csv", mode, None)
+        .create_dataset_import_job(name, &ds, "file://x.csv", mode, Default::default())
         .await
         .unwrap();
     let out = t
@@ -600,6 +600,7 @@ async fn automatic_training_follows_its_schedule() {
         solution_config: config(expr),
         perform_hpo: false,
         perform_auto_training: true,
+        perform_incremental_update: false,
     };
     for bad in [
         "rate(31 days)",

@@ -73,7 +73,7 @@ pub async fn import_sample(
 /// FULL-imports `csv` into `dataset` as job `job`.
 pub async fn import(t: &Tailor, dataset: &str, job: &str, csv: &[u8]) {
     let job = t
-        .create_dataset_import_job(job, dataset, "sample", ImportMode::Full, None)
+        .create_dataset_import_job(job, dataset, "sample", ImportMode::Full, Default::default())
         .await
         .unwrap();
     t.run_dataset_import_job(&job.dataset_import_job_arn, csv, &mut |_, _| {})

@@ -229,3 +229,56 @@ async fn a_failed_run_marks_its_version_and_keeps_the_campaign() {
     .await;
     assert_eq!(again["status"], "ACTIVE");
 }
+
+/// CreateSolutionVersion on AWS starts the same state machine with the version it recorded:
+/// Adopt takes it up, the steps train it, and an interrupted one is failed with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_created_version_is_adopted_and_trained_by_the_steps() {
+    let e = env().await;
+    e.t.stores.blobs.put(KEY, interactions()).await.unwrap();
+    upload(&e.t, KEY, "\"etag-1\"").await;
+    let created =
+        e.t.create_solution_version(&e.solution, TrainingMode::Full, None)
+            .await
+            .unwrap()
+            .solution_version_arn;
+    let adopted = step(
+        &e.t,
+        json!({"action": "adopt", "solutionVersionArn": created}),
+    )
+    .await;
+    assert_eq!(adopted["solutionVersionArn"], created.as_str());
+    assert_eq!(adopted["sharded"], false);
+    let trained = step(
+        &e.t,
+        json!({"action": "train", "solutionVersionArn": created}),
+    )
+    .await;
+    assert_eq!(trained["status"], "ACTIVE");
+    // A finished version is not taken up again.
+    let again: TrainingStep =
+        serde_json::from_value(json!({"action": "adopt", "solutionVersionArn": created})).unwrap();
+    let err = e.t.run_training_step(again).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ResourceInUse, "{err}");
+
+    // One whose train task timed out is failed by the machine's catch, with the reason.
+    let second =
+        e.t.create_solution_version(&e.solution, TrainingMode::Full, None)
+            .await
+            .unwrap()
+            .solution_version_arn;
+    step(
+        &e.t,
+        json!({"action": "adopt", "solutionVersionArn": second}),
+    )
+    .await;
+    let failed = step(
+        &e.t,
+        json!({"action": "fail", "solutionVersionArn": second,
+               "error": {"Error": "States.Timeout", "Cause": "Task timed out"}}),
+    )
+    .await;
+    assert_eq!(failed["status"], "CREATE FAILED");
+    let v = e.t.describe_solution_version(&second).await.unwrap();
+    assert_eq!(v.failure_reason.as_deref(), Some("Task timed out"));
+}

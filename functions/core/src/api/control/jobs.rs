@@ -13,7 +13,7 @@ use super::{pick, request, shown, NewTags};
 use crate::domain::{CampaignConfig, ImportMode, SolutionConfig, Tag, TrainingMode};
 use crate::error::{Error, Result};
 use crate::recipes::Recipe;
-use crate::services::{CreateSolution, Tailor};
+use crate::services::{CreateSolution, ImportJobOptions, Tailor};
 
 // --- dataset import jobs --------------------------------------------------------------------
 
@@ -31,7 +31,6 @@ struct CreateDatasetImportJob {
     data_source: DataSourceIn,
     role_arn: Option<String>,
     import_mode: Option<ImportMode>,
-    #[allow(dead_code)]
     publish_attribution_metrics_to_s3: Option<bool>,
     tags: Option<Vec<Tag>>,
 }
@@ -81,7 +80,12 @@ pub(super) async fn create_dataset_import_job(tailor: &Tailor, body: &[u8]) -> R
             &req.dataset_arn,
             &req.data_source.data_location,
             req.import_mode.unwrap_or_default(),
-            req.role_arn,
+            ImportJobOptions {
+                role_arn: req.role_arn,
+                publish_attribution_metrics_to_s3: req
+                    .publish_attribution_metrics_to_s3
+                    .unwrap_or(false),
+            },
         )
         .await?;
     let arn = job.dataset_import_job_arn.clone();
@@ -119,7 +123,6 @@ struct CreateSolutionIn {
     #[serde(rename = "performAutoML")]
     perform_auto_ml: Option<bool>,
     perform_auto_training: Option<bool>,
-    #[allow(dead_code)]
     perform_incremental_update: Option<bool>,
     recipe_arn: Option<String>,
     dataset_group_arn: String,
@@ -149,6 +152,7 @@ pub(super) async fn create_solution(tailor: &Tailor, body: &[u8]) -> Result<Valu
             perform_hpo: req.perform_hpo.unwrap_or(false),
             // Personalize's default.
             perform_auto_training: req.perform_auto_training.unwrap_or(true),
+            perform_incremental_update: req.perform_incremental_update.unwrap_or(false),
         })
         .await?;
     tags.apply(tailor, &solution.solution_arn).await?;
