@@ -139,7 +139,7 @@ impl DeleteUsers {
             .await?;
         let bar = spinner(format!("deleting the users of {location} ..."));
         let outcome = tailor
-            .run_data_deletion_job(&job.data_deletion_job_arn)
+            .run_data_deletion_job(&job.data_deletion_job_arn, None)
             .await;
         bar.finish_and_clear();
         let n = outcome?;

@@ -27,7 +27,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         },
     );
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        handle(&runtime, event.payload)
+        // When Lambda stops this invocation (epoch ms): a deletion records it, so a reader can
+        // fail a job whose invocation timed out instead of leaving it IN_PROGRESS.
+        let deadline = event.context.deadline as f64 / 1000.0;
+        handle(&runtime, event.payload, deadline)
     }))
     .await
 }
@@ -49,13 +52,13 @@ fn field<'a>(payload: &'a Value, name: &str) -> Result<&'a str, Diagnostic> {
         })
 }
 
-async fn handle(runtime: &Runtime, payload: Value) -> Result<Value, Diagnostic> {
+async fn handle(runtime: &Runtime, payload: Value, deadline: f64) -> Result<Value, Diagnostic> {
     let tailor = &runtime.tailor;
     let action = field(&payload, "action")?;
     if action == "delete" {
         let arn = field(&payload, "dataDeletionJobArn")?;
         let n = tailor
-            .run_data_deletion_job(arn)
+            .run_data_deletion_job(arn, Some(deadline))
             .await
             .map_err(diagnostic)?;
         return Ok(json!({ "dataDeletionJobArn": arn, "numDeleted": n }));

@@ -474,4 +474,12 @@ pub struct DataDeletionJob {
     pub last_updated_date_time: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
+    /// The process running it (not a Personalize field): a reader fails a job whose process is
+    /// gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerProcess>,
+    /// Epoch seconds by which its runner is stopped (a Lambda's deadline; not a Personalize
+    /// field): a job still running after it is failed by the next reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<f64>,
 }

@@ -69,13 +69,55 @@ impl Tailor {
             creation_date_time: now,
             last_updated_date_time: now,
             failure_reason: None,
+            worker: None,
+            deadline: None,
         };
         self.insert_record(&job).await?;
         Ok(job)
     }
 
+    /// The job; one running whose process is gone, or past its runner's deadline, is failed
+    /// first (never left IN_PROGRESS).
     pub async fn describe_data_deletion_job(&self, arn: &str) -> Result<DataDeletionJob> {
-        Ok(self.require(tables::DATA_DELETION_JOBS, arn).await?.0)
+        let (job, version) = self
+            .require::<DataDeletionJob>(tables::DATA_DELETION_JOBS, arn)
+            .await?;
+        if !deletion_abandoned(&job, now_epoch()) {
+            return Ok(job);
+        }
+        let mut failed = job.clone();
+        failed.status = DeletionStatus::Failed;
+        failed.failure_reason = Some(DELETION_WORKER_STOPPED.into());
+        failed.worker = None;
+        failed.last_updated_date_time = now_epoch();
+        match self.update_record(version, &failed).await {
+            Ok(_) => {
+                tracing::warn!(job = arn, "data deletion worker gone");
+                Ok(failed)
+            }
+            // The worker moved it on meanwhile: what it wrote stands.
+            Err(Error::Store(StoreError::ConditionFailed)) => Ok(self
+                .require::<DataDeletionJob>(tables::DATA_DELETION_JOBS, arn)
+                .await?
+                .0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Jobs as they stand: any abandoned by its runner is failed first.
+    pub(crate) async fn settle_deletion_jobs(
+        &self,
+        mut all: Vec<DataDeletionJob>,
+    ) -> Result<Vec<DataDeletionJob>> {
+        let now = now_epoch();
+        for job in &mut all {
+            if deletion_abandoned(job, now) {
+                *job = self
+                    .describe_data_deletion_job(&job.data_deletion_job_arn)
+                    .await?;
+            }
+        }
+        Ok(all)
     }
 
     /// Moves a deletion job on; `Ok(false)` when it is not in `from`.
@@ -94,8 +136,27 @@ impl Tailor {
             return Ok(false);
         }
         job.status = to;
+        if matches!(to, DeletionStatus::Completed | DeletionStatus::Failed) {
+            job.worker = None;
+        }
         job.num_deleted = num_deleted.or(job.num_deleted);
         job.failure_reason = reason;
+        job.last_updated_date_time = now_epoch();
+        self.update_record(version, &job).await?;
+        Ok(true)
+    }
+
+    /// Moves a pending job IN_PROGRESS, naming this process and its deadline.
+    async fn claim_deletion(&self, arn: &str, deadline: Option<f64>) -> Result<bool> {
+        let (mut job, version) = self
+            .require::<DataDeletionJob>(tables::DATA_DELETION_JOBS, arn)
+            .await?;
+        if job.status != DeletionStatus::Pending {
+            return Ok(false);
+        }
+        job.status = DeletionStatus::InProgress;
+        job.worker = WorkerProcess::of(std::process::id());
+        job.deadline = deadline;
         job.last_updated_date_time = now_epoch();
         self.update_record(version, &job).await?;
         Ok(true)
@@ -114,17 +175,10 @@ impl Tailor {
         Ok(())
     }
 
-    /// Runs a pending deletion job here, to its end; returns the users deleted.
-    pub async fn run_data_deletion_job(&self, arn: &str) -> Result<u64> {
-        let ok = self
-            .set_deletion(
-                arn,
-                DeletionStatus::Pending,
-                DeletionStatus::InProgress,
-                None,
-                None,
-            )
-            .await?;
+    /// Runs a pending deletion job here, to its end; returns the users deleted. `deadline`
+    /// (epoch seconds) is when this runner is stopped, if it has such a limit (a Lambda).
+    pub async fn run_data_deletion_job(&self, arn: &str, deadline: Option<f64>) -> Result<u64> {
+        let ok = self.claim_deletion(arn, deadline).await?;
         if !ok {
             return Err(Error::InUse(format!(
                 "data deletion job {arn} is not pending"
@@ -307,6 +361,18 @@ fn without(table: Table, users: &HashSet<String>, found: &mut HashSet<String>) -
         return table;
     }
     table.take(&kept)
+}
+
+/// A deletion job's failureReason when its runner stopped before it finished.
+pub const DELETION_WORKER_STOPPED: &str =
+    "the process running the data deletion job stopped before it finished; create the job again";
+
+/// A job left IN_PROGRESS by a runner that is gone, or past the deadline it was stopped at.
+/// The margin lets a runner at its deadline write its own end first.
+fn deletion_abandoned(job: &DataDeletionJob, now: f64) -> bool {
+    job.status == DeletionStatus::InProgress
+        && (job.worker.as_ref().is_some_and(|w| w.is_gone())
+            || job.deadline.is_some_and(|d| now > d + 60.0))
 }
 
 #[cfg(test)]

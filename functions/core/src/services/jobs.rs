@@ -77,7 +77,7 @@ impl JobRunner for LocalJobs {
     async fn start_deletion(&self, tailor: &Tailor, job_arn: &str) -> Result<()> {
         let arn = job_arn.to_string();
         in_background(tailor, arn.clone(), move |tailor| async move {
-            tailor.run_data_deletion_job(&arn).await.map(|_| ())
+            tailor.run_data_deletion_job(&arn, None).await.map(|_| ())
         })
     }
 }

@@ -100,7 +100,7 @@ async fn deleted_users_leave_datasets_events_and_the_next_model_and_no_one_else_
         .unwrap();
     assert_eq!(job.status, DeletionStatus::Pending);
     let n = t
-        .run_data_deletion_job(&job.data_deletion_job_arn)
+        .run_data_deletion_job(&job.data_deletion_job_arn, None)
         .await
         .unwrap();
     assert_eq!(n, 3, "U9999 had no data");
@@ -160,7 +160,7 @@ async fn deleted_users_leave_datasets_events_and_the_next_model_and_no_one_else_
 
     // A second run of the same job is refused; a CSV without USER_ID fails the job, naming it.
     assert!(t
-        .run_data_deletion_job(&job.data_deletion_job_arn)
+        .run_data_deletion_job(&job.data_deletion_job_arn, None)
         .await
         .is_err());
     std::fs::write(&csv, "ITEM_ID\nP00001\n").unwrap();
@@ -169,7 +169,7 @@ async fn deleted_users_leave_datasets_events_and_the_next_model_and_no_one_else_
         .await
         .unwrap();
     assert!(t
-        .run_data_deletion_job(&bad.data_deletion_job_arn)
+        .run_data_deletion_job(&bad.data_deletion_job_arn, None)
         .await
         .is_err());
     let bad = t
@@ -178,4 +178,100 @@ async fn deleted_users_leave_datasets_events_and_the_next_model_and_no_one_else_
         .unwrap();
     assert_eq!(bad.status, DeletionStatus::Failed);
     assert!(bad.failure_reason.unwrap().contains("USER_ID"));
+}
+
+/// A deletion job left IN_PROGRESS by a process that died, or by a runner past its deadline (a
+/// Lambda that timed out), is failed with a reason by the next Describe or List; one whose
+/// process lives and whose deadline is ahead is not.
+#[tokio::test]
+async fn a_deletion_job_whose_runner_stopped_is_failed_by_the_next_reader() {
+    use tailor_core::domain::{now_epoch, DataDeletionJob, WorkerProcess};
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let dead = WorkerProcess::of(child.id());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let alive = WorkerProcess::of(std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let (t, g) = group(dir.path(), true).await;
+    let csv = dir.path().join("users.csv");
+    std::fs::write(&csv, "USER_ID\nU0002\n").unwrap();
+    let now = now_epoch();
+    let mut cases = vec![
+        ("timed-out", None, Some(now - 3_600.0), true),
+        ("ahead", alive.clone(), Some(now + 3_600.0), false),
+        ("local-alive", alive, None, false),
+    ];
+    if let Some(dead) = dead {
+        cases.push(("dead", Some(dead), None, true)); // (only where /proc tells)
+    }
+    for (name, worker, deadline, abandoned) in cases {
+        let job = t
+            .create_data_deletion_job(name, &g, csv.to_str().unwrap(), None)
+            .await
+            .unwrap();
+        let arn = job.data_deletion_job_arn.clone();
+        let running = DataDeletionJob {
+            status: DeletionStatus::InProgress,
+            worker,
+            deadline,
+            ..job
+        };
+        t.stores
+            .meta
+            .put(
+                "data-deletion-jobs",
+                &arn,
+                Some(&g),
+                serde_json::to_vec(&running).unwrap(),
+                tailor_core::store::Expect::Any,
+            )
+            .await
+            .unwrap();
+        let listed = tailor_core::api::control::dispatch(
+            &t,
+            "ListDataDeletionJobs",
+            serde_json::json!({ "datasetGroupArn": g })
+                .to_string()
+                .as_bytes(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let summary = listed["dataDeletionJobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["dataDeletionJobArn"] == arn.as_str())
+            .unwrap()
+            .clone();
+        let described = tailor_core::api::control::dispatch(
+            &t,
+            "DescribeDataDeletionJob",
+            serde_json::json!({ "dataDeletionJobArn": arn })
+                .to_string()
+                .as_bytes(),
+        )
+        .await
+        .unwrap()
+        .unwrap()["dataDeletionJob"]
+            .clone();
+        assert!(
+            described.get("worker").is_none() && described.get("deadline").is_none(),
+            "bookkeeping stays inside: {described}"
+        );
+        for seen in [&summary, &described] {
+            if abandoned {
+                assert_eq!(seen["status"], "FAILED", "{name}: {seen}");
+                assert!(
+                    seen["failureReason"].as_str().unwrap().contains("stopped"),
+                    "{seen}"
+                );
+            } else {
+                assert_eq!(seen["status"], "IN_PROGRESS", "{name}: {seen}");
+            }
+        }
+    }
 }

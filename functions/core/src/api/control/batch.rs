@@ -170,5 +170,5 @@ pub(super) async fn describe_data_deletion_job(tailor: &Tailor, body: &[u8]) -> 
     let job = tailor
         .describe_data_deletion_job(&req.data_deletion_job_arn)
         .await?;
-    Ok(json!({ "dataDeletionJob": job }))
+    Ok(json!({ "dataDeletionJob": shown(&job, &["worker", "deadline"])? }))
 }

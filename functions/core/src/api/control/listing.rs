@@ -176,7 +176,8 @@ listed!(
         "jobName",
         "status",
         "failureReason"
-    ]
+    ],
+    fresh: settle_deletion_jobs
 );
 
 /// A List request's paging: how many, and after which key.
