@@ -357,7 +357,7 @@ for f in files:
         if ":dataset-import-job/" not in event["datasetImportJobArn"]:
             errors.append(f"{f}: datasetImportJobArn is not an import job's ARN")
     elif "action" in event:
-        if event["action"] not in {"validate", "train", "evaluate", "promote", "fail", "autoTrain"}:
+        if event["action"] not in {"validate", "adopt", "train", "evaluate", "promote", "fail", "autoTrain"}:
             errors.append(f"{f}: unknown action {event['action']}")
     else:
         errors.append(f"{f}: neither an S3 event, an HTTP API event nor a train task payload")

@@ -133,6 +133,12 @@ def test_lists_page_with_max_results_one(control):
                      nextToken="not-a-token")
         schemas = control.list_schemas(maxResults=1)
         assert len(schemas["schemas"]) == 1 and "nextToken" in schemas
+        # A token belongs to its list: another operation's, or another parent's, is refused.
+        groups_token = control.list_dataset_groups(maxResults=1)["nextToken"]
+        assert_error("InvalidNextTokenException", 400, control.list_schemas,
+                     nextToken=groups_token)
+        assert_error("InvalidNextTokenException", 400, control.list_datasets,
+                     datasetGroupArn=made[0], nextToken=groups_token)
     finally:
         for g in made:
             control.delete_dataset_group(datasetGroupArn=g)

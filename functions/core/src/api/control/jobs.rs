@@ -361,7 +361,8 @@ pub(super) async fn list_recipes(body: &[u8]) -> Result<Value> {
         _ => Recipe::ALL.iter().map(|&r| (r.arn(), r)).collect(),
     };
     all.sort_by(|a, b| a.0.cmp(&b.0));
-    let (recipes, next) = listing::page_of(all, |r| &r.0, &paging);
+    let (recipes, next) =
+        listing::page_of(all, |r| &r.0, &paging, &listing::scope("recipes", None))?;
     let fields = [
         "name",
         "recipeArn",

@@ -1,8 +1,9 @@
 //! The List operations: one page of one kind of resource, optionally one parent's, read a page at
 //! a time from the metadata store ([`crate::store::MetaStore::list_page`]) rather than whole.
 //!
-//! `maxResults` is 1–100 (100 when absent); `nextToken` is the last key of the page before,
-//! hex-encoded behind a version tag: opaque to clients, and checked when it comes back.
+//! `maxResults` is 1–100 (100 when absent); `nextToken` is the last key of the page before and
+//! the list it belongs to (the operation and its parent), hex-encoded behind a version tag:
+//! opaque to clients, and checked when it comes back, so one List's token is refused by another.
 
 use std::future::Future;
 
@@ -183,7 +184,8 @@ listed!(
 /// A List request's paging: how many, and after which key.
 pub(super) struct Paging {
     pub limit: usize,
-    pub after: Option<String>,
+    /// The token's list and key, as it came.
+    token: Option<(String, String)>,
 }
 
 impl Paging {
@@ -200,15 +202,32 @@ impl Paging {
                 }
             },
         };
-        let after = match req.remove("nextToken") {
+        let token = match req.remove("nextToken") {
             None | Some(Value::Null) => None,
             Some(Value::String(t)) => Some(decode_token(&t).ok_or_else(|| {
                 Error::InvalidNextToken("nextToken is not one this service issued".into())
             })?),
             Some(_) => return Err(Error::InvalidNextToken("nextToken must be a string".into())),
         };
-        Ok(Paging { limit, after })
+        Ok(Paging { limit, token })
     }
+
+    /// The key to continue after, for the list `scope` names ([`scope`]); a token another list
+    /// issued is refused.
+    pub fn after(&self, scope: &str) -> Result<Option<&str>> {
+        match &self.token {
+            None => Ok(None),
+            Some((s, key)) if s == scope => Ok(Some(key)),
+            Some(_) => Err(Error::InvalidNextToken(
+                "nextToken was issued for another list (operation or parent)".into(),
+            )),
+        }
+    }
+}
+
+/// What a token is bound to: the List's output field and its parent.
+pub(super) fn scope(field: &str, parent: Option<&str>) -> String {
+    format!("{field}|{}", parent.unwrap_or(""))
 }
 
 /// A List operation on `T`: the request's paging and (where `T` has one) its parent, checked to
@@ -234,59 +253,69 @@ pub(super) async fn list<T: Listed>(tailor: &Tailor, body: &[u8]) -> Result<Valu
             crate::api::text::shown(field)
         )));
     }
+    let scope = scope(T::FIELD, parent.as_deref());
     let (records, next) = tailor
-        .list_page::<T>(parent.as_deref(), paging.after.as_deref(), paging.limit)
+        .list_page::<T>(parent.as_deref(), paging.after(&scope)?, paging.limit)
         .await?;
     let records = T::fresh(tailor, records).await?;
     let items = records
         .iter()
         .map(|r| Ok(pick(&shown(r, &[])?, T::SUMMARY)))
         .collect::<Result<Vec<_>>>()?;
-    Ok(response(T::FIELD, items, next))
+    Ok(response(T::FIELD, items, next.map(|key| (scope, key))))
 }
 
-/// A page of an in-memory list sorted by `key` (recipes, which are not stored).
+/// A page of an in-memory list sorted by `key` (recipes, which are not stored), for the list
+/// `scope` names.
 pub(super) fn page_of<T>(
     all: Vec<T>,
     key: impl Fn(&T) -> &str,
     paging: &Paging,
-) -> (Vec<T>, Option<String>) {
+    scope: &str,
+) -> Result<(Vec<T>, Next)> {
+    let after = paging.after(scope)?;
     let mut rest: Vec<T> = all
         .into_iter()
-        .filter(|t| paging.after.as_deref().is_none_or(|a| key(t) > a))
+        .filter(|t| after.is_none_or(|a| key(t) > a))
         .collect();
-    let next = (rest.len() > paging.limit).then(|| key(&rest[paging.limit - 1]).to_string());
+    let next = (rest.len() > paging.limit)
+        .then(|| (scope.to_string(), key(&rest[paging.limit - 1]).to_string()));
     rest.truncate(paging.limit);
-    (rest, next)
+    Ok((rest, next))
 }
 
-/// `{ field: items, nextToken }`, the token present only when more remain.
-pub(super) fn response(field: &str, items: Vec<Value>, next: Option<String>) -> Value {
+/// Where the next page starts: the list's scope and the last key given.
+pub(super) type Next = Option<(String, String)>;
+
+/// `{ field: items, nextToken }`, the token (bound to its list) present only when more remain.
+pub(super) fn response(field: &str, items: Vec<Value>, next: Next) -> Value {
     let mut out = json!({ field: items });
-    if let Some(key) = next {
-        out["nextToken"] = json!(encode_token(&key));
+    if let Some((scope, key)) = next {
+        out["nextToken"] = json!(encode_token(&scope, &key));
     }
     out
 }
 
-fn encode_token(key: &str) -> String {
-    let mut out = String::from("t1.");
-    for b in key.bytes() {
+fn encode_token(scope: &str, key: &str) -> String {
+    let mut out = String::from("t2.");
+    for b in scope.bytes().chain([0]).chain(key.bytes()) {
         out.push_str(&format!("{b:02x}"));
     }
     out
 }
 
-fn decode_token(token: &str) -> Option<String> {
-    let hex = token.strip_prefix("t1.")?;
-    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 2 * MAX_ARN_CHARS {
+fn decode_token(token: &str) -> Option<(String, String)> {
+    let hex = token.strip_prefix("t2.")?;
+    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 6 * MAX_ARN_CHARS {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..hex.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
         .collect();
-    String::from_utf8(bytes?).ok()
+    let text = String::from_utf8(bytes?).ok()?;
+    let (scope, key) = text.split_once('\0')?;
+    (!key.is_empty()).then(|| (scope.to_string(), key.to_string()))
 }
 
 #[cfg(test)]
@@ -296,8 +325,14 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_foreign_ones_are_refused() {
         let arn = "arn:aws:personalize:us-east-1:000000000000:dataset-group/shop";
-        assert_eq!(decode_token(&encode_token(arn)).as_deref(), Some(arn));
-        for bad in ["", "t1.", "t1.zz", "t1.abc", "t2.61", "61", "t1.ff"] {
+        let scope = scope("datasetGroups", None);
+        assert_eq!(
+            decode_token(&encode_token(&scope, arn)),
+            Some((scope.clone(), arn.to_string()))
+        );
+        for bad in [
+            "", "t2.", "t2.zz", "t2.abc", "t1.61", "61", "t2.ff", "t2.6100",
+        ] {
             assert!(decode_token(bad).is_none(), "{bad}");
         }
     }
@@ -313,15 +348,20 @@ mod tests {
         let mut token: Option<String> = None;
         loop {
             let p = paging(json!({ "maxResults": 3, "nextToken": token })).unwrap();
-            let (items, next) = page_of(all.clone(), |s| s, &p);
+            let (items, next) = page_of(all.clone(), |s| s, &p, "xs|").unwrap();
             assert!(items.len() <= 3);
             seen.extend(items);
             match next {
-                Some(key) => token = Some(encode_token(&key)),
+                Some((scope, key)) => token = Some(encode_token(&scope, &key)),
                 None => break,
             }
         }
         assert_eq!(seen, all);
+        // Another list's token is refused, though it decodes.
+        let foreign = encode_token("ys|arn:parent", "arn:x/2");
+        let p = paging(json!({ "nextToken": foreign })).unwrap();
+        let e = page_of(all.clone(), |s| s, &p, "xs|").err().unwrap();
+        assert_eq!(e.kind().name(), "InvalidNextTokenException");
         for bad in [json!(0), json!(101), json!("3"), json!(2.5)] {
             assert!(paging(json!({ "maxResults": bad })).is_err(), "{bad}");
         }
