@@ -533,3 +533,43 @@ def test_batch_inference_and_deletion_jobs_through_boto3(control, server, tmp_pa
     listed = control.list_data_deletion_jobs(datasetGroupArn=group)["dataDeletionJobs"]
     assert [j["dataDeletionJobArn"] for j in listed] == [deletion]
     control.delete_dataset_group(datasetGroupArn=group)
+
+
+def test_a_batch_segment_job_through_boto3(control, server, tmp_path):
+    """CreateBatchSegmentJob on an aws-item-affinity version of the demo group goes PENDING ->
+    IN PROGRESS -> ACTIVE and writes `<input>.out` in Personalize's segment shape, one line per
+    item in input order."""
+    solution = control.create_solution(
+        name=unique("aff"), datasetGroupArn=arn("dataset-group", "demo"),
+        recipeArn="arn:aws:personalize:::recipe/aws-item-affinity")["solutionArn"]
+    try:
+        version = control.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+        trained = wait_for(lambda: control.describe_solution_version(solutionVersionArn=version),
+                           "solutionVersion")
+        assert trained["status"] == "ACTIVE", trained
+        items = list(dict.fromkeys(row["ITEM_ID"] for row in server.interactions))[:3]
+        (tmp_path / "items.json").write_text(
+            "".join(json.dumps({"itemId": i}) + "\n" for i in items))
+        out = tmp_path / "segments"
+        job = control.create_batch_segment_job(
+            jobName=unique("seg"), solutionVersionArn=version, numResults=10,
+            jobInput={"s3DataSource": {"path": str(tmp_path / "items.json")}},
+            jobOutput={"s3DataDestination": {"path": str(out)}},
+            roleArn="arn:aws:iam::000000000000:role/x")["batchSegmentJobArn"]
+        done = wait_for(lambda: control.describe_batch_segment_job(batchSegmentJobArn=job),
+                        "batchSegmentJob")
+        assert done["status"] == "ACTIVE", done
+        assert set(done["seen"]) <= {"PENDING", "IN PROGRESS", "ACTIVE"}, done["seen"]
+        assert done["numResults"] == 10
+        lines = [json.loads(line) for line in (out / "items.json.out").read_text().splitlines()]
+        assert [line["input"] for line in lines] == [{"itemId": i} for i in items]
+        known = {row["USER_ID"] for row in server.interactions}
+        for line in lines:
+            assert line.get("error") is None, line
+            assert list(line["output"]) == ["recommendedUsers"], line
+            users = line["output"]["recommendedUsers"]
+            assert len(users) == len(set(users)) == 10 and set(users) <= known, users
+        listed = control.list_batch_segment_jobs(solutionVersionArn=version)["batchSegmentJobs"]
+        assert [j["batchSegmentJobArn"] for j in listed] == [job]
+    finally:
+        control.delete_solution(solutionArn=solution)

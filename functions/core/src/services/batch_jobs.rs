@@ -351,6 +351,14 @@ impl Tailor {
                     parsed.target()
                 )));
             }
+            // Personalize allows no interactions filter on user segments (reference §4.4); one
+            // would otherwise match nothing, silently.
+            if segment && parsed.uses_interactions() {
+                return Err(Error::InvalidInput(format!(
+                    "filter {arn} reads Interactions: a batch segment job takes user filters on \
+                     the Users dataset only"
+                )));
+            }
         }
         Ok(())
     }

@@ -682,6 +682,25 @@ async fn segments_put_the_planted_audience_first() {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("USER_SEGMENTATION"), "{e}");
+        // User filters on Interactions are refused for segments (Personalize allows none),
+        // rather than silently matching no one.
+        let buyers = t
+            .create_filter(
+                &format!("buyers-{}", Recipe::name(recipe)),
+                &g,
+                "EXCLUDE UserID WHERE Interactions.EVENT_TYPE IN (\"purchase\")",
+            )
+            .await
+            .unwrap();
+        let mut req = tailor_core::services::batch_jobs::CreateBatchJob::new(
+            format!("seg-buyers-{}", Recipe::name(recipe)),
+            &version,
+            dir.path().to_str().unwrap(),
+            dir.path().join("out").to_str().unwrap(),
+        );
+        req.filter_arn = Some(buyers.filter_arn);
+        let e = t.create_batch_segment_job(req).await.unwrap_err();
+        assert!(e.to_string().contains("Interactions"), "{e}");
     }
 }
 
