@@ -230,17 +230,15 @@ impl ListOfSolution {
 impl One {
     pub async fn describe(self, tailor: &Tailor, kind: Kind) -> Result<ExitCode> {
         let arn = kind.arn(tailor, &self.name)?;
-        let record = match kind {
-            Kind::DatasetGroup => to_value(tailor.describe_dataset_group(&arn).await?)?,
-            Kind::Schema => to_value(tailor.describe_schema(&arn).await?)?,
-            Kind::Dataset => to_value(tailor.describe_dataset(&arn).await?)?,
-            Kind::ImportJob => to_value(tailor.describe_dataset_import_job(&arn).await?)?,
-            Kind::Solution => to_value(tailor.describe_solution(&arn).await?)?,
-            Kind::SolutionVersion => to_value(tailor.describe_solution_version(&arn).await?)?,
-            Kind::Campaign => to_value(tailor.describe_campaign(&arn).await?)?,
-            Kind::Filter => to_value(tailor.describe_filter(&arn).await?)?,
-            Kind::EventTracker => to_value(tailor.describe_event_tracker(&arn).await?)?,
-        };
+        // The control plane's own Describe: the same shape boto3 gets (latestSolutionVersion,
+        // no internal bookkeeping), not a second rendering of the record.
+        let field = kind.arn_field().trim_end_matches("Arn");
+        let operation = format!("Describe{}{}", field[..1].to_uppercase(), &field[1..]);
+        let body = serde_json::json!({ kind.arn_field(): arn }).to_string();
+        let mut answer = tailor_core::api::control::dispatch(tailor, &operation, body.as_bytes())
+            .await
+            .ok_or_else(|| tailor_core::Error::Internal(format!("no operation {operation}")))??;
+        let record = answer[field].take();
         if self.out.json {
             print_json(&record);
         } else {
