@@ -15,7 +15,6 @@ use crate::error::{Error, Result};
 use crate::recipes::{Recipe, RecipeType};
 use crate::serving::batch::{BatchCounts, BatchSettings};
 use crate::serving::Runtime;
-use crate::store::StoreError;
 
 /// Personalize's limits on one job's input.
 pub const MAX_INPUT_FILES: usize = 1000;
@@ -211,8 +210,10 @@ impl Tailor {
                 )));
             }
         }
-        super::campaigns::check_exploration_config(&req.config.item_exploration_config)?;
-        super::campaigns::check_ranking_influence(req.config.ranking_influence.as_ref())?;
+        super::campaigns::check_config(
+            &req.config.item_exploration_config,
+            req.config.ranking_influence.as_ref(),
+        )?;
         let n = req.num_results.unwrap_or(25);
         if !(1..=crate::api::runtime::MAX_NUM_RESULTS as u32).contains(&n) {
             return Err(Error::InvalidInput(format!(
@@ -385,17 +386,7 @@ impl Tailor {
             None,
         );
         failed.set_worker(None);
-        match self.update_record(version, &failed).await {
-            Ok(_) => {
-                tracing::warn!(job = arn, "batch worker gone");
-                Ok(failed)
-            }
-            // The worker moved it on meanwhile: what it wrote stands.
-            Err(Error::Store(StoreError::ConditionFailed)) => {
-                Ok(self.require::<J>(J::TABLE, arn).await?.0)
-            }
-            Err(e) => Err(e),
-        }
+        self.fail_abandoned(version, failed).await
     }
 
     /// Jobs as they stand: any whose process is gone is failed first.

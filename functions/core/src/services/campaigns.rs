@@ -21,8 +21,10 @@ impl Tailor {
                 "minProvisionedTPS must be at least 1".into(),
             ));
         }
-        check_exploration_config(&config.item_exploration_config)?;
-        check_ranking_influence(config.ranking_influence.as_ref())?;
+        check_config(
+            &config.item_exploration_config,
+            config.ranking_influence.as_ref(),
+        )?;
         let version = self.resolve_version(solution_version_arn).await?;
         if crate::recipes::Recipe::parse(&version.recipe_arn)?.recipe_type()
             == crate::recipes::RecipeType::UserSegmentation
@@ -93,8 +95,7 @@ impl Tailor {
             campaign.min_provisioned_tps = tps;
         }
         if let Some(c) = config {
-            check_exploration_config(&c.item_exploration_config)?;
-            check_ranking_influence(c.ranking_influence.as_ref())?;
+            check_config(&c.item_exploration_config, c.ranking_influence.as_ref())?;
             campaign.campaign_config = c;
         }
         let now = now_epoch();
@@ -166,9 +167,18 @@ impl Tailor {
     }
 }
 
-/// Checks a `rankingInfluence` (a campaign's, a batch inference job's): Personalize's keys,
-/// weights 0–1.
-pub(crate) fn check_ranking_influence(
+/// Checks what a campaign's config and a batch inference job's config share: the
+/// `itemExplorationConfig` and the `rankingInfluence`.
+pub(crate) fn check_config(
+    exploration: &std::collections::BTreeMap<String, String>,
+    influence: Option<&std::collections::BTreeMap<String, f64>>,
+) -> Result<()> {
+    check_exploration_config(exploration)?;
+    check_ranking_influence(influence)
+}
+
+/// Checks a `rankingInfluence`: Personalize's keys, weights 0–1.
+fn check_ranking_influence(
     influence: Option<&std::collections::BTreeMap<String, f64>>,
 ) -> Result<()> {
     for (k, &w) in influence.into_iter().flatten() {
@@ -188,9 +198,7 @@ pub(crate) fn check_ranking_influence(
 
 /// Checks an `itemExplorationConfig` (a campaign's, a batch inference job's): known keys,
 /// numbers in range.
-pub(crate) fn check_exploration_config(
-    config: &std::collections::BTreeMap<String, String>,
-) -> Result<()> {
+fn check_exploration_config(config: &std::collections::BTreeMap<String, String>) -> Result<()> {
     for (k, v) in config {
         let (lo, hi) = match k.as_str() {
             "explorationWeight" => (0.0, 1.0),

@@ -199,6 +199,26 @@ impl Tailor {
             .await?)
     }
 
+    /// Writes `failed` over a job record its worker abandoned (stored at `version`): the write
+    /// is conditional, so a worker that moved the job on meanwhile wins, and what it wrote is
+    /// returned instead.
+    pub(crate) async fn fail_abandoned<T: Resource>(&self, version: u64, failed: T) -> Result<T> {
+        match self.update_record(version, &failed).await {
+            Ok(_) => {
+                tracing::warn!(
+                    job = failed.key(),
+                    table = T::TABLE,
+                    "worker gone: job failed"
+                );
+                Ok(failed)
+            }
+            Err(Error::Store(StoreError::ConditionFailed)) => {
+                Ok(self.require::<T>(T::TABLE, failed.key()).await?.0)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every record of a kind (one parent's, when given), sorted by key.
     pub(crate) async fn list_records<T: Resource>(&self, parent: Option<&str>) -> Result<Vec<T>> {
         self.stores

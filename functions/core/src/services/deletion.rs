@@ -90,18 +90,7 @@ impl Tailor {
         failed.failure_reason = Some(DELETION_WORKER_STOPPED.into());
         failed.worker = None;
         failed.last_updated_date_time = now_epoch();
-        match self.update_record(version, &failed).await {
-            Ok(_) => {
-                tracing::warn!(job = arn, "data deletion worker gone");
-                Ok(failed)
-            }
-            // The worker moved it on meanwhile: what it wrote stands.
-            Err(Error::Store(StoreError::ConditionFailed)) => Ok(self
-                .require::<DataDeletionJob>(tables::DATA_DELETION_JOBS, arn)
-                .await?
-                .0),
-            Err(e) => Err(e),
-        }
+        self.fail_abandoned(version, failed).await
     }
 
     /// Jobs as they stand: any abandoned by its runner is failed first.

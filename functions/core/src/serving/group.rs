@@ -294,18 +294,18 @@ impl Shown {
         let seq = *self
             .by_id
             .get(&crate::engine::stages::seed(recommendation_id))?;
-        let at = (seq - self.first_answer) as usize;
+        // Every id in the map names a remembered answer (eviction removes its own), so these
+        // hold; checked all the same, a miss rather than a panic on an answer's path.
+        let at = usize::try_from(seq.checked_sub(self.first_answer)?).ok()?;
         let start = match at {
             0 => self.first_item,
-            _ => self.answers[at - 1].1,
+            _ => self.answers.get(at - 1)?.1,
         };
-        let end = self.answers[at].1;
-        Some(
-            self.items
-                .range((start - self.first_item) as usize..(end - self.first_item) as usize)
-                .copied()
-                .collect(),
-        )
+        let end = self.answers.get(at)?.1;
+        let from = usize::try_from(start.checked_sub(self.first_item)?).ok()?;
+        let to = usize::try_from(end.checked_sub(self.first_item)?).ok()?;
+        (from <= to && to <= self.items.len())
+            .then(|| self.items.range(from..to).copied().collect())
     }
 }
 
