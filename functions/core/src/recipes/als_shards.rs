@@ -199,6 +199,14 @@ impl Plan {
         }
     }
 
+    /// The shard of `side` holding row `row`.
+    pub fn shard_of(&self, side: Side, row: usize) -> usize {
+        let b = self.bounds(side);
+        b.partition_point(|&start| start <= row)
+            .saturating_sub(1)
+            .min(self.shards(side) - 1)
+    }
+
     pub fn shards(&self, side: Side) -> usize {
         self.bounds(side).len().saturating_sub(1).max(1)
     }
@@ -264,6 +272,15 @@ pub struct ShardRows {
 }
 
 impl ShardRows {
+    pub(crate) fn new(side: Side, shard: usize, first: usize, csr: Csr) -> ShardRows {
+        ShardRows {
+            side,
+            shard,
+            first,
+            csr,
+        }
+    }
+
     pub fn rows(&self) -> usize {
         self.csr.ptr.len() - 1
     }

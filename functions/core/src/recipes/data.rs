@@ -35,7 +35,7 @@ pub struct EventConfig {
 
 impl EventConfig {
     /// The weight of an event, or `None` when it does not count.
-    fn weigh(&self, event_type: Option<&str>, value: Option<f64>) -> Option<f32> {
+    pub(crate) fn weigh(&self, event_type: Option<&str>, value: Option<f64>) -> Option<f32> {
         if let Some(only) = &self.event_type {
             if event_type.is_none_or(|t| !t.eq_ignore_ascii_case(only)) {
                 return None;

@@ -14,7 +14,7 @@
 
 use rayon::prelude::*;
 
-use super::TrainingData;
+use super::{Event, TrainingData};
 use crate::sample::SplitMix;
 
 /// What the factorisation is fitted with.
@@ -88,12 +88,20 @@ impl Csr {
 
     /// Users × items, repeated events summed, from the histories.
     pub(crate) fn users(data: &TrainingData, alpha: f32) -> Csr {
-        let mut ptr = Vec::with_capacity(data.histories.len() + 1);
-        let mut cols = Vec::with_capacity(data.n_events());
-        let mut conf = Vec::with_capacity(data.n_events());
+        Csr::from_histories(data.histories.iter().map(Vec::as_slice), alpha)
+    }
+
+    /// One row per history, repeated events summed.
+    pub(crate) fn from_histories<'a>(
+        histories: impl ExactSizeIterator<Item = &'a [Event]>,
+        alpha: f32,
+    ) -> Csr {
+        let mut ptr = Vec::with_capacity(histories.len() + 1);
+        let mut cols = Vec::new();
+        let mut conf = Vec::new();
         ptr.push(0);
         let mut row: Vec<(u32, f32)> = Vec::new();
-        for h in &data.histories {
+        for h in histories {
             row.clear();
             row.extend(h.iter().map(|e| (e.item, e.weight)));
             row.sort_unstable_by_key(|&(i, _)| i);

@@ -20,6 +20,7 @@ pub mod objective;
 mod params;
 pub mod popularity;
 pub mod retrieval;
+pub mod shuffle;
 pub mod similar_items;
 pub mod sims;
 pub mod trending;
