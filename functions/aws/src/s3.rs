@@ -52,6 +52,38 @@ pub(crate) fn client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(builder.build())
 }
 
+/// Bytes `range` (not empty) of the object, clipped to its end, or None when there is no such key.
+async fn get_object_range(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    range: std::ops::Range<u64>,
+) -> StoreResult<Option<Vec<u8>>> {
+    let header = format!("bytes={}-{}", range.start, range.end - 1);
+    let out = match client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .range(header)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+        // Past the end: 416 InvalidRange. The object exists; its part there is empty.
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+            return Ok(Some(Vec::new()))
+        }
+        Err(e) => return Err(io_error("S3 GetObject", &e)),
+    };
+    let body = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| StoreError::Io(format!("S3 GetObject body: {e}")))?;
+    Ok(Some(body.into_bytes().to_vec()))
+}
+
 /// The whole object, or None when the bucket has no such key.
 pub(crate) async fn get_object(
     client: &aws_sdk_s3::Client,
@@ -91,6 +123,21 @@ impl BlobStore for S3BlobStore {
     async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         check_key(key)?;
         get_object(&self.client, &self.bucket, key).await
+    }
+
+    async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        check_key(key)?;
+        if range.start >= range.end {
+            // S3 has no empty range: ask whether the key exists.
+            return Ok(get_object_range(&self.client, &self.bucket, key, 0..1)
+                .await?
+                .map(|_| Vec::new()));
+        }
+        get_object_range(&self.client, &self.bucket, key, range).await
     }
 
     async fn delete(&self, key: &str) -> StoreResult<()> {

@@ -217,6 +217,126 @@ pub async fn open(keys: &dyn KeyService, id: &ObjectId<'_>, sealed: &[u8]) -> St
     Ok(out)
 }
 
+/// A sealed object read in parts (format 3): from its header alone, any run of its chunks
+/// opens without the rest, so a task reads just its byte range of a large dataset file.
+pub struct SealedParts {
+    cipher: Aes256Gcm,
+    aad: Vec<u8>,
+    nonce: [u8; 12],
+    body_at: u64,
+    len: u64,
+    id: String,
+}
+
+impl SealedParts {
+    /// The longest header a sealed object can have: what to fetch before [`SealedParts::open`].
+    pub const HEADER_MAX: u64 = 7 + u16::MAX as u64 + 8 + 12;
+
+    /// Reads the header from the object's first bytes (at least the header; up to
+    /// [`Self::HEADER_MAX`] always suffice) and unwraps its data key.
+    pub async fn open(
+        keys: &dyn KeyService,
+        id: &ObjectId<'_>,
+        prefix: &[u8],
+    ) -> StoreResult<SealedParts> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("sealed object {id}: {what}"));
+        if prefix.len() < 7 || &prefix[..4] != MAGIC {
+            return Err(corrupt("not a tailor sealed object"));
+        }
+        if prefix[4] != VERSION {
+            return Err(corrupt(&format!(
+                "format version {} cannot be read in parts (version {VERSION} can; re-import \
+                 the dataset to rewrite it)",
+                prefix[4]
+            )));
+        }
+        let wrapped_len = u16::from_le_bytes([prefix[5], prefix[6]]) as usize;
+        let header_end = 7 + wrapped_len + 8;
+        if prefix.len() < header_end + 12 {
+            return Err(corrupt("truncated header"));
+        }
+        let key = keys
+            .decrypt_data_key(&prefix[7..7 + wrapped_len], &group_context(id.group))
+            .await?;
+        let mut aad = prefix[..header_end].to_vec();
+        aad.extend_from_slice(&id.aad_tail());
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&prefix[7 + wrapped_len..header_end]);
+        let mut nonce = [0u8; 12];
+        nonce.copy_from_slice(&prefix[header_end..header_end + 12]);
+        Ok(SealedParts {
+            cipher: Aes256Gcm::new_from_slice(&key)
+                .map_err(|_| StoreError::Key("bad data key".into()))?,
+            aad,
+            nonce,
+            body_at: (header_end + 12) as u64,
+            len: u64::from_le_bytes(len),
+            id: id.to_string(),
+        })
+    }
+
+    /// The object's plaintext length.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The chunks holding plaintext bytes `range` (clipped to the object).
+    pub fn chunks(&self, range: std::ops::Range<u64>) -> std::ops::Range<usize> {
+        let c = CHUNK as u64;
+        let end = range.end.min(self.len);
+        let start = range.start.min(end);
+        (start / c) as usize..end.div_ceil(c) as usize
+    }
+
+    /// Where chunks `chunks` lie in the sealed object.
+    pub fn sealed_range(&self, chunks: std::ops::Range<usize>) -> std::ops::Range<u64> {
+        let at = |i: usize| {
+            let plain = (i as u64 * CHUNK as u64).min(self.len);
+            self.body_at + plain + 16 * i as u64
+        };
+        at(chunks.start)..at(chunks.end)
+    }
+
+    /// The plaintext of consecutive chunks from `first`, given their sealed bytes; fails on
+    /// any change to them, as [`open`] does.
+    pub fn open_chunks(&self, first: usize, sealed: &[u8]) -> StoreResult<Vec<u8>> {
+        let failed = || {
+            StoreError::Corrupt(format!(
+                "sealed object {}: authentication failed in chunks from {first}",
+                self.id
+            ))
+        };
+        let pieces: Vec<&[u8]> = sealed.chunks(CHUNK + 16).collect();
+        let plain: Vec<Vec<u8>> = pieces
+            .par_iter()
+            .enumerate()
+            .map(|(k, c)| {
+                let i = first + k;
+                let want = (self.len - (i as u64 * CHUNK as u64).min(self.len)).min(CHUNK as u64);
+                if c.len() as u64 != want + 16 {
+                    return Err(failed());
+                }
+                let (text, tag) = c.split_at(c.len() - 16);
+                let mut p = text.to_vec();
+                self.cipher
+                    .decrypt_in_place_detached(
+                        Nonce::from_slice(&chunk_nonce(&self.nonce, i)),
+                        &self.aad,
+                        &mut p,
+                        Tag::from_slice(tag),
+                    )
+                    .map_err(|_| failed())?;
+                Ok(p)
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok(plain.concat())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +350,42 @@ mod tests {
 
     fn bytes(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[tokio::test]
+    async fn parts_open_alone_and_only_as_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = crate::store::fs::FsStores::open(dir.path()).unwrap().keys;
+        let keys = &keys;
+        let plain = bytes(3 * CHUNK + 1000);
+        let sealed = seal(keys, &ID, &plain).await.unwrap();
+        let head = &sealed[..(SealedParts::HEADER_MAX as usize).min(sealed.len())];
+        let parts = SealedParts::open(keys, &ID, head).await.unwrap();
+        assert_eq!(parts.len(), plain.len() as u64);
+        for range in [
+            0..10u64,
+            CHUNK as u64 - 5..CHUNK as u64 + 5,
+            2 * CHUNK as u64..plain.len() as u64,
+        ] {
+            let chunks = parts.chunks(range.clone());
+            let at = parts.sealed_range(chunks.clone());
+            let got = parts
+                .open_chunks(chunks.start, &sealed[at.start as usize..at.end as usize])
+                .unwrap();
+            let from = chunks.start * CHUNK;
+            assert_eq!(&got[..], &plain[from..from + got.len()]);
+            assert!(from as u64 <= range.start && (from + got.len()) as u64 >= range.end);
+        }
+        // A changed byte, or a chunk given as another, fails.
+        let at = parts.sealed_range(1..2);
+        let mut bad = sealed[at.start as usize..at.end as usize].to_vec();
+        bad[5] ^= 1;
+        assert!(parts.open_chunks(1, &bad).is_err());
+        let good = &sealed[at.start as usize..at.end as usize];
+        assert!(parts.open_chunks(2, good).is_err());
+        let other = ObjectId { key: "other", ..ID };
+        let parts = SealedParts::open(keys, &other, head).await.unwrap();
+        assert!(parts.open_chunks(1, good).is_err());
     }
 
     /// Where the chunks of a sealed object start.

@@ -113,6 +113,34 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 
 /// Reads a container file written by [`write`] for `schema`.
 pub fn read(schema: Arc<DatasetSchema>, bytes: &[u8]) -> Result<Table, AvroError> {
+    let (header, written) = checked_header(&schema, bytes)?;
+    let mut table = Table::empty(schema);
+    if let Some(blocks) = header.null_codec_blocks(bytes)? {
+        decode_blocks(&mut table, &written, blocks)?;
+        return Ok(table);
+    }
+    let reader = Reader::new(bytes).map_err(|e| AvroError::Corrupt(e.to_string()))?;
+    for value in reader {
+        let value = value.map_err(|e| AvroError::Corrupt(e.to_string()))?;
+        let Value::Record(fields) = value else {
+            return Err(AvroError::Corrupt("a datum is not a record".into()));
+        };
+        if fields.len() != table.columns.len() {
+            return Err(AvroError::SchemaMismatch);
+        }
+        for (col, (_, v)) in table.columns.iter_mut().zip(fields) {
+            push_value(col, v)?;
+        }
+    }
+    Ok(table)
+}
+
+/// The header of a file written by [`write`], checked against `schema`, and the schema it was
+/// written with.
+fn checked_header<'a>(
+    schema: &DatasetSchema,
+    bytes: &'a [u8],
+) -> Result<(Header<'a>, DatasetSchema), AvroError> {
     // The header is read here, not by apache-avro's reader first: its schema parser panics on
     // some damaged names, and `DatasetSchema::parse` checks them before it parses.
     let header = Header::parse(bytes)?;
@@ -135,25 +163,111 @@ pub fn read(schema: Arc<DatasetSchema>, bytes: &[u8]) -> Result<Table, AvroError
     {
         return Err(AvroError::SchemaMismatch);
     }
-    let mut table = Table::empty(schema);
-    if let Some(blocks) = header.null_codec_blocks(bytes)? {
-        decode_blocks(&mut table, &written, blocks)?;
-        return Ok(table);
+    Ok((header, written))
+}
+
+/// A file written by [`write`], read in byte ranges: a range holds the blocks that start in
+/// it (the first block follows the header; each later one follows a sync marker), as Hadoop
+/// splits a container file. Ranges that tile the file read every block once.
+pub struct Container {
+    schema: Arc<DatasetSchema>,
+    written: DatasetSchema,
+    marker: [u8; 16],
+    data_at: u64,
+}
+
+/// What [`Container::read_range`] made of the bytes it was given.
+pub enum RangeRead {
+    Done(Table),
+    /// The range's last block runs past the bytes given: give them up to `need`.
+    Short {
+        need: u64,
+    },
+}
+
+impl Container {
+    /// From the file's first bytes, which must hold its header.
+    pub fn parse(schema: Arc<DatasetSchema>, prefix: &[u8]) -> Result<Container, AvroError> {
+        let (header, written) = checked_header(&schema, prefix)?;
+        if !matches!(header.metadata(b"avro.codec"), None | Some(b"null")) {
+            return Err(AvroError::Corrupt(
+                "only files of the null codec are read in ranges".into(),
+            ));
+        }
+        let mut marker = [0u8; 16];
+        marker.copy_from_slice(header.marker);
+        Ok(Container {
+            schema,
+            written,
+            marker,
+            data_at: header.data_at as u64,
+        })
     }
-    let reader = Reader::new(bytes).map_err(|e| AvroError::Corrupt(e.to_string()))?;
-    for value in reader {
-        let value = value.map_err(|e| AvroError::Corrupt(e.to_string()))?;
-        let Value::Record(fields) = value else {
-            return Err(AvroError::Corrupt("a datum is not a record".into()));
+
+    /// The records of the blocks starting in `range`, from `window`: the file's bytes from
+    /// `window_at`, which must start at or before `range.start - 16` (to see the marker before
+    /// the first block) and end at `file_len` or past the range's last block.
+    pub fn read_range(
+        &self,
+        window: &[u8],
+        window_at: u64,
+        range: std::ops::Range<u64>,
+        file_len: u64,
+    ) -> Result<RangeRead, AvroError> {
+        let mut table = Table::empty(self.schema.clone());
+        let end = range.end.min(file_len);
+        let first = if range.start <= self.data_at {
+            Some(self.data_at)
+        } else {
+            // The first marker ending in the range: its block starts there.
+            let from = (range.start - 16)
+                .checked_sub(window_at)
+                .ok_or_else(|| AvroError::Corrupt("a range's bytes start after the range".into()))?
+                as usize;
+            window
+                .get(from..)
+                .unwrap_or_default()
+                .windows(16)
+                .position(|w| w == self.marker)
+                .map(|p| window_at + (from + p + 16) as u64)
         };
-        if fields.len() != table.columns.len() {
-            return Err(AvroError::SchemaMismatch);
+        let Some(mut at) = first.filter(|&a| a < end) else {
+            return Ok(RangeRead::Done(table));
+        };
+        let window_end = window_at + window.len() as u64;
+        while at < end {
+            let local = (at - window_at) as usize;
+            let mut c = Cursor {
+                bytes: &window[local..],
+                at: 0,
+            };
+            let head = (|| Ok::<_, AvroError>((c.len()?, c.len()?)))();
+            let Ok((count, size)) = head else {
+                if window_end >= file_len {
+                    return Err(c.corrupt("a truncated block head"));
+                }
+                return Ok(RangeRead::Short {
+                    need: (at + 32).min(file_len),
+                });
+            };
+            let block_end = at + (c.at + size + 16) as u64;
+            if block_end > window_end {
+                if window_end >= file_len {
+                    return Err(AvroError::Corrupt(format!(
+                        "a block at byte {at} runs past the end of the file"
+                    )));
+                }
+                return Ok(RangeRead::Short { need: block_end });
+            }
+            let block = c.take(size)?;
+            if c.take(16)? != self.marker {
+                return Err(c.corrupt("a block without the file's sync marker"));
+            }
+            decode_blocks(&mut table, &self.written, vec![(count, block)])?;
+            at = block_end;
         }
-        for (col, (_, v)) in table.columns.iter_mut().zip(fields) {
-            push_value(col, v)?;
-        }
+        Ok(RangeRead::Done(table))
     }
-    Ok(table)
 }
 
 fn push_value(col: &mut Values, v: Value) -> Result<(), AvroError> {
@@ -413,6 +527,44 @@ mod tests {
         let t = table(BLOCK_ROWS * 2 + 17);
         let bytes = write(&t).unwrap();
         assert_eq!(read(t.schema.clone(), &bytes).unwrap(), t);
+    }
+
+    #[test]
+    fn byte_ranges_that_tile_a_file_read_every_row_once() {
+        let t = table(BLOCK_ROWS * 3 + 100);
+        let bytes = write(&t).unwrap();
+        let len = bytes.len() as u64;
+        let c = Container::parse(t.schema.clone(), &bytes[..4096]).unwrap();
+        for step in [len / 7 + 1, len / 3 + 5, 20, len] {
+            let mut all = Table::empty(t.schema.clone());
+            let mut shorts = 0;
+            let mut a = 0;
+            while a < len {
+                let range = a..(a + step).min(len);
+                // Start with a window over the range alone, and widen it when told.
+                let from = a.saturating_sub(16);
+                let mut to = range.end;
+                let part = loop {
+                    match c
+                        .read_range(&bytes[from as usize..to as usize], from, range.clone(), len)
+                        .unwrap()
+                    {
+                        RangeRead::Done(p) => break p,
+                        RangeRead::Short { need } => {
+                            assert!(need > to);
+                            shorts += 1;
+                            to = need.min(len);
+                        }
+                    }
+                };
+                all.append(&part);
+                a = range.end;
+            }
+            assert_eq!(all, t, "ranges of {step} bytes");
+            if step < len {
+                assert!(shorts > 0, "some block crossed a range's end");
+            }
+        }
     }
 
     #[test]

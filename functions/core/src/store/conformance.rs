@@ -32,6 +32,34 @@ pub async fn blob_store(store: &dyn BlobStore) {
         .put(&format!("{p}/a/two.bin"), vec![0u8; 70_000])
         .await
         .unwrap();
+    let two = format!("{p}/a/two.bin");
+    store
+        .put(&two, (0..70_000u32).map(|i| (i % 251) as u8).collect())
+        .await
+        .unwrap();
+    for (range, want) in [
+        (0..5, 0..5u32),
+        (69_990..70_010, 69_990..70_000),
+        (100..100, 0..0),
+    ] {
+        let got = store.get_range(&two, range.clone()).await.unwrap();
+        let want: Vec<u8> = want.map(|i| (i % 251) as u8).collect();
+        assert_eq!(
+            got,
+            Some(want),
+            "get_range {range:?} is those bytes, clipped"
+        );
+    }
+    assert_eq!(
+        store.get_range(&two, 80_000..80_010).await.unwrap(),
+        Some(Vec::new()),
+        "a range past the end is empty"
+    );
+    assert_eq!(
+        store.get_range(&format!("{p}/nope"), 0..5).await.unwrap(),
+        None,
+        "get_range of a missing key is None"
+    );
     store
         .put(&format!("{p}/b/three:arn/x"), vec![1, 2, 3])
         .await

@@ -178,6 +178,26 @@ impl BlobStore for FsBlobStore {
         Ok(read_opt(&self.root.join(key_path(key)?))?)
     }
 
+    async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        use std::io::{Seek, SeekFrom};
+        let mut f = match File::open(self.root.join(key_path(key)?)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let len = f.metadata()?.len();
+        let end = range.end.min(len);
+        let start = range.start.min(end);
+        f.seek(SeekFrom::Start(start))?;
+        let mut out = vec![0u8; (end - start) as usize];
+        f.read_exact(&mut out)?;
+        Ok(Some(out))
+    }
+
     async fn delete(&self, key: &str) -> StoreResult<()> {
         match fs::remove_file(self.root.join(key_path(key)?)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),

@@ -44,6 +44,18 @@ pub trait BlobStore: Send + Sync {
     /// Stores `bytes` under `key`, replacing any previous object; readers never see a partial one.
     async fn put(&self, key: &str, bytes: Vec<u8>) -> StoreResult<()>;
     async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Bytes `range` of `key`, clipped to its end (empty past it), or None when there is no such
+    /// key: what lets a task read just its part of a large object. The default reads it whole.
+    async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.get(key).await?.map(|b| {
+            let end = (range.end as usize).min(b.len());
+            b[(range.start as usize).min(end)..end].to_vec()
+        }))
+    }
     /// Removes `key`; removing a missing key is not an error.
     async fn delete(&self, key: &str) -> StoreResult<()>;
     /// Keys under `prefix`, sorted.
