@@ -292,6 +292,11 @@ impl SealedParts {
         (start / c) as usize..end.div_ceil(c) as usize
     }
 
+    /// Where chunk `i` starts in the plaintext.
+    pub fn plain_at(&self, i: usize) -> u64 {
+        (i as u64 * CHUNK as u64).min(self.len)
+    }
+
     /// Where chunks `chunks` lie in the sealed object.
     pub fn sealed_range(&self, chunks: std::ops::Range<usize>) -> std::ops::Range<u64> {
         let at = |i: usize| {

@@ -230,6 +230,20 @@ impl Table {
         }
     }
 
+    /// Re-codes the encoded column `name` by `dict` (ids it lacks are added to it): so tables
+    /// read apart share one coding.
+    pub fn recode(&mut self, name: &str, dict: &IdDict) {
+        let Some(i) = self.schema.field_index(name) else {
+            return;
+        };
+        if let Values::Codes { dict: d, codes } = &mut self.columns[i] {
+            let mut into = dict.clone();
+            let map: Vec<u32> = d.iter().map(|id| into.intern(id)).collect();
+            codes.iter_mut().for_each(|c| *c = map[*c as usize]);
+            *d = into;
+        }
+    }
+
     /// A new table holding `rows` of this one, in that order.
     pub fn take(&self, rows: &[usize]) -> Table {
         let mut out = Table::empty(self.schema.clone());

@@ -828,7 +828,7 @@ mod tests {
         } else {
             chain::fit_factors(&c, d, &split, &mut |_| {})
         };
-        let trained = chain::finish(recipe, &c, d, &split, fitted, &mut |_| {}).unwrap();
+        let trained = chain::finish(recipe, &c, d, &split, fitted, None, &mut |_| {}).unwrap();
         (c, trained)
     }
 

@@ -95,14 +95,24 @@ pub struct Trained {
 
 /// The chain `recipe` with `hp` fits on `data`, or `None` when it fits no factors.
 pub fn chain(recipe: Recipe, data: &TrainingData, hp: &Hyperparameters) -> Result<Option<Chain>> {
-    let Some(params) = factor_params(recipe, data, hp)? else {
+    let longest = data.histories.iter().map(Vec::len).max().unwrap_or(0);
+    chain_for(recipe, data.n_items(), longest, hp)
+}
+
+/// [`chain`] from the data's sizes alone: its catalogue and its longest history.
+pub fn chain_for(
+    recipe: Recipe,
+    n_items: usize,
+    longest: usize,
+    hp: &Hyperparameters,
+) -> Result<Option<Chain>> {
+    let Some(params) = factor_params(recipe, n_items, hp)? else {
         return Ok(None);
     };
     let n = params.als_iterations;
     // A trial needs held-out events in the evaluation split's training part: users with 5 events
     // there (QUALITY.md's split) had 7 or more before it.
-    let trial =
-        params.tune_factor_weight && data.histories.iter().any(|h| h.len() >= TRIAL_MIN_HISTORY);
+    let trial = params.tune_factor_weight && longest >= TRIAL_MIN_HISTORY;
     let mut phases = Vec::with_capacity(3);
     if trial {
         phases.push((Phase::Trial, (n * 2).div_ceil(3)));
@@ -180,12 +190,15 @@ pub fn fit_factors(
 }
 
 /// The version's two models from the chain's factors; `split` is the evaluation split of `data`.
+/// `popularity` is the served model's, when `data` is a sample of the users (otherwise
+/// counted from `data`).
 pub fn finish(
     recipe: Recipe,
     chain: &Chain,
     data: &TrainingData,
     split: &Split,
     fitted: ChainFactors,
+    popularity: Option<Vec<f32>>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Trained> {
     let ChainFactors {
@@ -247,12 +260,19 @@ pub fn finish(
     if let Some(chooser) = unserved {
         (served.factor_weight, served.popularity_weight) = chooser.best_weights(split);
     }
-    let model = Model::fit_with(recipe, data, &mut |f| progress(0.5 + 0.5 * f), |pop, p| {
-        let mut m = unfactored(data, &served, p)?;
-        m.params = settled(served.clone());
-        let weight = m.params.factor_weight;
-        Ok(wrap(recipe, with_factors(m, weight, y_final, data, pop)?))
-    })?;
+    let popularity = popularity.unwrap_or_else(|| super::popularity::popularity(data));
+    let model = Model::fit_with_popularity(
+        recipe,
+        data,
+        popularity,
+        &mut |f| progress(0.5 + 0.5 * f),
+        |pop, p| {
+            let mut m = unfactored(data, &served, p)?;
+            m.params = settled(served.clone());
+            let weight = m.params.factor_weight;
+            Ok(wrap(recipe, with_factors(m, weight, y_final, data, pop)?))
+        },
+    )?;
     Ok(Trained { evaluation, model })
 }
 
@@ -324,7 +344,7 @@ fn wrap(recipe: Recipe, m: next_items::NextItems) -> Box<dyn Learned> {
 /// recipe fits factors.
 fn factor_params(
     recipe: Recipe,
-    data: &TrainingData,
+    n_items: usize,
     hp: &Hyperparameters,
 ) -> Result<Option<NextItemsParams>> {
     if recipe != USER_PERSONALIZATION && recipe != PERSONALIZED_RANKING {
@@ -333,7 +353,7 @@ fn factor_params(
     hp.only(recipe.name(), recipe.hyperparameters())?;
     let mut p = NextItemsParams::from_hp(hp)?;
     if p.auto_factors {
-        p.factors = next_items::auto_factors(data.n_items());
+        p.factors = next_items::auto_factors(n_items);
         p.auto_factors = false;
     }
     Ok((p.factors > 0).then_some(p))
@@ -341,7 +361,7 @@ fn factor_params(
 
 /// Whether `recipe` with `hp` fits factors at all (what sharding splits).
 pub fn fits_factors(recipe: Recipe, hp: &Hyperparameters) -> Result<bool> {
-    Ok(factor_params(recipe, &TrainingData::default(), hp)?.is_some())
+    Ok(factor_params(recipe, 0, hp)?.is_some())
 }
 
 /// A version's FULL training in this process: the chain for a factor recipe, otherwise the
@@ -356,7 +376,7 @@ pub fn train(
     let trained = match chain(recipe, data, hp)? {
         Some(chain) => {
             let fitted = fit_factors(&chain, data, &split, &mut |f| progress("training", 0.8 * f));
-            finish(recipe, &chain, data, &split, fitted, &mut |f| {
+            finish(recipe, &chain, data, &split, fitted, None, &mut |f| {
                 progress("training", 0.8 + 0.2 * f)
             })?
         }

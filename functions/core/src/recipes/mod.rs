@@ -265,7 +265,18 @@ impl Model {
         progress: &mut dyn FnMut(f64),
         learn: impl FnOnce(&[f32], &mut dyn FnMut(f64)) -> Result<Box<dyn Learned>>,
     ) -> Result<Model> {
-        let popularity = popularity::popularity(data);
+        Self::fit_with_popularity(recipe, data, popularity::popularity(data), progress, learn)
+    }
+
+    /// [`Model::fit_with`], the items' popularity given: counted apart from `data` when `data`
+    /// is a sample of users (the sharded training's finish).
+    pub fn fit_with_popularity(
+        recipe: Recipe,
+        data: &TrainingData,
+        popularity: Vec<f32>,
+        progress: &mut dyn FnMut(f64),
+        learn: impl FnOnce(&[f32], &mut dyn FnMut(f64)) -> Result<Box<dyn Learned>>,
+    ) -> Result<Model> {
         let learned = learn(&popularity, progress)?;
         progress(1.0);
         Ok(Model {

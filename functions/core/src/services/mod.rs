@@ -83,6 +83,12 @@ pub struct Tailor {
     pub sources: Option<Arc<dyn DataSources>>,
     /// Where import jobs and solution versions run once created.
     pub jobs: Arc<dyn jobs::JobRunner>,
+    /// Plaintext bytes of interactions data per task of a sharded training's scan and cut
+    /// Maps (`TAILOR_SHARD_RANGE_BYTES`, else [`shards::RANGE_BYTES`]).
+    pub shard_range_bytes: u64,
+    /// Events a sharded training's finish samples users up to (`TAILOR_SHARD_SAMPLE_EVENTS`,
+    /// else [`shards::SAMPLE_EVENTS`]).
+    pub shard_sample_events: u64,
 }
 
 impl Tailor {
@@ -94,6 +100,16 @@ impl Tailor {
             quotas: quotas::Quotas::default(),
             sources: None,
             jobs: Arc::new(jobs::LocalJobs),
+            shard_range_bytes: std::env::var("TAILOR_SHARD_RANGE_BYTES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|&n| n > 0)
+                .unwrap_or(shards::RANGE_BYTES),
+            shard_sample_events: std::env::var("TAILOR_SHARD_SAMPLE_EVENTS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|&n| n > 0)
+                .unwrap_or(shards::SAMPLE_EVENTS),
         }
     }
 

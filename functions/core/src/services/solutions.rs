@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::catalog::tables;
+use super::shards::Sharded;
 use super::Tailor;
 use crate::crypto;
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::evaluation;
-use crate::recipes::chain::{self, ChainFactors};
+use crate::recipes::chain;
 use crate::recipes::hpo::{self, HpoConfig};
 use crate::recipes::{
     context, EventConfig, Hyperparameters, Model, Recipe, RecipeType, TrainingData,
@@ -134,7 +135,10 @@ pub(crate) fn hyperparameters(config: &SolutionConfig) -> Hyperparameters {
     hp
 }
 
-fn event_config(event_type: Option<&str>, config: &SolutionConfig) -> Result<EventConfig> {
+pub(crate) fn event_config(
+    event_type: Option<&str>,
+    config: &SolutionConfig,
+) -> Result<EventConfig> {
     let threshold = match &config.event_value_threshold {
         Some(s) => Some(s.trim().parse::<f64>().map_err(|_| {
             Error::InvalidInput(format!(
@@ -505,13 +509,13 @@ impl Tailor {
     pub(crate) async fn run_version(
         &self,
         arn: &str,
-        factors: Option<ChainFactors>,
+        sharded: Option<Sharded>,
         progress: &mut (dyn FnMut(&str, f64) + Send),
     ) -> Result<SolutionVersion> {
         let (mut version, v) = self
             .require::<SolutionVersion>(tables::SOLUTION_VERSIONS, arn)
             .await?;
-        let resumes = factors.is_some() && version.status == Status::CreateInProgress;
+        let resumes = sharded.is_some() && version.status == Status::CreateInProgress;
         if version.status != Status::CreatePending && !resumes {
             return Err(Error::InUse(format!(
                 "solution version {arn} is {}, not CREATE PENDING",
@@ -523,7 +527,7 @@ impl Tailor {
         version.last_updated_date_time = now_epoch();
         let v = self.update_record(v, &version).await?;
         let started = std::time::Instant::now();
-        let result = self.train(&version, factors, progress).await;
+        let result = self.train(&version, sharded, progress).await;
         match result {
             Ok((model, metrics)) => {
                 let bytes = model.to_bytes();
@@ -662,22 +666,43 @@ impl Tailor {
     async fn train(
         &self,
         version: &SolutionVersion,
-        factors: Option<ChainFactors>,
+        sharded: Option<Sharded>,
         progress: &mut (dyn FnMut(&str, f64) + Send),
     ) -> Result<(Model, BTreeMap<String, f64>)> {
         let recipe = Recipe::parse(&version.recipe_arn)?;
         let hp = hyperparameters(&version.solution_config);
-        // What PutEvents / PutItems / PutUsers recorded trains too (the state machine runs this
-        // step before training as well; a second run finds nothing new). Sharded factors were
-        // fitted on the data as compacted before the shards: no compaction in between.
-        if factors.is_none() {
-            progress("compacting events", 0.0);
-            self.compact(&version.dataset_group_arn).await?;
+        if let Some(sharded) = sharded {
+            // Sharded factors were fitted on the data as compacted before the shards: no
+            // compaction in between. Their data arrive as the finish's user sample.
+            let Sharded {
+                mut factors,
+                data,
+                popularity,
+            } = sharded;
+            let chain = chain::chain(recipe, &data, &hp)?.ok_or_else(|| {
+                Error::Internal(format!("{} fits no factors to shard", recipe.name()))
+            })?;
+            factors.grow(data.n_items());
+            let split = evaluation::quality_split(&data);
+            let trained = chain::finish(
+                recipe,
+                &chain,
+                &data,
+                &split,
+                factors,
+                Some(popularity),
+                &mut |f| progress("training", f),
+            )?;
+            return Ok(self.measured(recipe, trained, &split, &data, progress));
         }
+        // What PutEvents / PutItems / PutUsers recorded trains too (the state machine runs this
+        // step before training as well; a second run finds nothing new).
+        progress("compacting events", 0.0);
+        self.compact(&version.dataset_group_arn).await?;
         progress("loading data", 0.0);
         let data = self.training_data(version).await?;
         data.check_minimum(MIN_EVENTS, MIN_USERS)?;
-        if version.training_mode == TrainingMode::Update && factors.is_none() {
+        if version.training_mode == TrainingMode::Update {
             let base = self
                 .latest_full_version(&version.solution_arn)
                 .await?
@@ -693,19 +718,8 @@ impl Tailor {
             progress("updating", 1.0);
             return Ok((model, metrics));
         }
-        let (trained, split) = match factors {
-            Some(mut factors) => {
-                let chain = chain::chain(recipe, &data, &hp)?.ok_or_else(|| {
-                    Error::Internal(format!("{} fits no factors to shard", recipe.name()))
-                })?;
-                factors.grow(data.n_items());
-                let split = evaluation::quality_split(&data);
-                let trained = chain::finish(recipe, &chain, &data, &split, factors, &mut |f| {
-                    progress("training", f)
-                })?;
-                (trained, split)
-            }
-            None if version.perform_hpo => {
+        let (trained, split) = match () {
+            () if version.perform_hpo => {
                 let cfg = HpoConfig::parse(recipe, version.solution_config.other.get("hpoConfig"))?;
                 let started = std::time::Instant::now();
                 let (tuned, trials) = hpo::tune(recipe, &data, &hp, &cfg, &mut |f| {
@@ -720,10 +734,22 @@ impl Tailor {
                 );
                 chain::train(recipe, &data, &tuned, progress)?
             }
-            None => chain::train(recipe, &data, &hp, progress)?,
+            () => chain::train(recipe, &data, &hp, progress)?,
         };
+        Ok(self.measured(recipe, trained, &split, &data, progress))
+    }
+
+    /// The served model with its context stage, and the evaluation model's offline metrics.
+    fn measured(
+        &self,
+        recipe: Recipe,
+        trained: chain::Trained,
+        split: &evaluation::Split,
+        data: &TrainingData,
+        progress: &mut (dyn FnMut(&str, f64) + Send),
+    ) -> (Model, BTreeMap<String, f64>) {
         progress("evaluating", 0.0);
-        let metrics = evaluation::evaluate(&trained.evaluation, &split);
+        let metrics = evaluation::evaluate(&trained.evaluation, split);
         let mut model = trained.model;
         // Personalize's recipes that read context and user metadata.
         if matches!(
@@ -731,9 +757,9 @@ impl Tailor {
             RecipeType::UserPersonalization | RecipeType::PersonalizedRanking
         ) {
             progress("learning the context stage", 0.0);
-            model.context = context::learn(&trained.evaluation, &split.train, &data).map(Arc::new);
+            model.context = context::learn(&trained.evaluation, &split.train, data).map(Arc::new);
         }
-        Ok((model, metrics))
+        (model, metrics)
     }
 
     pub async fn get_solution_metrics(

@@ -41,10 +41,37 @@ pub enum TrainingStep {
     /// Trains the version (FULL also measures its offline metrics).
     #[serde(rename_all = "camelCase")]
     Train { solution_version_arn: String },
-    /// Cuts the version's data into shards for a sharded training (when Validate said
+    /// Lists the byte ranges of the version's data for a sharded training (when Validate said
     /// `sharded`); marks it CREATE IN PROGRESS.
     #[serde(rename = "shardPrepare", rename_all = "camelCase")]
     ShardPrepare { solution_version_arn: String },
+    /// Reads one range: its ids and counts.
+    #[serde(rename = "shardScan", rename_all = "camelCase")]
+    ShardScan {
+        solution_version_arn: String,
+        range: usize,
+    },
+    /// Merges the ranges' ids and cuts the plan; returns the shards.
+    #[serde(rename = "shardPlan", rename_all = "camelCase")]
+    ShardPlan { solution_version_arn: String },
+    /// Sends one range's events to their user shards.
+    #[serde(rename = "shardCut", rename_all = "camelCase")]
+    ShardCut {
+        solution_version_arn: String,
+        range: usize,
+    },
+    /// Makes one user shard's rows, and its parts of the item shards'.
+    #[serde(rename = "shardUsers", rename_all = "camelCase")]
+    ShardUsers {
+        solution_version_arn: String,
+        shard: usize,
+    },
+    /// Makes one item shard's rows.
+    #[serde(rename = "shardItems", rename_all = "camelCase")]
+    ShardItems {
+        solution_version_arn: String,
+        shard: usize,
+    },
     /// Solves one user shard of one iteration (from 1) against the item factors.
     #[serde(rename = "solveUsers", rename_all = "camelCase")]
     SolveUsers {
@@ -145,6 +172,25 @@ impl Tailor {
             TrainingStep::ShardPrepare {
                 solution_version_arn,
             } => self.shard_prepare(&solution_version_arn).await,
+            TrainingStep::ShardScan {
+                solution_version_arn,
+                range,
+            } => self.shard_scan(&solution_version_arn, range).await,
+            TrainingStep::ShardPlan {
+                solution_version_arn,
+            } => self.shard_plan(&solution_version_arn).await,
+            TrainingStep::ShardCut {
+                solution_version_arn,
+                range,
+            } => self.shard_cut(&solution_version_arn, range).await,
+            TrainingStep::ShardUsers {
+                solution_version_arn,
+                shard,
+            } => self.shard_users(&solution_version_arn, shard).await,
+            TrainingStep::ShardItems {
+                solution_version_arn,
+                shard,
+            } => self.shard_items(&solution_version_arn, shard).await,
             TrainingStep::SolveUsers {
                 solution_version_arn,
                 shard,

@@ -1,6 +1,7 @@
-//! The sharded training branch as the state machine runs it (validate → shardPrepare → per
-//! iteration solveUsers over user shards then solveItems over item shards → shardFinish), on the
-//! embedded store, against the single-process Train of the same data.
+//! The sharded training branch as the state machine runs it (validate → shardPrepare → shardScan
+//! per range → shardPlan → shardCut per range → shardUsers per user shard → shardItems per item
+//! shard → per iteration solveUsers over user shards then solveItems over item shards →
+//! shardFinish), on the embedded store, against the single-process Train of the same data.
 
 use serde_json::{json, Value};
 use tailor_core::domain::{ResourceType, SolutionConfig, Status};
@@ -55,8 +56,11 @@ async fn shop(dir: &std::path::Path) -> (Tailor, String) {
         users: 200,
         sessions_per_user: 5,
     };
-    let (t, g, sample) = support::shop(dir, 3, size).await;
+    let (mut t, g, sample) = support::shop(dir, 3, size).await;
     support::import_sample(&t, &g, "", &sample, &[DatasetType::Interactions]).await;
+    // Ranges of a few Avro blocks' worth, so the scan and cut Maps have several tasks and most
+    // blocks cross a range's end.
+    t.shard_range_bytes = 20_000;
     (t, g)
 }
 
@@ -109,12 +113,11 @@ async fn the_sharded_branch_trains_the_single_process_model() {
         .unwrap();
     assert_eq!(v["sharded"], true);
     let arn = v["solutionVersionArn"].as_str().unwrap().to_string();
-    let plan = step(
-        &t,
-        json!({"action": "shardPrepare", "solutionVersionArn": arn}),
-    )
-    .await
-    .unwrap();
+    // Before shardPrepare, a scan has no manifest to read.
+    let early = json!({"action": "shardScan", "solutionVersionArn": arn, "range": 0});
+    assert!(step(&t, early).await.is_err());
+    let plan = prepare(&t, &arn).await;
+    assert!(plan["ranges"].as_u64().unwrap() > 2, "{plan}");
     assert_eq!(plan["userShards"], json!([0, 1, 2]));
     assert_eq!(plan["itemShards"], json!([0, 1, 2]));
     // The evaluation part's 4 sweeps, then 2 on all the data (recipes::chain).
@@ -123,12 +126,18 @@ async fn the_sharded_branch_trains_the_single_process_model() {
     assert_eq!(v.status, Status::CreateInProgress);
     // The shard objects are sealed (no readable artifact magic at rest).
     let objects = t.stores.blobs.list("training/").await.unwrap();
-    // The plan, each phase's 3 + 3 row shards, the random start's 3 + 3 factor shards.
-    assert_eq!(objects.len(), 1 + 2 * 6 + 6, "{objects:?}");
+    let rows: Vec<&String> = objects.iter().filter(|k| k.contains("/rows/")).collect();
+    // Each phase's 3 + 3 row shards.
+    assert_eq!(rows.len(), 2 * 6, "{rows:?}");
     for k in &objects {
         let raw = t.stores.blobs.get(k).await.unwrap().unwrap();
         assert_eq!(&raw[..4], b"TLSE", "{k}");
     }
+    let outside = json!({"action": "shardUsers", "solutionVersionArn": arn, "shard": 3});
+    assert_eq!(
+        step(&t, outside).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
     // An item shard of iteration 1 before the user shards of iteration 1: refused, by name.
     let early =
         json!({"action": "solveItems", "solutionVersionArn": arn, "shard": 0, "iteration": 1});
@@ -177,14 +186,37 @@ async fn the_sharded_branch_trains_the_single_process_model() {
     assert_eq!(ma, mb);
 }
 
+/// The steps before the sweeps, as the state machine orders them: the plan's answer, with the
+/// number of ranges.
+async fn prepare(t: &Tailor, arn: &str) -> Value {
+    let arn_of = |action: &str| json!({"action": action, "solutionVersionArn": arn});
+    let ranges = step(t, arn_of("shardPrepare")).await.unwrap()["ranges"].clone();
+    let ranges = ranges.as_array().unwrap();
+    for r in ranges {
+        let mut s = arn_of("shardScan");
+        s["range"] = r.clone();
+        step(t, s).await.unwrap();
+    }
+    let mut plan = step(t, arn_of("shardPlan")).await.unwrap();
+    for r in ranges {
+        let mut s = arn_of("shardCut");
+        s["range"] = r.clone();
+        step(t, s).await.unwrap();
+    }
+    for (action, shards) in [("shardUsers", "userShards"), ("shardItems", "itemShards")] {
+        for s in plan[shards].as_array().unwrap().clone() {
+            let mut st = arn_of(action);
+            st["shard"] = s;
+            step(t, st).await.unwrap();
+        }
+    }
+    plan["ranges"] = json!(ranges.len());
+    plan
+}
+
 /// Every step of the sharded branch for the version `arn`, as the state machine orders them.
 async fn run_sharded(t: &Tailor, arn: &str) -> Value {
-    let plan = step(
-        t,
-        json!({"action": "shardPrepare", "solutionVersionArn": arn}),
-    )
-    .await
-    .unwrap();
+    let plan = prepare(t, arn).await;
     for it in 1..=plan["iterations"].as_u64().unwrap() {
         for (action, shards) in [
             ("solveUsers", &plan["userShards"]),
@@ -263,5 +295,107 @@ async fn a_sharded_training_tunes_its_weights_as_the_single_process_does() {
     // The sample's sessions reward factors: the weight chosen keeps them, in both.
     assert!(pa.params.factor_weight > 0.0, "{:?}", pa.params);
     assert_same_factors(&a, &b);
+    assert!(t.stores.blobs.list("training/").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_events_are_a_second_file_and_a_sampled_finish_keeps_the_factors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut t, g) = shop(dir.path()).await;
+    // PutEvents of new users on new and known items, compacted into the events file.
+    let tracking_id = t
+        .create_event_tracker("tracker", &g)
+        .await
+        .unwrap()
+        .tracking_id;
+    let rt = tailor_core::serving::Runtime::new(t.clone());
+    for u in 0..30 {
+        let event_list = (0..6)
+            .map(|k| tailor_core::api::events::Event {
+                event_id: Some(format!("e{u}-{k}")),
+                event_type: "click".into(),
+                item_id: Some(if k % 2 == 0 {
+                    format!("streamed-{}", (u + k) % 7)
+                } else {
+                    format!("i{}", u * 3 + k)
+                }),
+                sent_at: Some(2_000_000_000.0 + (u * 10 + k) as f64),
+                ..Default::default()
+            })
+            .collect();
+        rt.put_events(&tailor_core::api::events::PutEventsRequest {
+            tracking_id: tracking_id.clone(),
+            user_id: Some(format!("streamed-user-{u}")),
+            session_id: format!("s{u}"),
+            event_list,
+        })
+        .await
+        .unwrap();
+    }
+    t.compact(&g).await.unwrap();
+    // A finish sample of about a third of the users.
+    let events: usize = {
+        let data = t
+            .load_dataset(&t.arns.dataset_arn(
+                &t.describe_dataset_group(&g).await.unwrap().name,
+                DatasetType::Interactions,
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        data.rows()
+    };
+    t.shard_sample_events = (events / 3) as u64;
+    let mut arns = Vec::new();
+    for (name, shards) in [("single", "1"), ("sharded", "2")] {
+        let sol = solution(&t, &g, name, shards).await;
+        let v = step(
+            &t,
+            json!({"action": "validate", "solutionArn": sol, "campaignArn": t.arns.arn(ResourceType::Campaign, name), "trainingMode": "FULL"}),
+        )
+        .await
+        .unwrap();
+        let arn = v["solutionVersionArn"].as_str().unwrap().to_string();
+        if shards == "1" {
+            step(&t, json!({"action": "train", "solutionVersionArn": arn}))
+                .await
+                .unwrap();
+        } else {
+            let plan = run_sharded(&t, &arn).await;
+            // The bulk file's ranges and the events file's.
+            assert!(plan["ranges"].as_u64().unwrap() > 2, "{plan}");
+        }
+        arns.push(arn);
+    }
+    let (a, b) = (
+        t.load_model(&arns[0]).await.unwrap(),
+        t.load_model(&arns[1]).await.unwrap(),
+    );
+    // The streamed users and items train in both; the factors come from every shard.
+    assert_eq!(a.items, b.items);
+    assert!(a.items.get("streamed-3").is_some());
+    assert_same_factors(&a, &b);
+    // Popularity is counted over all the users, not the sample.
+    assert_eq!(a.popularity, b.popularity);
+    // The next-items part and the metrics come from the sample: measured, and not the same.
+    let (ma, mb) = (
+        t.get_solution_metrics(&arns[0]).await.unwrap().metrics,
+        t.get_solution_metrics(&arns[1]).await.unwrap().metrics,
+    );
+    assert_eq!(ma.keys().collect::<Vec<_>>(), mb.keys().collect::<Vec<_>>());
+    assert_ne!(ma, mb);
+    let (pa, pb) = (
+        &a.learned
+            .as_any()
+            .downcast_ref::<UserPersonalization>()
+            .unwrap()
+            .0,
+        &b.learned
+            .as_any()
+            .downcast_ref::<UserPersonalization>()
+            .unwrap()
+            .0,
+    );
+    assert_ne!(pa.b, pb.b);
     assert!(t.stores.blobs.list("training/").await.unwrap().is_empty());
 }
