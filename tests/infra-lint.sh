@@ -121,7 +121,19 @@ for name, state in states.items():
             errors.append(f"{name} does not retry {sorted(missing)}")
         if not any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])):
             errors.append(f"{name} catches no States.ALL")
+for name, want in (("ScanRanges", "shardScan"), ("CutRanges", "shardCut"),
+                   ("BuildUserRows", "shardUsers"), ("BuildItemRows", "shardItems"),
+                   ("SolveUsers", "solveUsers"), ("SolveItems", "solveItems")):
+    state = states.get(name, {})
+    inner = state.get("ItemProcessor", {}).get("States", {})
+    actions = [s.get("Parameters", {}).get("Payload", {}).get("action") for s in inner.values()]
+    if state.get("Type") != "Map" or actions != [want]:
+        errors.append(f"{name} must be a Map of one task sending action {want}, not {actions}")
+    if state.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") != "DISTRIBUTED":
+        errors.append(f"{name} must be a Distributed Map")
 for name, want in (("Validate", "validate"), ("Sharding", "adopt"), ("Train", "train"),
+                   ("ShardPrepare", "shardPrepare"), ("ShardPlan", "shardPlan"),
+                   ("ShardFinish", "shardFinish"),
                    ("Evaluate", "evaluate"), ("Promote", "promote"), ("MarkFailed", "fail")):
     action = states.get(name, {}).get("Parameters", {}).get("Payload", {}).get("action")
     if action != want:

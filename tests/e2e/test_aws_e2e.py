@@ -264,6 +264,9 @@ class Stack:
             "TAILOR_EVENTS_TABLE": self.events_table,
             "TAILOR_KMS_KEY_ID": self.key_arn,
             "TAILOR_ACCOUNT_ID": ACCOUNT,
+            # A sharded training's data in ranges of ~200 KB: the scan and cut Maps get several
+            # tasks on this small data.
+            "TAILOR_SHARD_RANGE_BYTES": "200000",
         }
 
     def function_env(self) -> dict[str, str]:
@@ -843,8 +846,10 @@ def run_training(stack, sfn, solution_arn: str, campaign: str, name: str) -> tup
 
 
 def test_10_sharded_training_runs_a_distributed_map_and_trains_the_same_model(stack, tmp_path):
-    """The sharded branch (Validate says sharded → ShardPrepare → per iteration a Distributed Map
-    of solveUsers over user shards, then one of solveItems over item shards → ShardFinish), forced
+    """The sharded branch (Validate says sharded → ShardPrepare → Distributed Maps that scan the
+    data by byte range, cut it to user shards, and build the user and item rows → ShardPlan in
+    between → per iteration a Distributed Map of solveUsers over user shards, then one of
+    solveItems over item shards → ShardFinish), forced
     with als_shards=2 on the small data, against the single-process Train of the same data and
     hyperparameters (als_shards=1): both versions go ACTIVE and their campaigns answer alike. The
     state machine is the deployed definition unchanged: MiniStack 1.5.33 runs Distributed Map
@@ -863,14 +868,23 @@ def test_10_sharded_training_runs_a_distributed_map_and_trains_the_same_model(st
     print(f"sharded training state machine: {time.monotonic() - started:.1f} s")
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
     assert "ShardPrepare" in entered and "ShardFinish" in entered and "Train" not in entered, entered
+    for state in ("ScanRanges", "ShardPlan", "CutRanges", "BuildUserRows", "BuildItemRows"):
+        assert entered.count(state) == 1, (state, entered)
     # Four iterations (the evaluation part's 3, then 1 on all the data: recipes::chain), each a
     # user Map then an item Map.
     assert entered.count("SolveUsers") == 4 and entered.count("SolveItems") == 4, entered
+    prepared = next(json.loads(e["stateExitedEventDetails"]["output"]) for e in history
+                    if e["type"].endswith("StateExited") and e["stateExitedEventDetails"]["name"] == "ShardPrepare")
+    ranges = len(prepared["ranges"]["ranges"])
+    assert ranges >= 3, prepared["ranges"]
     runs = sfn.list_map_runs(executionArn=execution)["mapRuns"]
-    assert len(runs) == 8, runs
+    assert len(runs) == 4 + 8, runs
+    counts = sorted(sfn.describe_map_run(mapRunArn=r["mapRunArn"])["itemCounts"]["succeeded"] for r in runs)
     for r in runs:
         described = sfn.describe_map_run(mapRunArn=r["mapRunArn"])
-        assert described["status"] == "SUCCEEDED" and described["itemCounts"]["succeeded"] == 2, described
+        assert described["status"] == "SUCCEEDED", described
+    # The scan and cut Maps ran a task per range; the rows and solve Maps a task per shard.
+    assert counts == sorted([ranges, ranges] + [2] * 10), counts
     # Every shard solve was its own invocation of the train function, and the shards are gone.
     logs = function_logs(client("logs"), stack.functions["train"])
     assert logs.count("shard solved") >= 4 * (2 + 2), tail(logs)
