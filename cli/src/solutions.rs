@@ -152,7 +152,7 @@ pub async fn train(
     let bar = crate::progress::fraction("training");
     let started = std::time::Instant::now();
     let done = tailor
-        .run_solution_version(&version.solution_version_arn, &mut |stage, f| {
+        .train_solution_version(&version.solution_version_arn, &mut |stage, f| {
             bar.set_message(stage.to_string());
             bar.set_position((f * 100.0) as u64);
         })

@@ -58,7 +58,7 @@ impl JobRunner for LocalJobs {
         let arn = solution_version_arn.to_string();
         in_background(tailor, arn.clone(), move |tailor| async move {
             tailor
-                .run_solution_version(&arn, &mut |_, _| {})
+                .train_solution_version(&arn, &mut |_, _| {})
                 .await
                 .map(|_| ())
         })

@@ -731,6 +731,96 @@ impl Tailor {
         Ok(version)
     }
 
+    /// Trains a pending version here as the training state machine would: the sharded branch's
+    /// steps in turn (each Map's tasks one after another) when it trains sharded, otherwise
+    /// [`Tailor::run_solution_version`]. What the CLI and the local job runner call, so a
+    /// laptop trains data past one process's memory the same way AWS does. A failed step fails
+    /// the version with its reason, as the machine's catch does.
+    pub async fn train_solution_version(
+        &self,
+        arn: &str,
+        progress: &mut (dyn FnMut(&str, f64) + Send),
+    ) -> Result<SolutionVersion> {
+        let version = self.describe_solution_version(arn).await?;
+        if version.status != Status::CreatePending || !self.trains_sharded(&version).await? {
+            return self.run_solution_version(arn, progress).await;
+        }
+        match self.run_shards_here(arn, progress).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if let Err(d) = self.delete_shards(arn).await {
+                    tracing::warn!(version = arn, error = %d, "shard objects left behind");
+                }
+                self.fail_solution_version(arn, &e.to_string()).await
+            }
+        }
+    }
+
+    async fn run_shards_here(
+        &self,
+        arn: &str,
+        progress: &mut (dyn FnMut(&str, f64) + Send),
+    ) -> Result<SolutionVersion> {
+        let timed = |step: &'static str, task: usize, started: std::time::Instant| {
+            tracing::info!(
+                version = arn,
+                step,
+                task,
+                seconds = started.elapsed().as_secs_f64(),
+                "sharded step"
+            );
+        };
+        progress("cutting the data into shards", 0.0);
+        let started = std::time::Instant::now();
+        let ranges = self.shard_prepare(arn).await?["ranges"]
+            .as_array()
+            .map_or(0, Vec::len);
+        timed("shardPrepare", 0, started);
+        for r in 0..ranges {
+            let started = std::time::Instant::now();
+            self.shard_scan(arn, r).await?;
+            timed("shardScan", r, started);
+        }
+        let started = std::time::Instant::now();
+        let plan = self.shard_plan(arn).await?;
+        timed("shardPlan", 0, started);
+        for r in 0..ranges {
+            let started = std::time::Instant::now();
+            self.shard_cut(arn, r).await?;
+            timed("shardCut", r, started);
+        }
+        let count = |k: &str| plan[k].as_array().map_or(0, Vec::len);
+        let (users, items) = (count("userShards"), count("itemShards"));
+        for s in 0..users {
+            let started = std::time::Instant::now();
+            self.shard_users(arn, s).await?;
+            timed("shardUsers", s, started);
+        }
+        for s in 0..items {
+            let started = std::time::Instant::now();
+            self.shard_items(arn, s).await?;
+            timed("shardItems", s, started);
+        }
+        let iterations = plan["iterations"].as_u64().unwrap_or(0) as usize;
+        for it in 1..=iterations {
+            progress(
+                "fitting factors on shards",
+                0.1 + 0.6 * (it - 1) as f64 / iterations as f64,
+            );
+            for (side, n) in [(Side::Users, users), (Side::Items, items)] {
+                for s in 0..n {
+                    self.solve_shard(arn, side, s, it).await?;
+                }
+            }
+        }
+        let started = std::time::Instant::now();
+        let done = self
+            .shard_finish(arn, &mut |stage, f| progress(stage, 0.7 + 0.3 * f))
+            .await?;
+        timed("shardFinish", 0, started);
+        Ok(done)
+    }
+
     /// Removes a version's shard objects (after training, or after it failed).
     pub(crate) async fn delete_shards(&self, arn: &str) -> Result<()> {
         for key in self.stores.blobs.list(&prefix(arn)).await? {

@@ -399,3 +399,53 @@ async fn streamed_events_are_a_second_file_and_a_sampled_finish_keeps_the_factor
     assert_ne!(pa.b, pb.b);
     assert!(t.stores.blobs.list("training/").await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_training_runs_the_sharded_steps_here_and_a_failed_step_fails_the_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, g) = shop(dir.path()).await;
+    let mut models = Vec::new();
+    for (name, shards) in [("single", "1"), ("sharded", "3")] {
+        let sol = solution(&t, &g, name, shards).await;
+        let v = t
+            .create_solution_version(&sol, tailor_core::domain::TrainingMode::Full, None)
+            .await
+            .unwrap();
+        let done = t
+            .train_solution_version(&v.solution_version_arn, &mut |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(done.status, Status::Active, "{:?}", done.failure_reason);
+        models.push(t.load_model(&v.solution_version_arn).await.unwrap());
+    }
+    assert_same_factors(&models[0], &models[1]);
+    assert!(t.stores.blobs.list("training/").await.unwrap().is_empty());
+
+    // The interactions file damaged: the scan that reads it fails, and so does the version.
+    let key = t
+        .stores
+        .blobs
+        .list("datasets/")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.contains("INTERACTIONS") || k.contains("interactions"))
+        .expect("an interactions data file");
+    let mut bytes = t.stores.blobs.get(&key).await.unwrap().unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    t.stores.blobs.put(&key, bytes).await.unwrap();
+    let sol = solution(&t, &g, "damaged", "2").await;
+    let v = t
+        .create_solution_version(&sol, tailor_core::domain::TrainingMode::Full, None)
+        .await
+        .unwrap();
+    let done = t
+        .train_solution_version(&v.solution_version_arn, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(done.status, Status::CreateFailed);
+    let reason = done.failure_reason.unwrap_or_default();
+    assert!(reason.contains("authentication failed"), "{reason}");
+    assert!(t.stores.blobs.list("training/").await.unwrap().is_empty());
+}
