@@ -444,3 +444,19 @@ impl Compact {
         Ok(ExitCode::SUCCESS)
     }
 }
+
+#[derive(Debug, clap::Args)]
+pub struct TrainingStepArgs {
+    /// The step as the state machine sends it to the train function.
+    json: String,
+}
+
+impl TrainingStepArgs {
+    pub async fn run(self, tailor: &Tailor) -> Result<ExitCode> {
+        let step: tailor_core::services::training::TrainingStep = serde_json::from_str(&self.json)
+            .map_err(|e| Error::InvalidInput(format!("training step: {e}")))?;
+        let answer = tailor.run_training_step(step).await?;
+        print_json(&answer);
+        Ok(ExitCode::SUCCESS)
+    }
+}

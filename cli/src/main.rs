@@ -126,6 +126,11 @@ enum Command {
     /// Compact PutEvents / PutItems / PutUsers records into the group's datasets (training
     /// does this first too).
     Compact(commands::Compact),
+    /// Run one step of the training state machine here and print its answer: the train
+    /// function's action, as its JSON event (e.g. '{"action": "shardScan",
+    /// "solutionVersionArn": "...", "range": 0}'). One process per step, as one Lambda
+    /// invocation per task: what tests/scale/sharded.sh measures.
+    TrainingStep(commands::TrainingStepArgs),
     /// Evaluate recipes offline on an interactions file (the newest 20% of each user's events
     /// held out) or a train/test pair.
     Evaluate(recipes::Evaluate),
@@ -262,6 +267,7 @@ async fn run(cli: Cli) -> tailor_core::Result<ExitCode> {
         #[cfg(feature = "aws")]
         Command::Console(a) => console(&a).await,
         Command::Compact(a) => a.run(&tailor).await,
+        Command::TrainingStep(a) => a.run(&tailor).await,
         Command::CreateCampaign(a) => a.run(&tailor).await,
         Command::CreateEventTracker(a) => a.run(&tailor).await,
         Command::CreateFilter(a) => a.run(&tailor).await,

@@ -267,8 +267,14 @@ impl Tailor {
     }
 
     /// Lists the byte ranges of the version's interactions data that the scan and cut Maps
-    /// read, one task each; marks the version CREATE IN PROGRESS.
-    pub(crate) async fn shard_prepare(&self, arn: &str) -> Result<Value> {
+    /// read, one task each; marks the version CREATE IN PROGRESS, its worker `worker`: none when
+    /// the steps run in many processes (the state machine's catch then fails it), this one when
+    /// they all run here.
+    pub(crate) async fn shard_prepare(
+        &self,
+        arn: &str,
+        worker: Option<WorkerProcess>,
+    ) -> Result<Value> {
         let (mut version, v) = self
             .require::<SolutionVersion>(super::tables::SOLUTION_VERSIONS, arn)
             .await?;
@@ -329,11 +335,10 @@ impl Tailor {
         };
         self.put_json(&version, &format!("{}manifest", prefix(arn)), &manifest)
             .await?;
-        if version.status == Status::CreatePending {
-            version.status = Status::CreateInProgress;
-            version.last_updated_date_time = now_epoch();
-            self.update_record(v, &version).await?;
-        }
+        version.status = Status::CreateInProgress;
+        version.worker = worker;
+        version.last_updated_date_time = now_epoch();
+        self.update_record(v, &version).await?;
         Ok(json!({
             "solutionVersionArn": arn,
             "ranges": (0..manifest.ranges.len()).collect::<Vec<_>>(),
@@ -772,7 +777,8 @@ impl Tailor {
         };
         progress("cutting the data into shards", 0.0);
         let started = std::time::Instant::now();
-        let ranges = self.shard_prepare(arn).await?["ranges"]
+        let worker = WorkerProcess::of(std::process::id());
+        let ranges = self.shard_prepare(arn, worker).await?["ranges"]
             .as_array()
             .map_or(0, Vec::len);
         timed("shardPrepare", 0, started);

@@ -171,7 +171,7 @@ impl Tailor {
             }
             TrainingStep::ShardPrepare {
                 solution_version_arn,
-            } => self.shard_prepare(&solution_version_arn).await,
+            } => self.shard_prepare(&solution_version_arn, None).await,
             TrainingStep::ShardScan {
                 solution_version_arn,
                 range,
