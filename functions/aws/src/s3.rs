@@ -76,12 +76,16 @@ async fn get_object_range(
         }
         Err(e) => return Err(io_error("S3 GetObject", &e)),
     };
+    body_of(out).await.map(Some)
+}
+
+async fn body_of(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> StoreResult<Vec<u8>> {
     let body = out
         .body
         .collect()
         .await
         .map_err(|e| StoreError::Io(format!("S3 GetObject body: {e}")))?;
-    Ok(Some(body.into_bytes().to_vec()))
+    Ok(body.into_bytes().to_vec())
 }
 
 /// The whole object, or None when the bucket has no such key.
@@ -95,12 +99,7 @@ pub(crate) async fn get_object(
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
         Err(e) => return Err(io_error("S3 GetObject", &e)),
     };
-    let body = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| StoreError::Io(format!("S3 GetObject body: {e}")))?;
-    Ok(Some(body.into_bytes().to_vec()))
+    body_of(out).await.map(Some)
 }
 
 #[async_trait]

@@ -240,7 +240,8 @@ impl Plan {
     }
 }
 
-fn expect_kind(r: &ArtifactReader, kind: &str) -> Result<(), ArtifactError> {
+/// Fails unless the artifact's header names it `kind`.
+pub(crate) fn expect_kind(r: &ArtifactReader, kind: &str) -> Result<(), ArtifactError> {
     if r.header["kind"] != kind {
         return Err(ArtifactError::Corrupt(format!(
             "expected {kind}, found {}",

@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::als_shards::{Plan, ShardRows, Side};
+use super::als_shards::{expect_kind, Plan, ShardRows, Side};
 use super::chain::{Chain, Phase};
 use super::factors::Csr;
 use super::{ArtifactError, ArtifactReader, ArtifactWriter, Event, EventConfig};
@@ -533,16 +533,6 @@ pub fn sample_rows(range: &Table, rate: f64) -> Result<Table> {
         .filter(|&r| keep[codes[r] as usize])
         .collect();
     Ok(range.take(&rows))
-}
-
-fn expect_kind(r: &ArtifactReader, kind: &str) -> Result<(), ArtifactError> {
-    if r.header["kind"] != kind {
-        return Err(ArtifactError::Corrupt(format!(
-            "expected {kind}, found {}",
-            r.header["kind"]
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
