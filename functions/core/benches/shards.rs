@@ -19,7 +19,7 @@ use tailor_core::data::IdDict;
 use tailor_core::recipes::als_shards::{self, FactorShard, Plan, Side};
 use tailor_core::recipes::chain::Phase;
 use tailor_core::recipes::factors::AlsParams;
-use tailor_core::recipes::shuffle::{self, ItemPiece, Kept, Merged, RangeScan, UserPiece};
+use tailor_core::recipes::shuffle::{self, ItemPiece, Kept, Merged, UserPiece};
 use tailor_core::recipes::{Event, TrainingData};
 use tailor_core::sample::SplitMix;
 
@@ -147,7 +147,7 @@ fn main() {
 fn data_path(scale: usize, rounds: usize) {
     let (n_users, n_items) = (1_000_000 / scale, 1_000_000 / scale);
     let ids = |p: &str, n: usize| -> IdDict { (0..n).map(|k| format!("{p}{k}")).collect() };
-    let scan = RangeScan {
+    let scan = Merged {
         users: ids("u", n_users),
         items: ids("i", n_items),
         user_events: vec![7; n_users],

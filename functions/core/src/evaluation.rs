@@ -25,8 +25,8 @@ pub fn temporal_split(data: &TrainingData, min_events: usize, fraction: f64) -> 
     let mut train = data.clone();
     let mut truth = Vec::new();
     for (u, h) in train.histories.iter_mut().enumerate() {
-        if h.len() >= min_events {
-            let k = ((fraction * h.len() as f64).ceil() as usize).max(1);
+        let k = held_out(h.len(), min_events, fraction);
+        if k > 0 {
             let held: Vec<u32> = h
                 .split_off(h.len() - k)
                 .into_iter()
@@ -36,6 +36,16 @@ pub fn temporal_split(data: &TrainingData, min_events: usize, fraction: f64) -> 
         }
     }
     Split { train, truth }
+}
+
+/// How many of a history's `n` newest events [`temporal_split`] holds out: the newest
+/// `fraction` (at least one) of a history of `min_events` or more, else none.
+pub(crate) fn held_out(n: usize, min_events: usize, fraction: f64) -> usize {
+    if n >= min_events {
+        ((fraction * n as f64).ceil() as usize).max(1)
+    } else {
+        0
+    }
 }
 
 /// A user's training history as item codes, oldest first.

@@ -220,7 +220,9 @@ impl Container {
             Some(self.data_at)
         } else {
             // The first marker ending in the range: its block starts there.
-            let from = (range.start - 16)
+            let from = range
+                .start
+                .saturating_sub(16)
                 .checked_sub(window_at)
                 .ok_or_else(|| AvroError::Corrupt("a range's bytes start after the range".into()))?
                 as usize;
@@ -236,7 +238,9 @@ impl Container {
         };
         let window_end = window_at + window.len() as u64;
         while at < end {
-            let local = (at - window_at) as usize;
+            let local = at.checked_sub(window_at).ok_or_else(|| {
+                AvroError::Corrupt("a range's bytes start after its first block".into())
+            })? as usize;
             let mut c = Cursor {
                 bytes: &window[local..],
                 at: 0,

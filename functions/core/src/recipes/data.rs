@@ -35,7 +35,7 @@ pub struct EventConfig {
 
 impl EventConfig {
     /// The weight of an event, or `None` when it does not count.
-    pub(crate) fn weigh(&self, event_type: Option<&str>, value: Option<f64>) -> Option<f32> {
+    fn weigh(&self, event_type: Option<&str>, value: Option<f64>) -> Option<f32> {
         if let Some(only) = &self.event_type {
             if event_type.is_none_or(|t| !t.eq_ignore_ascii_case(only)) {
                 return None;
@@ -126,22 +126,9 @@ impl TrainingData {
         items: Option<&Table>,
         config: &EventConfig,
     ) -> Result<TrainingData> {
-        let missing =
-            |f: &str| Error::InvalidInput(format!("the interactions dataset has no {f} column"));
-        let (user_dict, user_codes) = interactions
-            .codes("USER_ID")
-            .ok_or_else(|| missing("USER_ID"))?;
-        let (item_dict, item_codes) = interactions
-            .codes("ITEM_ID")
-            .ok_or_else(|| missing("ITEM_ID"))?;
-        let ts = interactions
-            .longs("TIMESTAMP")
-            .ok_or_else(|| missing("TIMESTAMP"))?;
-        let types = interactions.codes("EVENT_TYPE");
-        let values = match interactions.column("EVENT_VALUE") {
-            Some(Values::Double { data, valid }) => Some((data, valid)),
-            _ => None,
-        };
+        let cols = InteractionColumns::of(interactions)?;
+        let ((user_dict, user_codes), (item_dict, item_codes), ts) =
+            (cols.users, cols.items, cols.ts);
         let mut data = TrainingData {
             users: user_dict.clone(),
             items: item_dict.clone(),
@@ -162,9 +149,7 @@ impl TrainingData {
         tuple_codes.insert(situations.tuples[0].clone(), 0);
         let mut tuple = Vec::with_capacity(context_columns.len());
         for row in 0..interactions.rows() {
-            let event_type = types.map(|(d, c)| d.name(c[row]));
-            let value = values.and_then(|(d, v)| (v.is_empty() || v[row]).then_some(d[row]));
-            let Some(weight) = config.weigh(event_type, value) else {
+            let Some(weight) = cols.weight(row, config) else {
                 continue;
             };
             // Without context columns every event's tuple is the empty one: no per-row work.
@@ -312,12 +297,7 @@ impl TrainingData {
         if lens.is_empty() {
             return 0;
         }
-        lens.sort_unstable();
-        let at = |p: f64| lens[((p.clamp(0.0, 1.0) * (lens.len() - 1) as f64).round()) as usize];
-        let (lo, hi) = (
-            if min > 0.0 { at(min) } else { 0 },
-            if max < 1.0 { at(max) } else { usize::MAX },
-        );
+        let (lo, hi) = percentile_bounds(&mut lens, min, max);
         let mut dropped = 0;
         for h in &mut self.histories {
             if !h.is_empty() && (h.len() < lo || h.len() > hi) {
@@ -331,12 +311,73 @@ impl TrainingData {
     /// Checks Personalize's training minimum: 1000 events from 25 users with 2 or more each.
     pub fn check_minimum(&self, min_events: usize, min_users: usize) -> Result<()> {
         let users = self.histories.iter().filter(|h| h.len() >= 2).count();
-        let events = self.n_events();
-        if events < min_events || users < min_users {
-            return Err(Error::InvalidInput(format!(
-                "training needs at least {min_events} interactions and {min_users} users with 2 or more; the data has {events} interactions and {users} such users"
-            )));
-        }
-        Ok(())
+        check_minimum(self.n_events() as u64, users, min_events, min_users)
+    }
+}
+
+/// Personalize's training minimum over counts: `events` interactions, `users` users with two
+/// or more (what a sharded training knows before it holds any history).
+pub(crate) fn check_minimum(
+    events: u64,
+    users: usize,
+    min_events: usize,
+    min_users: usize,
+) -> Result<()> {
+    if events < min_events as u64 || users < min_users {
+        return Err(Error::InvalidInput(format!(
+            "training needs at least {min_events} interactions and {min_users} users with 2 or more; the data has {events} interactions and {users} such users"
+        )));
+    }
+    Ok(())
+}
+
+/// The history lengths kept between percentiles `min` and `max` of `lens` (non-empty
+/// histories' lengths; sorted here): `lo..=hi`.
+pub(crate) fn percentile_bounds(lens: &mut [usize], min: f64, max: f64) -> (usize, usize) {
+    if lens.is_empty() {
+        return (0, usize::MAX);
+    }
+    lens.sort_unstable();
+    let at = |p: f64| lens[((p.clamp(0.0, 1.0) * (lens.len() - 1) as f64).round()) as usize];
+    (
+        if min > 0.0 { at(min) } else { 0 },
+        if max < 1.0 { at(max) } else { usize::MAX },
+    )
+}
+
+/// The columns events are read from in an interactions table.
+pub(crate) struct InteractionColumns<'a> {
+    pub users: (&'a IdDict, &'a [u32]),
+    pub items: (&'a IdDict, &'a [u32]),
+    pub ts: &'a [i64],
+    types: Option<(&'a IdDict, &'a [u32])>,
+    values: Option<(&'a [f64], &'a [bool])>,
+}
+
+impl<'a> InteractionColumns<'a> {
+    pub fn of(table: &'a Table) -> Result<InteractionColumns<'a>> {
+        let missing =
+            |f: &str| Error::InvalidInput(format!("the interactions dataset has no {f} column"));
+        Ok(InteractionColumns {
+            users: table.codes("USER_ID").ok_or_else(|| missing("USER_ID"))?,
+            items: table.codes("ITEM_ID").ok_or_else(|| missing("ITEM_ID"))?,
+            ts: table
+                .longs("TIMESTAMP")
+                .ok_or_else(|| missing("TIMESTAMP"))?,
+            types: table.codes("EVENT_TYPE"),
+            values: match table.column("EVENT_VALUE") {
+                Some(Values::Double { data, valid }) => Some((data, valid)),
+                _ => None,
+            },
+        })
+    }
+
+    /// The weight `config` gives row `row`, or `None` when it does not count.
+    pub fn weight(&self, row: usize, config: &EventConfig) -> Option<f32> {
+        let event_type = self.types.map(|(d, c)| d.name(c[row]));
+        let value = self
+            .values
+            .and_then(|(d, v)| (v.is_empty() || v[row]).then_some(d[row]));
+        config.weigh(event_type, value)
     }
 }

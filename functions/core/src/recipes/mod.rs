@@ -31,6 +31,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use artifact::{ArtifactError, ArtifactReader, ArtifactWriter};
+pub(crate) use data::check_minimum;
 pub use data::{Event, EventConfig, Situations, TrainingData, NO_VALUE};
 pub use params::Hyperparameters;
 

@@ -4,9 +4,13 @@ use super::{ArtifactWriter, Learned, Recipe, RecipeDef, RecipeType, TrainingData
 
 /// Distinct users per item, scaled so the most popular item scores 1.
 pub fn popularity(data: &TrainingData) -> Vec<f32> {
-    let users = data.item_users();
-    let max = users.iter().copied().max().unwrap_or(0).max(1) as f32;
-    users.iter().map(|&u| u as f32 / max).collect()
+    scaled(&data.item_users())
+}
+
+/// Distinct users per item, scaled so the most popular item scores 1.
+pub fn scaled(item_users: &[u32]) -> Vec<f32> {
+    let max = item_users.iter().copied().max().unwrap_or(0).max(1) as f32;
+    item_users.iter().map(|&u| u as f32 / max).collect()
 }
 
 pub const POPULARITY_COUNT: Recipe = Recipe::new(&RecipeDef {

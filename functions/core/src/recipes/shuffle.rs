@@ -18,60 +18,17 @@ use serde_json::json;
 
 use super::als_shards::{expect_kind, Plan, ShardRows, Side};
 use super::chain::{Chain, Phase};
+use super::data::{percentile_bounds, InteractionColumns};
 use super::factors::Csr;
 use super::{ArtifactError, ArtifactReader, ArtifactWriter, Event, EventConfig};
-use crate::data::{IdDict, Table, Values};
+use crate::data::{IdDict, Table};
 use crate::error::{Error, Result};
+use crate::evaluation::held_out;
 
-/// The columns an interactions range is read from.
-struct Columns<'a> {
-    users: (&'a IdDict, &'a [u32]),
-    items: (&'a IdDict, &'a [u32]),
-    ts: &'a [i64],
-    types: Option<(&'a IdDict, &'a [u32])>,
-    values: Option<(&'a [f64], &'a [bool])>,
-}
-
-impl<'a> Columns<'a> {
-    fn of(table: &'a Table) -> Result<Columns<'a>> {
-        let missing =
-            |f: &str| Error::InvalidInput(format!("the interactions dataset has no {f} column"));
-        Ok(Columns {
-            users: table.codes("USER_ID").ok_or_else(|| missing("USER_ID"))?,
-            items: table.codes("ITEM_ID").ok_or_else(|| missing("ITEM_ID"))?,
-            ts: table
-                .longs("TIMESTAMP")
-                .ok_or_else(|| missing("TIMESTAMP"))?,
-            types: table.codes("EVENT_TYPE"),
-            values: match table.column("EVENT_VALUE") {
-                Some(Values::Double { data, valid }) => Some((data, valid)),
-                _ => None,
-            },
-        })
-    }
-
-    /// The weight `config` gives row `row`, as `TrainingData::from_tables` weighs it.
-    fn weight(&self, row: usize, config: &EventConfig) -> Option<f32> {
-        let event_type = self.types.map(|(d, c)| d.name(c[row]));
-        let value = self
-            .values
-            .and_then(|(d, v)| (v.is_empty() || v[row]).then_some(d[row]));
-        config.weigh(event_type, value)
-    }
-}
-
-/// What one range holds: its ids in first appearance, and the events counted per id.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RangeScan {
-    pub users: IdDict,
-    pub items: IdDict,
-    pub user_events: Vec<u32>,
-    pub item_events: Vec<u32>,
-}
-
-/// Step 1: a range's ids and counts.
-pub fn scan(range: &Table, config: &EventConfig) -> Result<RangeScan> {
-    let c = Columns::of(range)?;
+/// Step 1: a range's ids in first appearance, and the events counted per id: the merge of
+/// this one range.
+pub fn scan(range: &Table, config: &EventConfig) -> Result<Merged> {
+    let c = InteractionColumns::of(range)?;
     let mut user_events = vec![0u32; c.users.0.len()];
     let mut item_events = vec![0u32; c.items.0.len()];
     for row in 0..range.rows() {
@@ -80,7 +37,7 @@ pub fn scan(range: &Table, config: &EventConfig) -> Result<RangeScan> {
             item_events[c.items.1[row] as usize] += 1;
         }
     }
-    Ok(RangeScan {
+    Ok(Merged {
         users: c.users.0.clone(),
         items: c.items.0.clone(),
         user_events,
@@ -88,33 +45,8 @@ pub fn scan(range: &Table, config: &EventConfig) -> Result<RangeScan> {
     })
 }
 
-impl RangeScan {
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = ArtifactWriter::new(&json!({ "kind": "als-scan" }));
-        w.strings(b"USER", &self.users)
-            .strings(b"ITEM", &self.items)
-            .u32s(b"UEVT", &self.user_events)
-            .u32s(b"IEVT", &self.item_events);
-        w.finish()
-    }
-
-    pub fn from_bytes(bytes: &[u8]) -> Result<RangeScan, ArtifactError> {
-        let r = ArtifactReader::parse(bytes)?;
-        expect_kind(&r, "als-scan")?;
-        let s = RangeScan {
-            users: r.strings(b"USER")?,
-            items: r.strings(b"ITEM")?,
-            user_events: r.u32s(b"UEVT")?,
-            item_events: r.u32s(b"IEVT")?,
-        };
-        if s.users.len() != s.user_events.len() || s.items.len() != s.item_events.len() {
-            return Err(ArtifactError::Corrupt("als-scan lengths disagree".into()));
-        }
-        Ok(s)
-    }
-}
-
-/// Step 2: every range's ids, in range order, with their counts.
+/// Ids in first appearance with their events counted: one range's (step 1), then every
+/// range's in range order (step 2).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Merged {
     pub users: IdDict,
@@ -125,7 +57,7 @@ pub struct Merged {
 
 impl Merged {
     /// Adds the next range's scan.
-    pub fn add(&mut self, scan: &RangeScan) {
+    pub fn add(&mut self, scan: &Merged) {
         for (id, &n) in scan.users.iter().zip(&scan.user_events) {
             let u = self.users.intern(id) as usize;
             if u == self.user_events.len() {
@@ -186,24 +118,20 @@ impl Merged {
             .phases
             .iter()
             .map(|&(phase, _)| {
+                if min <= 0.0 && max >= 1.0 {
+                    return Kept {
+                        phase,
+                        lo: 0,
+                        hi: usize::MAX,
+                    };
+                }
                 let mut lens: Vec<usize> = self
                     .user_events
                     .iter()
                     .map(|&n| phase_length(phase, n as usize))
                     .filter(|&l| l > 0)
                     .collect();
-                let (lo, hi) = if lens.is_empty() || (min <= 0.0 && max >= 1.0) {
-                    (0, usize::MAX)
-                } else {
-                    lens.sort_unstable();
-                    let at = |p: f64| {
-                        lens[((p.clamp(0.0, 1.0) * (lens.len() - 1) as f64).round()) as usize]
-                    };
-                    (
-                        if min > 0.0 { at(min) } else { 0 },
-                        if max < 1.0 { at(max) } else { usize::MAX },
-                    )
-                };
+                let (lo, hi) = percentile_bounds(&mut lens, min, max);
                 Kept { phase, lo, hi }
             })
             .collect()
@@ -246,13 +174,8 @@ pub struct Kept {
 /// oldest 80% of a history of 5 or more (`evaluation::quality_split`), the trial splits that
 /// again (`next_items::tuning_split`).
 pub fn phase_length(phase: Phase, n: usize) -> usize {
-    let train = |n: usize| {
-        if n >= 5 {
-            n - ((0.2 * n as f64).ceil() as usize).max(1)
-        } else {
-            n
-        }
-    };
+    // QUALITY.md's split, as both `quality_split` and `tuning_split` make it.
+    let train = |n: usize| n - held_out(n, 5, 0.2);
     match phase {
         Phase::Final => n,
         Phase::Evaluation => train(n),
@@ -316,7 +239,7 @@ pub fn cut(
     ids: &Merged,
     plan: &Plan,
 ) -> Result<Vec<UserPiece>> {
-    let c = Columns::of(range)?;
+    let c = InteractionColumns::of(range)?;
     let code = |local: &IdDict, global: &IdDict, what: &str| -> Result<Vec<u32>> {
         local
             .iter()
@@ -540,6 +463,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::data::Values;
     use crate::evaluation::quality_split;
     use crate::recipes::als_shards::split_rows;
     use crate::recipes::next_items::USER_PERSONALIZATION;
@@ -635,7 +559,7 @@ mod tests {
             let mut merged = Merged::default();
             for r in &parts {
                 let s = scan(r, &config()).unwrap();
-                merged.add(&RangeScan::from_bytes(&s.to_bytes()).unwrap());
+                merged.add(&Merged::from_bytes(&s.to_bytes()).unwrap());
             }
             merged.add_catalogue(&catalogue);
             let merged = Merged::from_bytes(&merged.to_bytes()).unwrap();

@@ -31,7 +31,7 @@ use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::recipes::als_shards::{self, FactorShard, Plan, ShardRows, Side};
 use crate::recipes::chain::{self, ChainFactors, Phase};
-use crate::recipes::shuffle::{self, ItemPiece, Kept, Merged, RangeScan, UserPiece};
+use crate::recipes::shuffle::{self, ItemPiece, Kept, Merged, UserPiece};
 use crate::recipes::{ArtifactError, ArtifactReader, ArtifactWriter, Recipe, TrainingData};
 use crate::schema::DatasetType;
 
@@ -301,7 +301,7 @@ impl Tailor {
         let dataset_arn = self
             .arns
             .dataset_arn(&group.name, DatasetType::Interactions);
-        let Some((_, pointer)) = self.data_pointer(&dataset_arn).await? else {
+        let Some((dataset, pointer)) = self.data_pointer(&dataset_arn).await? else {
             return Err(Error::InvalidInput(format!(
                 "dataset group {} has no imported interactions",
                 group.name
@@ -314,7 +314,7 @@ impl Tailor {
         let mut ranges = Vec::new();
         // The bulk data, then the compacted events: the order one process appends them in.
         for key in std::iter::once(&pointer.blob_key).chain(pointer.events_key.as_ref()) {
-            let parts = self.sealed_parts(&dataset_arn, key).await?;
+            let parts = self.sealed_parts(&dataset, key).await?;
             let len = parts.len();
             for start in (0..len.max(1)).step_by(range_bytes as usize) {
                 ranges.push(Range {
@@ -346,10 +346,9 @@ impl Tailor {
     }
 
     /// The header of a sealed data file, from its first bytes.
-    async fn sealed_parts(&self, dataset_arn: &str, key: &str) -> Result<crypto::SealedParts> {
-        let dataset = self.describe_dataset(dataset_arn).await?;
+    async fn sealed_parts(&self, dataset: &Dataset, key: &str) -> Result<crypto::SealedParts> {
         let kind = super::datasets::data_kind(dataset.dataset_type);
-        let id = super::datasets::data_id(&dataset, &kind, key);
+        let id = super::datasets::data_id(dataset, &kind, key);
         let head = self
             .stores
             .blobs
@@ -390,10 +389,15 @@ impl Tailor {
                 manifest.ranges.len()
             ))
         })?;
-        let file = &manifest.files[range.file];
+        let file = manifest.files.get(range.file).ok_or_else(|| {
+            Error::Internal(format!(
+                "range {r} names file {}, not in the manifest",
+                range.file
+            ))
+        })?;
         let dataset = self.describe_dataset(&manifest.dataset_arn).await?;
         let schema = self.dataset_schema(&dataset).await?;
-        let parts = self.sealed_parts(&manifest.dataset_arn, &file.key).await?;
+        let parts = self.sealed_parts(&dataset, &file.key).await?;
         if parts.len() != file.len {
             return Err(Error::Internal(format!(
                 "data file {} changed during training",
@@ -453,7 +457,7 @@ impl Tailor {
         let mut merged = Merged::default();
         for r in 0..manifest.ranges.len() {
             let key = format!("{}scan/{r}", prefix(arn));
-            let scan = RangeScan::from_bytes(&self.get_sealed(&version, &key).await?)
+            let scan = Merged::from_bytes(&self.get_sealed(&version, &key).await?)
                 .map_err(corrupt(&key))?;
             merged.add(&scan);
         }
@@ -464,13 +468,12 @@ impl Tailor {
         }
         let events = merged.n_events();
         let users = merged.user_events.iter().filter(|&&n| n >= 2).count();
-        if events < super::solutions::MIN_EVENTS as u64 || users < super::solutions::MIN_USERS {
-            return Err(Error::InvalidInput(format!(
-                "training needs at least {} interactions and {} users with 2 or more; the data has {events} interactions and {users} such users",
-                super::solutions::MIN_EVENTS,
-                super::solutions::MIN_USERS
-            )));
-        }
+        crate::recipes::check_minimum(
+            events,
+            users,
+            super::solutions::MIN_EVENTS,
+            super::solutions::MIN_USERS,
+        )?;
         let chain = chain::chain_for(recipe, merged.items.len(), merged.longest(), &hp)?
             .ok_or_else(|| Error::Internal(format!("{} fits no factors", recipe.name())))?;
         let shards = match training_shards(&version.solution_config)? {
@@ -724,8 +727,7 @@ impl Tailor {
             item_users.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
         }
         item_users.resize(data.n_items(), 0);
-        let max = item_users.iter().copied().max().unwrap_or(0).max(1) as f32;
-        let popularity = item_users.iter().map(|&u| u as f32 / max).collect();
+        let popularity = crate::recipes::popularity::scaled(&item_users);
         let sharded = Sharded {
             factors,
             data,
