@@ -129,13 +129,16 @@ fn main() {
     );
 
     // recall@10 of the answer (through the retrieval index past 65,536 items) against exact
-    // scoring of the whole catalogue.
+    // scoring of the items the answer may hold (the history's reach).
     let (mut found, mut wanted) = (0usize, 0usize);
+    let n = state.model.items.len();
     for h in histories.iter().take(300) {
         let q = Query::for_history(h, 10);
         let got = engine::recommend(&state.model, &q);
         let exact = engine::stages::dense(&state.model, &q);
-        let want = engine::top_k(&exact.values, 10, |_| true);
+        let passes = engine::stages::filter(n, None, &engine::stages::exclude(n, &q));
+        let passes = engine::stages::reachable(&state.model, &q, passes, 10);
+        let want = engine::top_k(&exact.values, 10, |i| passes.contains(i));
         wanted += want.len();
         found += want
             .iter()

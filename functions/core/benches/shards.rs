@@ -215,7 +215,7 @@ fn data_path(scale: usize, rounds: usize) {
     let t = best_of(rounds, || {
         out = Some(shuffle::users(&plan, &kept, 0, &pieces).unwrap());
     });
-    let (phases, _) = out.unwrap();
+    let (phases, _counts) = out.unwrap();
     let (rows_bytes, parts_bytes): (usize, usize) = phases.iter().fold((0, 0), |(r, p), ph| {
         (
             r + ph.rows.to_bytes().len(),

@@ -67,6 +67,30 @@ pub fn filter(n_items: usize, allowed: Option<&ItemSet>, skip: &ItemSet) -> Item
     passes
 }
 
+/// Stage 3b: for a history, what passes among the items it reaches (`recipes::components`):
+/// an item no chain of users links to the history has nothing in the data for it but the
+/// factors' shared dimensions. Unless fewer than `k` would be left (a history on an island of
+/// items): then what passes.
+pub fn reachable(model: &Model, q: &Query<'_>, passes: ItemSet, k: usize) -> ItemSet {
+    if !matches!(q.scoring, super::Scoring::History) {
+        return passes;
+    }
+    let Some(reach) = model
+        .learned
+        .components()
+        .and_then(|c| c.reach(q.history, model.items.len()))
+    else {
+        return passes;
+    };
+    let mut gated = passes.clone();
+    gated.intersect_with(&reach);
+    if gated.len() >= k {
+        gated
+    } else {
+        passes
+    }
+}
+
 /// Stage 4: the model's context stage re-ranks the catalogue's best candidates by what the
 /// request's context and the user's metadata predict (a user with no history is a cold one).
 /// The candidates are the catalogue's, not what the filter or the request lets through, so an
@@ -325,7 +349,7 @@ fn answer_catalogue(model: &Model, q: &Query<'_>) -> Vec<Pick> {
     let related = matches!(q.scoring, super::Scoring::Related(_));
     let mut ranker = score(model, q);
     let skip = exclude(n_items, q);
-    let passes = filter(n_items, q.filter, &skip);
+    let passes = reachable(model, q, filter(n_items, q.filter, &skip), k);
     if let (false, Some(stage)) = (related, &model.context) {
         contextualise(stage, ranker.as_mut(), q, n_items);
     }

@@ -20,6 +20,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use super::components::ItemComponents;
 use super::factors::{self, AlsParams, ItemFactors};
 use super::next_items::{self, NextItemsParams, PERSONALIZED_RANKING, USER_PERSONALIZATION};
 use super::{Hyperparameters, Learned, Model, Recipe, TrainingData};
@@ -189,16 +190,25 @@ pub fn fit_factors(
     out
 }
 
+/// What the shards counted over every user, for the served model, when the finish trains on a
+/// sample of them.
+pub struct Whole {
+    /// Distinct users per item, scaled so the most popular is 1.
+    pub popularity: Vec<f32>,
+    /// Which items the users join.
+    pub components: Option<ItemComponents>,
+}
+
 /// The version's two models from the chain's factors; `split` is the evaluation split of `data`.
-/// `popularity` is the served model's, when `data` is a sample of the users (otherwise
-/// counted from `data`).
+/// `whole` holds the served model's popularity and components when `data` is a sample of the
+/// users (otherwise counted from `data`).
 pub fn finish(
     recipe: Recipe,
     chain: &Chain,
     data: &TrainingData,
     split: &Split,
     fitted: ChainFactors,
-    popularity: Option<Vec<f32>>,
+    whole: Option<Whole>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<Trained> {
     let ChainFactors {
@@ -260,7 +270,10 @@ pub fn finish(
     if let Some(chooser) = unserved {
         (served.factor_weight, served.popularity_weight) = chooser.best_weights(split);
     }
-    let popularity = popularity.unwrap_or_else(|| super::popularity::popularity(data));
+    let (popularity, components) = match whole {
+        Some(w) => (w.popularity, Some(w.components)),
+        None => (super::popularity::popularity(data), None),
+    };
     let model = Model::fit_with_popularity(
         recipe,
         data,
@@ -270,7 +283,11 @@ pub fn finish(
             let mut m = unfactored(data, &served, p)?;
             m.params = settled(served.clone());
             let weight = m.params.factor_weight;
-            Ok(wrap(recipe, with_factors(m, weight, y_final, data, pop)?))
+            let mut m = with_factors(m, weight, y_final, data, pop)?;
+            if let Some(c) = components {
+                m.components = c;
+            }
+            Ok(wrap(recipe, m))
         },
     )?;
     Ok(Trained { evaluation, model })

@@ -9,6 +9,7 @@
 pub mod als_shards;
 mod artifact;
 pub mod chain;
+pub mod components;
 pub mod content;
 pub mod context;
 mod data;
@@ -184,6 +185,11 @@ pub trait Learned: Send + Sync + fmt::Debug + Any {
 
     /// Ranks a large catalogue for a history without scoring every item.
     fn retrieval(&self) -> Option<&dyn Retrieval> {
+        None
+    }
+
+    /// Which items users join, when a history is answered from the items it reaches.
+    fn components(&self) -> Option<&components::ItemComponents> {
         None
     }
 }

@@ -20,6 +20,7 @@ use faer::linalg::solvers::Solve;
 use faer::{Mat, Side};
 use rayon::prelude::*;
 
+use super::components::ItemComponents;
 use super::content::ContentMap;
 use super::factors::{self, AlsParams, ItemFactors};
 use super::ivf::Ivf;
@@ -142,6 +143,9 @@ macro_rules! next_items_learned {
                 if let Some(o) = &self.0.objective {
                     o.write(w);
                 }
+                if let Some(c) = &self.0.components {
+                    w.u32s(b"ICMP", c.labels());
+                }
             }
 
             fn describe(&mut self, first: usize, attrs: &[Option<&Attrs>]) {
@@ -166,6 +170,10 @@ macro_rules! next_items_learned {
 
             fn retrieval(&self) -> Option<&dyn Retrieval> {
                 self.0.index.as_ref().map(|_| &self.0 as &dyn Retrieval)
+            }
+
+            fn components(&self) -> Option<&ItemComponents> {
+                self.0.components.as_ref()
             }
         }
     };
@@ -246,6 +254,11 @@ fn read(
         Some(f) => ContentMap::read(r, f.factors)?,
         None => None,
     };
+    let components = match r.u32s(b"ICMP") {
+        Ok(labels) if labels.len() <= n_items => Some(ItemComponents::from_labels(labels)?),
+        Ok(_) => return Err(corrupt("component labels")),
+        Err(_) => None,
+    };
     let objective = match &params.objective_attribute {
         Some(_) => {
             let weight = params
@@ -265,6 +278,7 @@ fn read(
         index: None,
         content,
         objective,
+        components,
     };
     if let (Some(f), Ok(centroids), Ok(assign)) = (&m.factors, r.f32s(b"FIVC"), r.u32s(b"FIVA")) {
         let k = centroids.len() / f.factors;
@@ -503,6 +517,9 @@ pub struct NextItems {
     pub content: Option<ContentMap>,
     /// The optimisation objective, when the solution has one.
     pub objective: Option<Objective>,
+    /// Which items users join, when they are not all one component: a history is answered
+    /// from the items it reaches.
+    pub components: Option<ItemComponents>,
 }
 
 impl NextItems {
@@ -671,6 +688,7 @@ impl NextItems {
     /// Gives the items without interactions factors from their content, then indexes the
     /// catalogue: what every fit ends with.
     pub fn finish_catalogue(&mut self, data: &TrainingData, popularity: &[f32]) -> Result<()> {
+        self.components = ItemComponents::of(data);
         self.learn_content(data);
         self.learn_objective(data)?;
         self.index_catalogue(data, popularity);
@@ -1043,6 +1061,7 @@ fn fit_with(
         index: None,
         content: None,
         objective: None,
+        components: None,
     })
 }
 

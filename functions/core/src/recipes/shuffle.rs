@@ -18,6 +18,7 @@ use serde_json::json;
 
 use super::als_shards::{expect_kind, Plan, ShardRows, Side};
 use super::chain::{Chain, Phase};
+use super::components::Links;
 use super::data::{percentile_bounds, InteractionColumns};
 use super::factors::Csr;
 use super::{ArtifactError, ArtifactReader, ArtifactWriter, Event, EventConfig};
@@ -310,14 +311,22 @@ pub struct PhaseRows {
     pub transposed: Vec<ItemPiece>,
 }
 
-/// Step 4: user shard `shard`'s rows in each phase of `plan`, from its pieces in range order.
-/// Also returns its users' distinct users per item over all their events (popularity's count).
+/// What a user shard counts over all its users' events, for the served model.
+pub struct UserCounts {
+    /// Distinct users per item (popularity's count).
+    pub item_users: Vec<u32>,
+    /// Each item its users chose with its root among them ([`Links::pairs`]).
+    pub links: Vec<(u32, u32)>,
+}
+
+/// Step 4: user shard `shard`'s rows in each phase of `plan`, from its pieces in range order,
+/// and its [`UserCounts`].
 pub fn users(
     plan: &Plan,
     kept: &[Kept],
     shard: usize,
     pieces: &[UserPiece],
-) -> Result<(Vec<PhaseRows>, Vec<u32>)> {
+) -> Result<(Vec<PhaseRows>, UserCounts)> {
     let range = plan.range(Side::Users, shard);
     let mut histories: Vec<Vec<Event>> = vec![Vec::new(); range.len()];
     for p in pieces {
@@ -341,8 +350,13 @@ pub fn users(
         h.sort_by_key(|e| e.ts); // stable: ties keep input order, as in one process
     }
     let mut item_users = vec![0u32; plan.n_items];
+    let mut links = Links::new(plan.n_items);
     let mut seen: Vec<u32> = Vec::new();
     for h in &histories {
+        if let Some(first) = h.first() {
+            links.chosen(first.item);
+            h[1..].iter().for_each(|e| links.join(first.item, e.item));
+        }
         seen.clear();
         seen.extend(h.iter().map(|e| e.item));
         seen.sort_unstable();
@@ -386,7 +400,11 @@ pub fn users(
             transposed,
         });
     }
-    Ok((out, item_users))
+    let counts = UserCounts {
+        item_users,
+        links: links.pairs(),
+    };
+    Ok((out, counts))
 }
 
 /// Step 5: item shard `shard`'s rows in one phase, from every user shard's part in shard order.
@@ -466,6 +484,7 @@ mod tests {
     use crate::data::Values;
     use crate::evaluation::quality_split;
     use crate::recipes::als_shards::split_rows;
+    use crate::recipes::components::ItemComponents;
     use crate::recipes::next_items::USER_PERSONALIZATION;
     use crate::recipes::{chain, Hyperparameters, TrainingData};
     use crate::sample::SplitMix;
@@ -496,6 +515,19 @@ mod tests {
             };
             let ts = (r / 3) as i64 - rng.below(50) as i64;
             push(&mut t, &format!("u{u}"), &item, ts, kind);
+        }
+        // Two users on items nobody else chose: islands of the item graph.
+        for k in 0..2 {
+            for j in 0..3 {
+                let ts = (rows / 3 + j) as i64;
+                push(
+                    &mut t,
+                    &format!("v{k}"),
+                    &format!("only{k}-{j}"),
+                    ts,
+                    "click",
+                );
+            }
         }
         t
     }
@@ -576,16 +608,24 @@ mod tests {
                 .collect();
             let mut user_out = Vec::new();
             let mut item_users = vec![0u32; plan.n_items];
+            let mut links = Links::new(plan.n_items);
             for s in 0..plan.shards(Side::Users) {
                 let pieces: Vec<UserPiece> = cuts
                     .iter()
                     .map(|c| UserPiece::from_bytes(&c[s].to_bytes()).unwrap())
                     .collect();
                 let (rows, counts) = users(&plan, &kept, s, &pieces).unwrap();
-                item_users.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
+                item_users
+                    .iter_mut()
+                    .zip(counts.item_users)
+                    .for_each(|(a, b)| *a += b);
+                counts.links.iter().for_each(|&(i, r)| links.join(i, r));
                 user_out.push(rows);
             }
             assert_eq!(item_users, data.item_users());
+            let components = ItemComponents::of(&data);
+            assert!(components.as_ref().is_some_and(|c| c.count() >= 3));
+            assert_eq!(links.components(), components);
             let split = quality_split(&data);
             for (p, &(phase, _)) in plan.phases.iter().enumerate() {
                 let (want_users, want_items) = split_rows(&chain.data(phase, &data, &split), &plan);

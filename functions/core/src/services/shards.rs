@@ -30,7 +30,8 @@ use crate::data::{avro, Table};
 use crate::domain::*;
 use crate::error::{Error, Result};
 use crate::recipes::als_shards::{self, FactorShard, Plan, ShardRows, Side};
-use crate::recipes::chain::{self, ChainFactors, Phase};
+use crate::recipes::chain::{self, ChainFactors, Phase, Whole};
+use crate::recipes::components::Links;
 use crate::recipes::shuffle::{self, ItemPiece, Kept, Merged, UserPiece};
 use crate::recipes::{ArtifactError, ArtifactReader, ArtifactWriter, Recipe, TrainingData};
 use crate::schema::DatasetType;
@@ -61,8 +62,8 @@ pub(crate) struct Sharded {
     pub factors: ChainFactors,
     /// The users sampled for the finish, the items coded as the factors are.
     pub data: TrainingData,
-    /// Distinct users per item over all the data, scaled so the most popular is 1.
-    pub popularity: Vec<f32>,
+    /// What the shards counted over every user.
+    pub whole: Whole,
 }
 
 /// The data a sharded training reads: its files and their ranges, fixed when it starts.
@@ -569,7 +570,7 @@ impl Tailor {
                     .map_err(corrupt(&key))?,
             );
         }
-        let (phases, item_users) = shuffle::users(&plan, &layout.kept, shard, &pieces)?;
+        let (phases, counts) = shuffle::users(&plan, &layout.kept, shard, &pieces)?;
         drop(pieces);
         for p in &phases {
             let key = rows_key(arn, Side::Users, shard, p.phase);
@@ -580,7 +581,8 @@ impl Tailor {
             }
         }
         let mut w = ArtifactWriter::new(&json!({ "kind": "als-item-users", "shard": shard }));
-        w.u32s(b"USRS", &item_users);
+        let links: Vec<u32> = counts.links.iter().flat_map(|&(i, r)| [i, r]).collect();
+        w.u32s(b"USRS", &counts.item_users).u32s(b"LINK", &links);
         let key = format!("{}popularity/{shard}", prefix(arn));
         self.put_sealed(&version, &key, &w.finish()).await?;
         Ok(json!({ "side": Side::Users, "shard": shard }))
@@ -711,12 +713,18 @@ impl Tailor {
             data.read_users(&users);
         }
         let mut item_users = vec![0u32; plan.n_items];
+        let mut links = Links::new(plan.n_items);
         for s in 0..plan.shards(Side::Users) {
             let key = format!("{}popularity/{s}", prefix(arn));
             let bytes = self.get_sealed(&version, &key).await?;
-            let counts = ArtifactReader::parse(&bytes)
-                .and_then(|r| r.u32s(b"USRS"))
+            let (counts, pairs) = ArtifactReader::parse(&bytes)
+                .and_then(|r| Ok((r.u32s(b"USRS")?, r.u32s(b"LINK")?)))
                 .map_err(corrupt(&key))?;
+            let n = plan.n_items as u32;
+            if pairs.len() % 2 != 0 || pairs.iter().any(|&i| i >= n) {
+                return Err(Error::Internal(format!("{key}: links outside the plan")));
+            }
+            pairs.chunks_exact(2).for_each(|p| links.join(p[0], p[1]));
             if counts.len() != plan.n_items {
                 return Err(Error::Internal(format!(
                     "{key}: {} items, want {}",
@@ -727,11 +735,14 @@ impl Tailor {
             item_users.iter_mut().zip(counts).for_each(|(a, b)| *a += b);
         }
         item_users.resize(data.n_items(), 0);
-        let popularity = crate::recipes::popularity::scaled(&item_users);
+        let whole = Whole {
+            popularity: crate::recipes::popularity::scaled(&item_users),
+            components: links.components(),
+        };
         let sharded = Sharded {
             factors,
             data,
-            popularity,
+            whole,
         };
         let version = self.run_version(arn, Some(sharded), progress).await?;
         self.delete_shards(arn).await?;

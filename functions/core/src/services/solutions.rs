@@ -677,7 +677,7 @@ impl Tailor {
             let Sharded {
                 mut factors,
                 data,
-                popularity,
+                whole,
             } = sharded;
             let chain = chain::chain(recipe, &data, &hp)?.ok_or_else(|| {
                 Error::Internal(format!("{} fits no factors to shard", recipe.name()))
@@ -690,7 +690,7 @@ impl Tailor {
                 &data,
                 &split,
                 factors,
-                Some(popularity),
+                Some(whole),
                 &mut |f| progress("training", f),
             )?;
             return Ok(self.measured(recipe, trained, &split, &data, progress));
