@@ -262,7 +262,14 @@ pub fn finish(
             }
             Ok(wrap(
                 recipe,
-                with_factors(m, weight, y_evaluation, &split.train, pop)?,
+                with_factors(
+                    m,
+                    weight,
+                    y_evaluation,
+                    &split.train,
+                    pop,
+                    ItemComponents::of(&split.train),
+                )?,
             ))
         },
     )?;
@@ -271,8 +278,11 @@ pub fn finish(
         (served.factor_weight, served.popularity_weight) = chooser.best_weights(split);
     }
     let (popularity, components) = match whole {
-        Some(w) => (w.popularity, Some(w.components)),
-        None => (super::popularity::popularity(data), None),
+        Some(w) => (w.popularity, w.components),
+        None => (
+            super::popularity::popularity(data),
+            ItemComponents::of(data),
+        ),
     };
     let model = Model::fit_with_popularity(
         recipe,
@@ -283,10 +293,7 @@ pub fn finish(
             let mut m = unfactored(data, &served, p)?;
             m.params = settled(served.clone());
             let weight = m.params.factor_weight;
-            let mut m = with_factors(m, weight, y_final, data, pop)?;
-            if let Some(c) = components {
-                m.components = c;
-            }
+            let m = with_factors(m, weight, y_final, data, pop, components)?;
             Ok(wrap(recipe, m))
         },
     )?;
@@ -339,13 +346,14 @@ fn with_factors(
     y: ItemFactors,
     data: &TrainingData,
     popularity: &[f32],
+    components: Option<ItemComponents>,
 ) -> Result<next_items::NextItems> {
     if weight > 0.0 {
         m.factors = Some(y);
     } else {
         m.params.factors = 0;
     }
-    m.finish_catalogue(data, popularity)?;
+    m.finish_catalogue(data, popularity, components)?;
     Ok(m)
 }
 

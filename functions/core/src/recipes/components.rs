@@ -20,7 +20,15 @@ pub struct ItemComponents {
     /// The items of component `c` are `members[starts[c]..starts[c + 1]]`.
     starts: Vec<u32>,
     members: Vec<u32>,
+    /// Per component, the component its history also reaches: an island's home, the large
+    /// component its items' content is most like ([`ItemComponents::home_islands`]); itself
+    /// otherwise.
+    home: Vec<u32>,
 }
+
+/// Components of fewer items are islands, homed by their content: fewer than the most a
+/// request may ask for (Personalize's `numResults` goes up to 500).
+pub const ISLAND: usize = 500;
 
 /// The label of an item nobody chose.
 pub const UNCHOSEN: u32 = u32::MAX;
@@ -70,7 +78,76 @@ impl ItemComponents {
             label,
             starts,
             members,
+            home: (0..n as u32).collect(),
         })
+    }
+
+    /// The components of an artifact's labels, with the homes it holds.
+    pub fn read(label: Vec<u32>, home: Option<Vec<u32>>) -> Result<ItemComponents, ArtifactError> {
+        let mut c = ItemComponents::from_labels(label)?;
+        if let Some(home) = home {
+            if home.len() != c.count() || home.iter().any(|&h| h as usize >= home.len()) {
+                return Err(ArtifactError::Corrupt("component homes".into()));
+            }
+            c.home = home;
+        }
+        Ok(c)
+    }
+
+    /// Per component, the component its history also reaches.
+    pub fn homes(&self) -> &[u32] {
+        &self.home
+    }
+
+    fn size(&self, c: usize) -> usize {
+        (self.starts[c + 1] - self.starts[c]) as usize
+    }
+
+    fn members(&self, c: usize) -> &[u32] {
+        &self.members[self.starts[c] as usize..self.starts[c + 1] as usize]
+    }
+
+    /// Homes each island (a component of fewer than [`ISLAND`] items) in the larger component
+    /// whose items' mean `content` vector is closest in angle to its own: a user whose items
+    /// nobody else chose is then answered from what their items are like, not from nowhere.
+    /// Islands without content, or with no larger component, stay home alone.
+    pub fn home_islands(&mut self, content: impl Fn(u32) -> Option<Vec<f32>>) {
+        let mean = |c: usize| -> Option<Vec<f32>> {
+            let mut sum: Option<Vec<f32>> = None;
+            for v in self.members(c).iter().filter_map(|&i| content(i)) {
+                match &mut sum {
+                    Some(s) => s.iter_mut().zip(&v).for_each(|(s, x)| *s += x),
+                    None => sum = Some(v),
+                }
+            }
+            let mut s = sum?;
+            let norm = s.iter().map(|x| x * x).sum::<f32>().sqrt();
+            (norm > 0.0).then(|| {
+                s.iter_mut().for_each(|x| *x /= norm);
+                s
+            })
+        };
+        let large: Vec<(u32, Vec<f32>)> = (0..self.count())
+            .filter(|&c| self.size(c) >= ISLAND)
+            .filter_map(|c| Some((c as u32, mean(c)?)))
+            .collect();
+        if large.is_empty() {
+            return;
+        }
+        let homed: Vec<(usize, u32)> = (0..self.count())
+            .filter(|&c| self.size(c) < ISLAND)
+            .filter_map(|c| {
+                let v = mean(c)?;
+                let (h, cos) = large
+                    .iter()
+                    .map(|(h, m)| (*h, m.iter().zip(&v).map(|(a, b)| a * b).sum::<f32>()))
+                    .max_by(|a, b| a.1.total_cmp(&b.1))?;
+                (cos > 0.0).then_some((c, h))
+            })
+            .collect();
+        for (c, h) in homed {
+            self.home[c] = h;
+        }
     }
 
     /// Per item, its component ([`UNCHOSEN`] for an item nobody chose).
@@ -91,10 +168,15 @@ impl ItemComponents {
             .filter_map(|&i| self.label.get(i as usize).copied())
             .filter(|&l| l != UNCHOSEN)
             .collect();
+        // A history of items nobody chose (or none) has no component to keep it in.
+        if touched.is_empty() {
+            return None;
+        }
+        let homes: Vec<u32> = touched.iter().map(|&c| self.home[c as usize]).collect();
+        touched.extend(homes);
         touched.sort_unstable();
         touched.dedup();
-        // A history of items nobody chose (or none) has no component to keep it in.
-        if touched.is_empty() || touched.len() == self.count() {
+        if touched.len() == self.count() {
             return None;
         }
         let mut reach = ItemSet::full(n_items);
@@ -104,8 +186,7 @@ impl ItemComponents {
                 t.next();
                 continue;
             }
-            let (a, b) = (self.starts[c as usize], self.starts[c as usize + 1]);
-            self.members[a as usize..b as usize]
+            self.members(c as usize)
                 .iter()
                 .for_each(|&i| reach.remove(i));
         }
@@ -258,5 +339,32 @@ mod tests {
             assert_eq!(l.components().as_ref(), Some(&c));
         }
         assert!(ItemComponents::from_labels(vec![0, 5]).is_err());
+    }
+
+    #[test]
+    fn an_island_is_homed_where_its_content_points() {
+        // Two large components (items 0..600 and 600..1200) and an island (1200..1203).
+        let a: Vec<u32> = (0..600).collect();
+        let b: Vec<u32> = (600..1200).collect();
+        let d = data(&[&a, &b, &[1200, 1201, 1202]], 1204);
+        let mut c = ItemComponents::of(&d).unwrap();
+        assert!(c.reach(&[1201], 1204).unwrap().len() < 10);
+        // Content: the first large component one way, the second another, the island near
+        // the second; item 1203 nobody chose.
+        c.home_islands(|i| match i {
+            0..600 => Some(vec![1.0, 0.0]),
+            600..1200 => Some(vec![0.0, 1.0]),
+            1200..1203 => Some(vec![0.2, 0.9]),
+            _ => None,
+        });
+        assert_eq!(c.homes(), &[0, 1, 1]);
+        let reach = c.reach(&[1201], 1204).unwrap();
+        assert!(reach.contains(700) && reach.contains(1202) && reach.contains(1203));
+        assert!(!reach.contains(5));
+        // The large components do not reach the island through its home.
+        assert!(!c.reach(&[700], 1204).unwrap().contains(1200));
+        let read = ItemComponents::read(c.labels().to_vec(), Some(c.homes().to_vec()));
+        assert_eq!(read.unwrap(), c);
+        assert!(ItemComponents::read(c.labels().to_vec(), Some(vec![0, 1, 7])).is_err());
     }
 }

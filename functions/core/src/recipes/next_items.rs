@@ -144,7 +144,7 @@ macro_rules! next_items_learned {
                     o.write(w);
                 }
                 if let Some(c) = &self.0.components {
-                    w.u32s(b"ICMP", c.labels());
+                    w.u32s(b"ICMP", c.labels()).u32s(b"ICMH", c.homes());
                 }
             }
 
@@ -255,7 +255,9 @@ fn read(
         None => None,
     };
     let components = match r.u32s(b"ICMP") {
-        Ok(labels) if labels.len() <= n_items => Some(ItemComponents::from_labels(labels)?),
+        Ok(labels) if labels.len() <= n_items => {
+            Some(ItemComponents::read(labels, r.u32s(b"ICMH").ok())?)
+        }
         Ok(_) => return Err(corrupt("component labels")),
         Err(_) => None,
     };
@@ -680,16 +682,29 @@ pub fn fit_indexed(
     progress: &mut dyn FnMut(f64),
 ) -> Result<NextItems> {
     let mut m = fit(data, params, &mut |f| progress(0.95 * f))?;
-    m.finish_catalogue(data, popularity)?;
+    m.finish_catalogue(data, popularity, ItemComponents::of(data))?;
     Ok(m)
 }
 
 impl NextItems {
-    /// Gives the items without interactions factors from their content, then indexes the
-    /// catalogue: what every fit ends with.
-    pub fn finish_catalogue(&mut self, data: &TrainingData, popularity: &[f32]) -> Result<()> {
-        self.components = ItemComponents::of(data);
+    /// Gives the items without interactions factors from their content, homes the islands of
+    /// `components` (`data`'s, or every user's when `data` is a sample) by their content, then
+    /// indexes the catalogue: what every fit ends with.
+    pub fn finish_catalogue(
+        &mut self,
+        data: &TrainingData,
+        popularity: &[f32],
+        components: Option<ItemComponents>,
+    ) -> Result<()> {
+        self.components = components;
         self.learn_content(data);
+        if let (Some(c), Some(map), Some(attrs)) = (
+            self.components.as_mut(),
+            &self.content,
+            data.content.as_deref(),
+        ) {
+            c.home_islands(|i| map.vector(attrs.rows.get(i as usize)?.as_ref()?));
+        }
         self.learn_objective(data)?;
         self.index_catalogue(data, popularity);
         Ok(())
