@@ -38,12 +38,7 @@ impl ItemComponents {
     pub fn of(data: &TrainingData) -> Option<ItemComponents> {
         let mut links = Links::new(data.n_items());
         for h in &data.histories {
-            if let Some(first) = h.first() {
-                links.chosen(first.item);
-                for e in &h[1..] {
-                    links.join(first.item, e.item);
-                }
-            }
+            links.user(h.iter().map(|e| e.item));
         }
         links.components()
     }
@@ -219,9 +214,13 @@ impl Links {
         i
     }
 
-    /// Marks `i` as chosen by someone.
-    pub fn chosen(&mut self, i: u32) {
-        self.chosen[i as usize] = true;
+    /// Joins the items one user chose.
+    pub fn user(&mut self, items: impl IntoIterator<Item = u32>) {
+        let mut items = items.into_iter();
+        if let Some(first) = items.next() {
+            self.chosen[first as usize] = true;
+            items.for_each(|i| self.join(first, i));
+        }
     }
 
     /// Joins the components of `a` and `b` (both chosen); the smaller root stays the root.
@@ -324,10 +323,7 @@ mod tests {
         // Two shards' links, joined in the finish in either order.
         let shard = |hs: &[&[u32]]| {
             let mut l = Links::new(8);
-            for h in hs {
-                l.chosen(h[0]);
-                h[1..].iter().for_each(|&i| l.join(h[0], i));
-            }
+            hs.iter().for_each(|h| l.user(h.iter().copied()));
             l.pairs()
         };
         let (a, b) = (shard(&[&[5, 0], &[2, 6]]), shard(&[&[3, 2], &[7]]));

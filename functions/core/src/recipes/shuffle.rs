@@ -353,10 +353,7 @@ pub fn users(
     let mut links = Links::new(plan.n_items);
     let mut seen: Vec<u32> = Vec::new();
     for h in &histories {
-        if let Some(first) = h.first() {
-            links.chosen(first.item);
-            h[1..].iter().for_each(|e| links.join(first.item, e.item));
-        }
+        links.user(h.iter().map(|e| e.item));
         seen.clear();
         seen.extend(h.iter().map(|e| e.item));
         seen.sort_unstable();
