@@ -75,17 +75,16 @@ pub fn reachable(model: &Model, q: &Query<'_>, passes: ItemSet, k: usize) -> Ite
     if !matches!(q.scoring, super::Scoring::History) {
         return passes;
     }
-    let Some(reach) = model
+    let Some(mut reach) = model
         .learned
         .components()
         .and_then(|c| c.reach(q.history, model.items.len()))
     else {
         return passes;
     };
-    let mut gated = passes.clone();
-    gated.intersect_with(&reach);
-    if gated.len() >= k {
-        gated
+    reach.intersect_with(&passes);
+    if reach.len() >= k {
+        reach
     } else {
         passes
     }

@@ -107,6 +107,11 @@ impl ItemComponents {
     /// nobody else chose is then answered from what their items are like, not from nowhere.
     /// Islands without content, or with no larger component, stay home alone.
     pub fn home_islands(&mut self, content: impl Fn(u32) -> Option<Vec<f32>>) {
+        // Without an island, the large components' means (a content vector per item) are
+        // not worth computing.
+        if (0..self.count()).all(|c| self.size(c) >= ISLAND) {
+            return;
+        }
         let mean = |c: usize| -> Option<Vec<f32>> {
             let mut sum: Option<Vec<f32>> = None;
             for v in self.members(c).iter().filter_map(|&i| content(i)) {
